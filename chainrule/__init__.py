@@ -1,0 +1,23 @@
+"""chainrule: automatic differentiation for NumPy code, with three faces on one engine.
+
+>>> import chainrule as cr, chainrule.numpy as cnp
+>>> cr.grad(lambda x: x ** 3 + x ** 2 - 6 * x + 1)(2.0)
+np.float64(10.0)
+"""
+
+from chainrule.core import primitives as _primitives  # noqa: F401  (the one list)
+from chainrule.rules import impl as _impl  # noqa: F401  (fills impl_rules)
+from chainrule import numpy  # noqa: F401
+from chainrule.rules import vjp as _vjp  # noqa: F401  (fills vjp_rules)
+from chainrule.core import pytree as tree_util
+from chainrule.transforms.reverse import (
+    elementwise_grad, grad, hessian, jacfwd, jacobian, jacrev, jvp, stop_gradient,
+    value_and_grad, vjp,
+)  # fmt: skip
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "elementwise_grad", "grad", "hessian", "jacfwd", "jacobian", "jacrev", "jvp", "numpy",
+    "stop_gradient", "tree_util", "value_and_grad", "vjp",
+]  # fmt: skip

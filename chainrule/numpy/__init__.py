@@ -1,0 +1,48 @@
+"""`chainrule.numpy`: NumPy's names and signatures, differentiable.
+
+On plain NumPy data every function returns NumPy's own result at NumPy's speed; on traced
+values, Tensors, or lists holding them it records the operation. Creation functions, constants
+and dtypes are NumPy's. `random` is NumPy's RNG. A NumPy function this module does not cover
+works on plain data and raises a clear `NotImplementedError` on traced values.
+
+>>> import chainrule as cr, chainrule.numpy as cnp
+>>> cr.grad(lambda x: cnp.tanh(4 * cnp.cos(x) ** 2))(7.0)  # doctest: +ELLIPSIS
+np.float64(-0.0...)
+"""
+
+import numpy as _np
+from numpy import random  # noqa: F401  (NumPy's RNG, passed through)
+from numpy import (  # noqa: F401  (constants, dtypes and constant-valued creation functions)
+    arange, bool_, complex64, complex128, dtype, e, empty, euler_gamma, eye, finfo, float16,
+    float32, float64, full, geomspace, identity, iinfo, indices, inexact, inf, int8, int16, int32,
+    int64, integer, issubdtype, linspace, logspace, meshgrid, nan, ndarray, newaxis, ones, pi,
+    result_type, tri, uint8, zeros, floating, complexfloating, number, iscomplexobj,
+    broadcast_shapes, ix_, isscalar,
+)
+
+from chainrule.numpy._ops import *  # noqa: F401,F403
+from chainrule.numpy._ops import (  # noqa: F401  (names that `import *` skips or shadows)
+    abs, all, any, max, min, pow, round, sum, getitem, index_add, index_set,
+)
+from chainrule.numpy import linalg  # noqa: E402,F401
+
+
+def __getattr__(name: str):
+    if hasattr(_np, name) and callable(getattr(_np, name)):
+        fn = getattr(_np, name)
+        from chainrule.numpy._ops import _traced
+
+        def unsupported(*args, **kwargs):
+            if _traced(args) or _traced(list(kwargs.values())):
+                raise NotImplementedError(
+                    f"chainrule.numpy.{name} is not differentiable yet; numpy.{name} on plain "
+                    "arrays works as usual (wrap the call in cr.stop_gradient if no gradient "
+                    "is needed through it)"
+                )
+            return fn(*args, **kwargs)
+
+        unsupported.__name__ = name
+        return unsupported
+    if hasattr(_np, name):
+        return getattr(_np, name)
+    raise AttributeError(f"module 'chainrule.numpy' has no attribute {name!r}")

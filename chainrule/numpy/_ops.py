@@ -1,0 +1,1536 @@
+"""The differentiable NumPy namespace, built on the primitives of ``chainrule.core``.
+
+Each function mirrors NumPy's name and signature. On plain NumPy data it calls NumPy directly
+(NumPy speed, NumPy results); on tracers or Tensors, or lists holding them, it binds the
+primitive, or composes other functions of this module. Tracers get the same functions as
+methods and operators at the end of this file.
+"""
+
+from __future__ import annotations
+
+import builtins
+from typing import Any
+
+import numpy as np
+
+from chainrule.core import primitives as P
+from chainrule.core.trace import Tracer, bind
+
+_SEQ = (list, tuple)
+_ALIASES = {
+    "neg": "negative", "sub": "subtract", "mul": "multiply", "div": "true_divide",
+    "pow": "power", "abs": "absolute", "conj": "conjugate", "mod": "remainder",
+}  # fmt: skip
+
+
+def _has_tracer(x: Any) -> bool:
+    if isinstance(x, Tracer):
+        return True
+    if type(x) in _SEQ:
+        return builtins.any(_has_tracer(e) for e in x)
+    return False
+
+
+def _lift(x: Any) -> Any:
+    """A list/tuple holding tracers becomes one stacked tracer; anything else is unchanged."""
+    if type(x) in _SEQ and _has_tracer(x):
+        return array(x)
+    return x
+
+
+def _no_kwargs(name: str, kwargs: dict) -> None:
+    if kwargs:
+        raise NotImplementedError(
+            f"chainrule.numpy.{name}: the keyword argument(s) {sorted(kwargs)} are not supported "
+            "on traced values"
+        )
+
+
+_UNARY_DOCS = {
+    "sqrt": "At 0 the derivative is +inf, as the limit.",
+    "abs": "At 0 the gradient is 0 (the subgradient NumPy users expect, as in PyTorch and JAX).",
+    "cbrt": "At 0 the derivative is +inf, as the limit.",
+}
+
+
+def _make_unary(name: str) -> Any:
+    prim = getattr(P, name + "_p")
+    ufunc = getattr(np, _ALIASES.get(name, name))
+
+    def fn(x, /, **kwargs):
+        if isinstance(x, Tracer) or (type(x) in _SEQ and _has_tracer(x)):
+            _no_kwargs(ufunc.__name__, kwargs)
+            return bind(prim, _lift(x))
+        return ufunc(x, **kwargs)
+
+    fn.__name__ = fn.__qualname__ = _ALIASES.get(name, name)
+    fn.__doc__ = (
+        f"Elementwise `numpy.{fn.__name__}`, differentiable. {_UNARY_DOCS.get(name, '')}\n\n"
+        f"    >>> import chainrule as cr, chainrule.numpy as cnp\n"
+        f"    >>> float(cr.grad(cnp.{fn.__name__})(0.5)) != 0\n    True\n"
+    )
+    return fn
+
+
+_BINARY_DOCS = {
+    "maximum": "Where x == y the gradient is split evenly (0.5 each), as in JAX and PyTorch.",
+    "minimum": "Where x == y the gradient is split evenly (0.5 each), as in JAX and PyTorch.",
+    "fmax": "NaNs are ignored as in NumPy; ties split the gradient evenly.",
+    "fmin": "NaNs are ignored as in NumPy; ties split the gradient evenly.",
+}
+
+
+def _make_binary(name: str, nondiff: bool = False) -> Any:
+    prim = getattr(P, name + "_p")
+    ufunc = getattr(np, _ALIASES.get(name, name))
+
+    def fn(x, y, /, **kwargs):
+        if isinstance(x, Tracer) or isinstance(y, Tracer) or _has_tracer(x) or _has_tracer(y):
+            _no_kwargs(ufunc.__name__, kwargs)
+            return bind(prim, _lift(x), _lift(y))
+        return ufunc(x, y, **kwargs)
+
+    fn.__name__ = fn.__qualname__ = _ALIASES.get(name, name)
+    note = (
+        "Its output is integer-valued or boolean: it carries no gradient."
+        if nondiff
+        else _BINARY_DOCS.get(name, "Broadcasts as NumPy does.")
+    )
+    fn.__doc__ = (
+        f"Elementwise `numpy.{fn.__name__}`, differentiable. {note}\n\n"
+        f"    >>> import chainrule.numpy as cnp\n"
+        f"    >>> cnp.{fn.__name__}(3.0, 2.0) == __import__('numpy').{fn.__name__}(3.0, 2.0)\n"
+        f"    True\n"
+    )
+    return fn
+
+
+def _make_nondiff_unary(name: str) -> Any:
+    prim = getattr(P, name + "_p")
+    ufunc = getattr(np, name)
+
+    def fn(x, /, **kwargs):
+        if isinstance(x, Tracer) or _has_tracer(x):
+            _no_kwargs(name, kwargs)
+            return bind(prim, _lift(x))
+        return ufunc(x, **kwargs)
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = (
+        f"Elementwise `numpy.{name}`. Integer-valued or boolean: it carries no gradient "
+        f"(zero gradient through it).\n\n"
+        f"    >>> import chainrule.numpy as cnp\n"
+        f"    >>> cnp.{name}(1.5) == __import__('numpy').{name}(1.5)\n    True\n"
+    )
+    return fn
+
+
+_g = globals()
+for _n in P.UNARY:
+    _f = _make_unary(_n)
+    _g[_f.__name__] = _f
+for _n in P.BINARY:
+    _f = _make_binary(_n)
+    _g[_f.__name__] = _f
+for _n in ("sign", "floor", "ceil", "trunc", "rint", "isnan", "isinf", "isfinite", "signbit",
+           "logical_not"):  # fmt: skip
+    _g[_n] = _make_nondiff_unary(_n)
+for _n in ("floor_divide", "equal", "not_equal", "less", "less_equal", "greater",
+           "greater_equal", "logical_and", "logical_or", "logical_xor"):  # fmt: skip
+    _g[_n] = _make_binary(_n, nondiff=True)
+
+# NumPy's aliases
+absolute, conjugate, divide = _g["absolute"], _g["conjugate"], _g["true_divide"]
+abs = fabs = absolute  # noqa: A001
+negative, subtract, multiply, power = _g["negative"], _g["subtract"], _g["multiply"], _g["power"]
+remainder = mod = _g["remainder"]
+add, true_divide, exp, log, sqrt, sin, cos, real, imag = (
+    _g["add"], _g["true_divide"], _g["exp"], _g["log"], _g["sqrt"], _g["sin"], _g["cos"],
+    _g["real"], _g["imag"],
+)  # fmt: skip
+conj = conjugate
+arcsin, arccos, arctan, arcsinh, arccosh, arctanh = (
+    _g["arcsin"], _g["arccos"], _g["arctan"], _g["arcsinh"], _g["arccosh"], _g["arctanh"]
+)  # fmt: skip
+asin, acos, atan, asinh, acosh, atanh, atan2 = (
+    arcsin, arccos, arctan, arcsinh, arccosh, arctanh, _g["arctan2"]
+)
+pow = power  # noqa: A001
+
+
+def positive(x, /):
+    """`+x`, the identity.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.positive(2.0)
+    2.0
+    """
+    return x
+
+
+def round(a, decimals=0, out=None):  # noqa: A001
+    """`numpy.round`; piecewise constant: it carries no gradient.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.round(2.567, 1)
+    np.float64(2.6)
+    """
+    if isinstance(a, Tracer) or _has_tracer(a):
+        return bind(P.round_p, _lift(a), decimals=decimals)
+    return np.round(a, decimals, out)
+
+
+around = round
+
+
+# --- conversion ------------------------------------------------------------------------------
+
+
+def array(obj, dtype=None, copy=True, ndmin=0):
+    """`numpy.array`, accepting nested lists that hold tracers (they are stacked).
+
+    >>> import chainrule as cr, chainrule.numpy as cnp
+    >>> cr.grad(lambda x: cnp.sum(cnp.array([x, x ** 2, x ** 3])))(2.0)
+    np.float64(17.0)
+    """
+    if isinstance(obj, Tracer):
+        out = obj if dtype is None else astype(obj, dtype)
+    elif type(obj) in _SEQ and _has_tracer(obj):
+        out = stack([array(e) if type(e) in _SEQ else e for e in obj])
+        if dtype is not None:
+            out = astype(out, dtype)
+    else:
+        return np.array(obj, dtype=dtype, copy=copy, ndmin=ndmin)
+    if ndmin > out.ndim:
+        out = reshape(out, (1,) * (ndmin - out.ndim) + out.shape)
+    return out
+
+
+def asarray(a, dtype=None):
+    """`numpy.asarray`; tracers and lists holding them stay differentiable.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.asarray([1.0, 2.0])
+    array([1., 2.])
+    """
+    if isinstance(a, Tracer) or _has_tracer(a):
+        return array(a, dtype=dtype)
+    return np.asarray(a, dtype=dtype)
+
+
+def astype(x, dtype, /, copy=True):
+    """`x.astype(dtype)`; between float and complex types the gradient is cast back.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.astype(cnp.asarray([1.5]), "float32").dtype
+    dtype('float32')
+    """
+    if isinstance(x, Tracer):
+        dtype = np.dtype(dtype)
+        if not np.issubdtype(dtype, np.inexact):
+            return bind(P.astype_p, bind(P.stop_gradient_p, x), dtype=dtype)
+        return bind(P.astype_p, x, dtype=dtype)
+    return np.asarray(x).astype(dtype, copy=copy)
+
+
+def _shape(x: Any) -> tuple:
+    return x.shape if isinstance(x, (Tracer, np.ndarray, np.generic)) else np.shape(x)
+
+
+def _ndim(x: Any) -> int:
+    return len(_shape(x))
+
+
+def shape(a):
+    """`numpy.shape`.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.shape([[1.0, 2.0]])
+    (1, 2)
+    """
+    return _shape(_lift(a))
+
+
+def ndim(a):
+    """`numpy.ndim`.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.ndim(1.0)
+    0
+    """
+    return _ndim(_lift(a))
+
+
+def size(a, axis=None):
+    """`numpy.size`.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.size([[1.0, 2.0]])
+    2
+    """
+    s = _shape(_lift(a))
+    return int(np.prod(s)) if axis is None else s[axis]
+
+
+# --- selection -------------------------------------------------------------------------------
+
+
+def where(condition, x=None, y=None, /):
+    """`numpy.where`. The condition carries no gradient; x and y get it where chosen.
+
+    >>> import chainrule as cr, chainrule.numpy as cnp
+    >>> cr.grad(lambda x: cnp.where(x > 0, x ** 2, -x))(3.0)
+    np.float64(6.0)
+    """
+    if x is None and y is None:
+        return nonzero(condition)
+    if x is None or y is None:
+        raise ValueError("where: either both or neither of x and y should be given")
+    condition, x, y = _lift(condition), _lift(x), _lift(y)
+    if isinstance(condition, Tracer):
+        condition = bind(P.not_equal_p, condition, 0)
+    return bind(P.where_p, condition, x, y)
+
+
+def nonzero(a):
+    """`numpy.nonzero` (integer indices: no gradient).
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.nonzero([0.0, 2.0])
+    (array([1]),)
+    """
+    return bind(P.nonzero_p, _lift(a))
+
+
+def clip(a, a_min=None, a_max=None):
+    """`numpy.clip`. The gradient passes where a_min <= a <= a_max, bounds included (as in
+    PyTorch's clamp); a traced bound gets the gradient where it is the one chosen.
+
+    >>> import chainrule as cr, chainrule.numpy as cnp
+    >>> cr.grad(lambda x: cnp.clip(x, 0.0, 1.0))(1.0)
+    np.float64(1.0)
+    """
+    a = _lift(a)
+    if not (isinstance(a, Tracer) or isinstance(a_min, Tracer) or isinstance(a_max, Tracer)):
+        return np.clip(a, a_min, a_max)
+    lo = -np.inf if a_min is None else a_min
+    hi = np.inf if a_max is None else a_max
+    return bind(P.clip_p, a, lo, hi)
+
+
+# --- reductions ------------------------------------------------------------------------------
+
+
+def _norm_axis(axis: Any, nd: int, name: str) -> tuple | None:
+    if axis is None:
+        return None
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = []
+    for a in axes:
+        if not -nd <= a < nd:
+            raise np.exceptions.AxisError(f"{name}: axis {a} is out of bounds for array of ndim {nd}")
+        out.append(int(a) % nd)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{name}: repeated axis in {axis}")
+    return tuple(sorted(out))
+
+
+def _reduction(prim: Any, npfun: Any, doc: str) -> Any:
+    name = npfun.__name__
+
+    def fn(a, axis=None, dtype=None, out=None, keepdims=False, **kwargs):
+        if isinstance(a, Tracer) or _has_tracer(a):
+            _no_kwargs(name, kwargs)
+            if out is not None:
+                raise NotImplementedError(f"chainrule.numpy.{name}: out= on traced values")
+            a = _lift(a)
+            if dtype is not None:
+                a = astype(a, dtype)
+            axes = _norm_axis(axis, a.ndim, name)
+            return bind(prim, a, axis=axes, keepdims=keepdims)
+        if dtype is not None:
+            kwargs["dtype"] = dtype
+        return npfun(a, axis=axis, out=out, keepdims=keepdims, **kwargs)
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc
+    return fn
+
+
+sum = _reduction(P.sum_p, np.sum, """`numpy.sum` with `axis`, `dtype` and `keepdims`.
+
+    >>> import numpy as np, chainrule as cr, chainrule.numpy as cnp
+    >>> cr.grad(lambda x: cnp.sum(x ** 2))(np.array([1.0, 2.0]))
+    array([2., 4.])
+    """)  # noqa: A001
+prod = _reduction(P.prod_p, np.prod, """`numpy.prod`. The gradient is exact with zeros present
+    (products of the other factors, never a division by zero).
+
+    >>> import numpy as np, chainrule as cr, chainrule.numpy as cnp
+    >>> cr.grad(cnp.prod)(np.array([0.0, 2.0, 3.0]))
+    array([6., 0., 0.])
+    """)
+
+
+def _minmax(prim: Any, npfun: Any, name: str) -> Any:
+    def fn(a, axis=None, out=None, keepdims=False, **kwargs):
+        if isinstance(a, Tracer) or _has_tracer(a):
+            _no_kwargs(name, kwargs)
+            a = _lift(a)
+            return bind(prim, a, axis=_norm_axis(axis, a.ndim, name), keepdims=keepdims)
+        return npfun(a, axis=axis, out=out, keepdims=keepdims, **kwargs)
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"""`numpy.{name}`. Ties share the gradient evenly (as JAX and PyTorch do).
+
+    >>> import numpy as np, chainrule as cr, chainrule.numpy as cnp
+    >>> cr.grad(cnp.{name})(np.array([1.0, 3.0, 3.0]))[1] == 0.5 * (np.{name}([1, 3, 3]) == 3)
+    np.True_
+    """
+    return fn
+
+
+amax = max = _minmax(P.amax_p, np.max, "max")  # noqa: A001
+amin = min = _minmax(P.amin_p, np.min, "min")  # noqa: A001
+amax.__name__, amin.__name__ = "max", "min"
+
+
+def mean(a, axis=None, dtype=None, out=None, keepdims=False):
+    """`numpy.mean`.
+
+    >>> import numpy as np, chainrule as cr, chainrule.numpy as cnp
+    >>> cr.grad(cnp.mean)(np.array([1.0, 2.0]))
+    array([0.5, 0.5])
+    """
+    if not (isinstance(a, Tracer) or _has_tracer(a)):
+        return np.mean(a, axis=axis, dtype=dtype, out=out, keepdims=keepdims)
+    a = _lift(a)
+    s = sum(a, axis=axis, dtype=dtype, keepdims=keepdims)
+    return s / _count(a.shape, axis)
+
+
+def _count(shape: tuple, axis: Any) -> int:
+    axes = _norm_axis(axis, len(shape), "mean")
+    return int(np.prod([shape[i] for i in axes] if axes is not None else shape))
+
+
+def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    """`numpy.var` with `ddof`.
+
+    >>> import numpy as np, chainrule as cr, chainrule.numpy as cnp
+    >>> cr.grad(cnp.var)(np.array([1.0, 3.0]))
+    array([-1.,  1.])
+    """
+    if not (isinstance(a, Tracer) or _has_tracer(a)):
+        return np.var(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims)
+    a = _lift(a)
+    if dtype is not None:
+        a = astype(a, dtype)
+    d = a - mean(a, axis=axis, keepdims=True)
+    sq = real(d * conj(d)) if np.iscomplexobj(d._value if hasattr(d, "_value") else d) else d * d
+    return sum(sq, axis=axis, keepdims=keepdims) / builtins.max(_count(a.shape, axis) - ddof, 0)
+
+
+def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    """`numpy.std` with `ddof`.
+
+    >>> import numpy as np, chainrule as cr, chainrule.numpy as cnp
+    >>> cr.grad(cnp.std)(np.array([1.0, 3.0]))
+    array([-0.5,  0.5])
+    """
+    if not (isinstance(a, Tracer) or _has_tracer(a)):
+        return np.std(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims)
+    return sqrt(var(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims))
+
+
+def _cumulative(prim: Any, npfun: Any, name: str) -> Any:
+    def fn(a, axis=None, dtype=None, out=None):
+        if isinstance(a, Tracer) or _has_tracer(a):
+            a = _lift(a)
+            if dtype is not None:
+                a = astype(a, dtype)
+            if axis is None:
+                a, axis = reshape(a, (-1,)), 0
+            (axis,) = _norm_axis(axis, a.ndim, name)
+            return bind(prim, a, axis=axis)
+        return npfun(a, axis=axis, dtype=dtype, out=out)
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"""`numpy.{name}`.
+
+    >>> import numpy as np, chainrule as cr, chainrule.numpy as cnp
+    >>> cr.grad(lambda x: cnp.sum(cnp.{name}(x)))(np.array([1.0, 2.0, 3.0])).shape
+    (3,)
+    """
+    return fn
+
+
+cumsum = _cumulative(P.cumsum_p, np.cumsum, "cumsum")
+cumprod = _cumulative(P.cumprod_p, np.cumprod, "cumprod")
+
+
+def _nondiff_reduction(prim: Any, npfun: Any, name: str) -> Any:
+    def fn(a, axis=None, out=None, *, keepdims=False):
+        if isinstance(a, Tracer) or _has_tracer(a):
+            return bind(prim, _lift(a), axis=axis, keepdims=keepdims)
+        return npfun(a, axis=axis, out=out, keepdims=keepdims)
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"""`numpy.{name}`: integer or boolean result, no gradient.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.{name}([0.0, 2.0]) == __import__('numpy').{name}([0.0, 2.0])
+    np.True_
+    """
+    return fn
+
+
+argmax = _nondiff_reduction(P.argmax_p, np.argmax, "argmax")
+argmin = _nondiff_reduction(P.argmin_p, np.argmin, "argmin")
+any = _nondiff_reduction(P.any_p, np.any, "any")  # noqa: A001
+all = _nondiff_reduction(P.all_p, np.all, "all")  # noqa: A001
+
+
+def argsort(a, axis=-1, kind=None, order=None):
+    """`numpy.argsort` (integer result, no gradient).
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.argsort([3.0, 1.0, 2.0])
+    array([1, 2, 0])
+    """
+    if isinstance(a, Tracer) or _has_tracer(a):
+        return bind(P.argsort_p, _lift(a), axis=axis, kind=kind)
+    return np.argsort(a, axis=axis, kind=kind, order=order)
+
+
+def sort(a, axis=-1, kind=None, order=None):
+    """`numpy.sort`; the gradient follows each element to its sorted place.
+
+    >>> import numpy as np, chainrule as cr, chainrule.numpy as cnp
+    >>> cr.grad(lambda x: cnp.sort(x)[0])(np.array([3.0, 1.0, 2.0]))
+    array([0., 1., 0.])
+    """
+    if not (isinstance(a, Tracer) or _has_tracer(a)):
+        return np.sort(a, axis=axis, kind=kind, order=order)
+    a = _lift(a)
+    if axis is None:
+        a, axis = reshape(a, (-1,)), 0
+    return take_along_axis(a, argsort(a, axis=axis, kind=kind), axis)
+
+
+# --- shapes ----------------------------------------------------------------------------------
+
+
+def _traced(*xs: Any) -> bool:
+    for x in xs:
+        if isinstance(x, Tracer) or _has_tracer(x):
+            return True
+    return False
+
+
+def reshape(a, shape=None, order="C", *, newshape=None):
+    """`numpy.reshape` (C order).
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.reshape(cnp.asarray([1.0, 2.0]), (2, 1)).shape
+    (2, 1)
+    """
+    shape = newshape if shape is None else shape
+    if not _traced(a):
+        return np.reshape(a, shape, order=order)
+    if order != "C":
+        raise NotImplementedError("chainrule.numpy.reshape: only order='C' on traced values")
+    a = _lift(a)
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    if shape == a.shape:
+        return a
+    return bind(P.reshape_p, a, shape=shape)
+
+
+def ravel(a, order="C"):
+    """`numpy.ravel`.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.ravel([[1.0], [2.0]])
+    array([1., 2.])
+    """
+    return reshape(a, (-1,), order) if _traced(a) else np.ravel(a, order)
+
+
+def transpose(a, axes=None):
+    """`numpy.transpose`.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.transpose(cnp.ones((2, 3))).shape
+    (3, 2)
+    """
+    if not _traced(a):
+        return np.transpose(a, axes)
+    a = _lift(a)
+    nd = a.ndim
+    axes = tuple(range(nd))[::-1] if axes is None else tuple(int(x) % nd for x in axes)
+    if sorted(axes) != list(range(nd)):
+        raise ValueError(f"transpose: axes {axes} don't match array of ndim {nd}")
+    if axes == tuple(range(nd)):
+        return a
+    return bind(P.transpose_p, a, axes=axes)
+
+
+def permute_dims(a, axes=None):
+    """Array-API name of `transpose`.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.permute_dims(cnp.ones((2, 3)), (1, 0)).shape
+    (3, 2)
+    """
+    return transpose(a, axes)
+
+
+def moveaxis(a, source, destination):
+    """`numpy.moveaxis`.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.moveaxis(cnp.ones((2, 3, 4)), 0, -1).shape
+    (3, 4, 2)
+    """
+    if not _traced(a):
+        return np.moveaxis(a, source, destination)
+    a = _lift(a)
+    nd = a.ndim
+    src = [s % nd for s in ((source,) if isinstance(source, int) else source)]
+    dst = [d % nd for d in ((destination,) if isinstance(destination, int) else destination)]
+    order = [i for i in range(nd) if i not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    return transpose(a, order)
+
+
+def swapaxes(a, axis1, axis2):
+    """`numpy.swapaxes`.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.swapaxes(cnp.ones((2, 3)), 0, 1).shape
+    (3, 2)
+    """
+    if not _traced(a):
+        return np.swapaxes(a, axis1, axis2)
+    a = _lift(a)
+    order = list(range(a.ndim))
+    order[axis1], order[axis2] = order[axis2], order[axis1]
+    return transpose(a, order)
+
+
+matrix_transpose = lambda x, /: swapaxes(x, -1, -2)  # noqa: E731
+
+
+def squeeze(a, axis=None):
+    """`numpy.squeeze`.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.squeeze(cnp.ones((1, 2, 1))).shape
+    (2,)
+    """
+    if not _traced(a):
+        return np.squeeze(a, axis)
+    a = _lift(a)
+    axes = _norm_axis(axis, a.ndim, "squeeze")
+    if axes is None:
+        axes = tuple(i for i, s in enumerate(a.shape) if s == 1)
+    for i in axes:
+        if a.shape[i] != 1:
+            raise ValueError(f"squeeze: cannot select axis {i} of size {a.shape[i]} != 1")
+    return reshape(a, tuple(s for i, s in enumerate(a.shape) if i not in axes))
+
+
+def expand_dims(a, axis):
+    """`numpy.expand_dims`.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.expand_dims(cnp.ones(2), 0).shape
+    (1, 2)
+    """
+    if not _traced(a):
+        return np.expand_dims(a, axis)
+    a = _lift(a)
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    nd = a.ndim + len(axes)
+    axes = sorted(x % nd for x in axes)
+    shape = list(a.shape)
+    for x in axes:
+        shape.insert(x, 1)
+    return reshape(a, tuple(shape))
+
+
+def broadcast_to(array, shape):
+    """`numpy.broadcast_to`; the gradient sums over the broadcast axes.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.broadcast_to(1.0, (2,))
+    array([1., 1.])
+    """
+    if not _traced(array):
+        return np.broadcast_to(array, shape)
+    array = _lift(array)
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    if array.shape == shape:
+        return array
+    return bind(P.broadcast_to_p, array, shape=shape)
+
+
+def broadcast_arrays(*args):
+    """`numpy.broadcast_arrays`.
+
+    >>> import chainrule.numpy as cnp
+    >>> [x.shape for x in cnp.broadcast_arrays(cnp.ones(2), 1.0)]
+    [(2,), (2,)]
+    """
+    args = [_lift(a) for a in args]
+    shape = np.broadcast_shapes(*(_shape(a) for a in args))
+    return [broadcast_to(a, shape) for a in args]
+
+
+def _atleast(a: Any, n: int) -> Any:
+    a = _lift(a) if _traced(a) else np.asarray(a)
+    nd = _ndim(a)
+    if nd >= n:
+        return a
+    s = _shape(a)
+    new = {1: (1,), 2: (1,) + s if nd == 1 else (1, 1), 3: None}[n]
+    if n == 3:
+        new = {0: (1, 1, 1), 1: (1,) + s + (1,), 2: s + (1,)}[nd]
+    return reshape(a, new)
+
+
+def atleast_1d(*arys):
+    """`numpy.atleast_1d`.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.atleast_1d(1.0).shape
+    (1,)
+    """
+    res = [_atleast(a, 1) for a in arys]
+    return res[0] if len(res) == 1 else res
+
+
+def atleast_2d(*arys):
+    """`numpy.atleast_2d`.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.atleast_2d(cnp.ones(3)).shape
+    (1, 3)
+    """
+    res = [_atleast(a, 2) for a in arys]
+    return res[0] if len(res) == 1 else res
+
+
+def atleast_3d(*arys):
+    """`numpy.atleast_3d`.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.atleast_3d(cnp.ones(3)).shape
+    (1, 3, 1)
+    """
+    res = [_atleast(a, 3) for a in arys]
+    return res[0] if len(res) == 1 else res
+
+
+def concatenate(arrays, axis=0, out=None, dtype=None):
+    """`numpy.concatenate`; `axis=None` flattens first.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.concatenate([cnp.ones(2), cnp.zeros(1)])
+    array([1., 1., 0.])
+    """
+    arrays = list(arrays)
+    if not _traced(arrays):
+        return np.concatenate(arrays, axis=axis, out=out, dtype=dtype)
+    arrays = [_lift(a) if _traced(a) else np.asarray(a) for a in arrays]
+    if axis is None:
+        arrays, axis = [ravel(a) for a in arrays], 0
+    nd = _ndim(arrays[0])
+    if nd == 0:
+        raise ValueError("concatenate: zero-dimensional arrays cannot be concatenated")
+    for a in arrays:
+        if _ndim(a) != nd:
+            raise ValueError(
+                f"concatenate: all inputs need the same number of dimensions, got shapes "
+                f"{[_shape(x) for x in arrays]}"
+            )
+    axis = int(axis) % nd
+    sizes = tuple(_shape(a)[axis] for a in arrays)
+    out_ = bind(P.concatenate_p, *arrays, axis=axis, sizes=sizes)
+    return out_ if dtype is None else astype(out_, dtype)
+
+
+concat = concatenate
+
+
+def stack(arrays, axis=0, out=None, dtype=None):
+    """`numpy.stack`.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.stack([cnp.ones(2), cnp.zeros(2)]).shape
+    (2, 2)
+    """
+    arrays = list(arrays)
+    if not _traced(arrays):
+        return np.stack(arrays, axis=axis, out=out, dtype=dtype)
+    arrays = [_lift(a) if _traced(a) else np.asarray(a) for a in arrays]
+    shapes = {_shape(a) for a in arrays}
+    if len(shapes) != 1:
+        raise ValueError(f"stack: all input arrays must have the same shape, got {sorted(shapes)}")
+    axis = axis % (_ndim(arrays[0]) + 1)
+    return concatenate([expand_dims(a, axis) for a in arrays], axis=axis, dtype=dtype)
+
+
+def hstack(tup, dtype=None):
+    """`numpy.hstack`.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.hstack([cnp.ones(2), cnp.zeros(1)]).shape
+    (3,)
+    """
+    arrs = atleast_1d(*tup)
+    arrs = arrs if isinstance(arrs, list) else [arrs]
+    return concatenate(arrs, axis=0 if _ndim(arrs[0]) == 1 else 1, dtype=dtype)
+
+
+def vstack(tup, dtype=None):
+    """`numpy.vstack`.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.vstack([cnp.ones(2), cnp.zeros(2)]).shape
+    (2, 2)
+    """
+    arrs = atleast_2d(*tup)
+    return concatenate(arrs if isinstance(arrs, list) else [arrs], axis=0, dtype=dtype)
+
+
+row_stack = vstack
+
+
+def dstack(tup):
+    """`numpy.dstack`.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.dstack([cnp.ones(2), cnp.zeros(2)]).shape
+    (1, 2, 2)
+    """
+    arrs = atleast_3d(*tup)
+    return concatenate(arrs if isinstance(arrs, list) else [arrs], axis=2)
+
+
+def column_stack(tup):
+    """`numpy.column_stack`.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.column_stack([cnp.ones(2), cnp.zeros(2)]).shape
+    (2, 2)
+    """
+    cols = [reshape(a, (-1, 1)) if _ndim(a) < 2 else a for a in map(_lift, tup)]
+    return concatenate(cols, axis=1)
+
+
+def _split_points(n: int, indices_or_sections: Any, strict: bool) -> list:
+    if isinstance(indices_or_sections, (int, np.integer)):
+        k = int(indices_or_sections)
+        if strict and n % k:
+            raise ValueError("split: array split does not result in an equal division")
+        q, r = divmod(n, k)
+        sizes = [q + 1] * r + [q] * (k - r)
+        return list(np.cumsum([0] + sizes))
+    return [0] + [int(i) for i in indices_or_sections] + [n]
+
+
+def _split(ary: Any, ios: Any, axis: int, strict: bool) -> list:
+    ary = _lift(ary)
+    axis = axis % ary.ndim
+    pts = _split_points(ary.shape[axis], ios, strict)
+    pre = (slice(None),) * axis
+    return [ary[pre + (slice(a, b),)] for a, b in zip(pts[:-1], pts[1:])]
+
+
+def split(ary, indices_or_sections, axis=0):
+    """`numpy.split`.
+
+    >>> import chainrule.numpy as cnp
+    >>> [p.shape for p in cnp.split(cnp.ones(4), 2)]
+    [(2,), (2,)]
+    """
+    if not _traced(ary):
+        return np.split(ary, indices_or_sections, axis)
+    return _split(ary, indices_or_sections, axis, True)
+
+
+def array_split(ary, indices_or_sections, axis=0):
+    """`numpy.array_split`.
+
+    >>> import chainrule.numpy as cnp
+    >>> [p.shape for p in cnp.array_split(cnp.ones(5), 2)]
+    [(3,), (2,)]
+    """
+    if not _traced(ary):
+        return np.array_split(ary, indices_or_sections, axis)
+    return _split(ary, indices_or_sections, axis, False)
+
+
+def hsplit(ary, indices_or_sections):
+    """`numpy.hsplit`.
+
+    >>> import chainrule.numpy as cnp
+    >>> len(cnp.hsplit(cnp.ones((2, 4)), 2))
+    2
+    """
+    return split(ary, indices_or_sections, 1 if ndim(ary) > 1 else 0)
+
+
+def vsplit(ary, indices_or_sections):
+    """`numpy.vsplit`.
+
+    >>> import chainrule.numpy as cnp
+    >>> len(cnp.vsplit(cnp.ones((4, 2)), 2))
+    2
+    """
+    return split(ary, indices_or_sections, 0)
+
+
+def _take_axis(a: Any, index: Any, axis: int) -> Any:
+    return a[(slice(None),) * axis + (index,)]
+
+
+def repeat(a, repeats, axis=None):
+    """`numpy.repeat`; the gradient sums over the copies.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.repeat(cnp.asarray([1.0, 2.0]), 2)
+    array([1., 1., 2., 2.])
+    """
+    if not _traced(a):
+        return np.repeat(a, repeats, axis)
+    a = _lift(a)
+    if axis is None:
+        a, axis = ravel(a), 0
+    axis = axis % a.ndim
+    return _take_axis(a, np.repeat(np.arange(a.shape[axis]), repeats), axis)
+
+
+def tile(A, reps):
+    """`numpy.tile`.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.tile(cnp.asarray([1.0, 2.0]), 2)
+    array([1., 2., 1., 2.])
+    """
+    if not _traced(A):
+        return np.tile(A, reps)
+    A = _lift(A)
+    reps = (reps,) if isinstance(reps, int) else tuple(reps)
+    nd = builtins.max(A.ndim, len(reps))
+    reps = (1,) * (nd - len(reps)) + reps
+    A = reshape(A, (1,) * (nd - A.ndim) + A.shape)
+    inter = [d for r, s in zip(reps, A.shape) for d in (r, s)]
+    expanded = reshape(A, tuple(d for s in A.shape for d in (1, s)))
+    return reshape(broadcast_to(expanded, tuple(inter)), tuple(r * s for r, s in zip(reps, A.shape)))
+
+
+def pad(array, pad_width, mode="constant", **kwargs):
+    """`numpy.pad`. Constant padding (with `constant_values`) and the gather modes
+    ('edge', 'reflect', 'symmetric', 'wrap') are differentiable.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.pad(cnp.ones(2), 1)
+    array([0., 1., 1., 0.])
+    """
+    if not _traced(array):
+        return np.pad(array, pad_width, mode, **kwargs)
+    a = _lift(array)
+    width = tuple(tuple(int(v) for v in w) for w in np.broadcast_to(pad_width, (a.ndim, 2)))
+    if mode == "constant":
+        c = kwargs.pop("constant_values", 0)
+        _no_kwargs("pad", kwargs)
+        out = bind(P.pad_p, a, pad_width=width)
+        if np.any(np.asarray(c) != 0):
+            mask = np.pad(np.zeros(a.shape, bool), width, constant_values=True)
+            fill = np.pad(np.zeros(a.shape, a.dtype), width, constant_values=c)
+            out = where(mask, fill, out)
+        return out
+    if mode in ("edge", "reflect", "symmetric", "wrap"):
+        _no_kwargs("pad", kwargs)
+        idx = [np.pad(np.arange(n), w, mode=mode) for n, w in zip(a.shape, width)]
+        return a[np.ix_(*idx)] if a.ndim > 1 else a[idx[0]]
+    raise NotImplementedError(f"chainrule.numpy.pad: mode={mode!r} on traced values")
+
+
+def flip(m, axis=None):
+    """`numpy.flip`.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.flip(cnp.asarray([1.0, 2.0]))
+    array([2., 1.])
+    """
+    if not _traced(m):
+        return np.flip(m, axis)
+    m = _lift(m)
+    axes = _norm_axis(axis, m.ndim, "flip")
+    axes = range(m.ndim) if axes is None else axes
+    return m[tuple(slice(None, None, -1) if i in axes else slice(None) for i in range(m.ndim))]
+
+
+def fliplr(m):
+    """`numpy.fliplr`.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.fliplr(cnp.eye(2))[0]
+    array([0., 1.])
+    """
+    return flip(m, 1)
+
+
+def flipud(m):
+    """`numpy.flipud`.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.flipud(cnp.asarray([1.0, 2.0]))
+    array([2., 1.])
+    """
+    return flip(m, 0)
+
+
+def roll(a, shift, axis=None):
+    """`numpy.roll`.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.roll(cnp.asarray([1.0, 2.0, 3.0]), 1)
+    array([3., 1., 2.])
+    """
+    if not _traced(a):
+        return np.roll(a, shift, axis)
+    a = _lift(a)
+    if axis is None:
+        return reshape(roll(ravel(a), shift, 0), a.shape)
+    shifts, axes = np.broadcast_arrays(shift, axis)
+    for s, ax in zip(shifts.ravel(), axes.ravel()):
+        ax = int(ax) % a.ndim
+        n = a.shape[ax]
+        if n:
+            a = _take_axis(a, (np.arange(n) - int(s)) % n, ax)
+    return a
+
+
+def rot90(m, k=1, axes=(0, 1)):
+    """`numpy.rot90`.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.rot90(cnp.asarray([[1.0, 2.0], [3.0, 4.0]]))[0]
+    array([2., 4.])
+    """
+    if not _traced(m):
+        return np.rot90(m, k, axes)
+    m = _lift(m)
+    k %= 4
+    a0, a1 = axes
+    if k == 0:
+        return m
+    if k == 2:
+        return flip(flip(m, a0), a1)
+    order = list(range(m.ndim))
+    order[a0], order[a1] = order[a1], order[a0]
+    return transpose(flip(m, a1), order) if k == 1 else flip(transpose(m, order), a1)
+
+
+def diagonal(a, offset=0, axis1=0, axis2=1):
+    """`numpy.diagonal` (the diagonal is the last axis of the result).
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.diagonal(cnp.eye(2))
+    array([1., 1.])
+    """
+    if not _traced(a):
+        return np.diagonal(a, offset, axis1, axis2)
+    a = moveaxis(_lift(a), (axis1, axis2), (-2, -1))
+    n, m = a.shape[-2:]
+    i = np.arange(builtins.max(0, -offset), builtins.min(n, m - offset))
+    return a[..., i, i + offset]
+
+
+def diag(v, k=0):
+    """`numpy.diag`: the k-th diagonal of a matrix, or a matrix from a vector.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.diag(cnp.asarray([1.0, 2.0]))
+    array([[1., 0.],
+           [0., 2.]])
+    """
+    if not _traced(v):
+        return np.diag(v, k)
+    v = _lift(v)
+    if v.ndim == 2:
+        return diagonal(v, k)
+    if v.ndim != 1:
+        raise ValueError(f"diag: input must be 1-d or 2-d, got shape {v.shape}")
+    n = v.shape[0] + builtins.abs(k)
+    i = np.arange(v.shape[0])
+    rows, cols = (i, i + k) if k >= 0 else (i - k, i)
+    return bind(P.index_add_p, np.zeros((n, n), v.dtype), (rows, cols), v)
+
+
+def trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
+    """`numpy.trace`.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.trace(cnp.eye(3))
+    np.float64(3.0)
+    """
+    if not _traced(a):
+        return np.trace(a, offset, axis1, axis2, dtype, out)
+    return sum(diagonal(a, offset, axis1, axis2), axis=-1, dtype=dtype)
+
+
+def _tri_mask(shape: tuple, k: int, upper: bool) -> np.ndarray:
+    n, m = shape[-2:]
+    return np.triu(np.ones((n, m), bool), k) if upper else np.tril(np.ones((n, m), bool), k)
+
+
+def triu(m, k=0):
+    """`numpy.triu`.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.triu(cnp.ones((2, 2)))
+    array([[1., 1.],
+           [0., 1.]])
+    """
+    if not _traced(m):
+        return np.triu(m, k)
+    m = _lift(m)
+    return where(_tri_mask(m.shape, k, True), m, 0.0)
+
+
+def tril(m, k=0):
+    """`numpy.tril`.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.tril(cnp.ones((2, 2)))
+    array([[1., 0.],
+           [1., 1.]])
+    """
+    if not _traced(m):
+        return np.tril(m, k)
+    m = _lift(m)
+    return where(_tri_mask(m.shape, k, False), m, 0.0)
+
+
+# --- indexing --------------------------------------------------------------------------------
+
+
+def _clean_index(index: Any) -> Any:
+    """Indices carry no gradient: traced integer/boolean indices are replaced by their values."""
+    if isinstance(index, tuple):
+        return tuple(_clean_index(i) for i in index)
+    if isinstance(index, Tracer):
+        v = index._value
+        while isinstance(v, Tracer):
+            v = v._value
+        if not (np.issubdtype(np.result_type(v), np.integer) or np.result_type(v) == bool):
+            raise IndexError(f"only integer or boolean arrays are valid indices, got {v.dtype}")
+        return v
+    if isinstance(index, list):
+        return np.asarray(index)
+    return index
+
+
+def getitem(a, index):
+    """`a[index]`: basic, slice, fancy and boolean indexing; the gradient scatter-adds back.
+
+    >>> import numpy as np, chainrule as cr, chainrule.numpy as cnp
+    >>> cr.grad(lambda x: cnp.sum(x[[0, 0, 1]]))(np.array([1.0, 2.0]))
+    array([2., 1.])
+    """
+    return bind(P.getitem_p, _lift(a), index=_clean_index(index))
+
+
+def take(a, indices, axis=None, out=None, mode=None):
+    """`numpy.take`.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.take(cnp.asarray([1.0, 2.0, 3.0]), [2, 0])
+    array([3., 1.])
+    """
+    if not _traced(a):
+        return np.take(a, indices, axis, out, mode)
+    a = _lift(a)
+    if axis is None:
+        a, axis = ravel(a), 0
+    return _take_axis(a, _clean_index(indices), axis % a.ndim)
+
+
+def take_along_axis(arr, indices, axis):
+    """`numpy.take_along_axis`.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.take_along_axis(cnp.asarray([[1.0, 2.0]]), cnp.asarray([[1]]), 1)
+    array([[2.]])
+    """
+    if not _traced(arr):
+        return np.take_along_axis(arr, indices, axis)
+    arr = _lift(arr)
+    indices = np.asarray(_clean_index(indices))
+    if axis is None:
+        arr, axis = ravel(arr), 0
+    axis = axis % arr.ndim
+    if indices.ndim != arr.ndim:
+        raise ValueError("take_along_axis: indices and arr must have the same number of dimensions")
+    shape = np.broadcast_shapes(
+        tuple(1 if i == axis else s for i, s in enumerate(arr.shape)),
+        tuple(1 if i == axis else s for i, s in enumerate(indices.shape)),
+    )
+    idx = []
+    for i in range(arr.ndim):
+        if i == axis:
+            idx.append(indices)
+        else:
+            r = np.arange(shape[i]).reshape([-1 if j == i else 1 for j in range(arr.ndim)])
+            idx.append(r)
+    return arr[tuple(idx)]
+
+
+def index_add(x, index, y):
+    """`x` with `y` added at `index` (repeated indices accumulate): a copy, differentiable
+    in both `x` and `y`. The transpose of indexing.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.index_add(cnp.zeros(3), [0, 0], 1.0)
+    array([2., 0., 0.])
+    """
+    return bind(P.index_add_p, _lift(x), _clean_index(index), _lift(y))
+
+
+def index_set(x, index, y):
+    """`x` with `y` written at `index`: a copy, differentiable in both `x` and `y`.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.index_set(cnp.zeros(2), 1, 5.0)
+    array([0., 5.])
+    """
+    return bind(P.index_set_p, _lift(x), _clean_index(index), _lift(y))
+
+
+# --- products --------------------------------------------------------------------------------
+
+
+def matmul(x1, x2, /):
+    """`numpy.matmul` (`@`), with NumPy's rules for 1-d operands and batch broadcasting.
+
+    >>> import numpy as np, chainrule as cr, chainrule.numpy as cnp
+    >>> cr.grad(lambda A: cnp.sum(A @ np.ones(2)))(np.eye(2))
+    array([[1., 1.],
+           [1., 1.]])
+    """
+    if not _traced(x1, x2):
+        return np.matmul(x1, x2)
+    x1, x2 = _lift(x1), _lift(x2)
+    if _ndim(x1) == 0 or _ndim(x2) == 0:
+        raise ValueError("matmul: input operand does not have enough dimensions (0-d)")
+    return bind(P.matmul_p, x1, x2)
+
+
+def dot(a, b, out=None):
+    """`numpy.dot`.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.dot(cnp.ones(3), cnp.ones(3))
+    np.float64(3.0)
+    """
+    if not _traced(a, b):
+        return np.dot(a, b, out)
+    a, b = _lift(a), _lift(b)
+    na, nb = _ndim(a), _ndim(b)
+    if na == 0 or nb == 0:
+        return multiply(a, b)
+    if nb <= 2:
+        return matmul(a, b)
+    return tensordot(a, b, axes=([-1], [-2]))
+
+
+def vdot(a, b, /):
+    """`numpy.vdot`: conjugates the first argument, flattens both.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.vdot(cnp.ones(2), cnp.ones(2))
+    np.float64(2.0)
+    """
+    if not _traced(a, b):
+        return np.vdot(a, b)
+    return sum(conj(ravel(a)) * ravel(b))
+
+
+def inner(a, b, /):
+    """`numpy.inner`.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.inner(cnp.ones(2), cnp.ones(2))
+    np.float64(2.0)
+    """
+    if not _traced(a, b):
+        return np.inner(a, b)
+    a, b = _lift(a), _lift(b)
+    if _ndim(a) == 0 or _ndim(b) == 0:
+        return multiply(a, b)
+    return tensordot(a, b, axes=([-1], [-1]))
+
+
+def outer(a, b, out=None):
+    """`numpy.outer`.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.outer(cnp.ones(2), cnp.ones(3)).shape
+    (2, 3)
+    """
+    if not _traced(a, b):
+        return np.outer(a, b, out)
+    return reshape(ravel(a), (-1, 1)) * reshape(ravel(b), (1, -1))
+
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def tensordot(a, b, axes=2):
+    """`numpy.tensordot`.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.tensordot(cnp.ones((2, 3)), cnp.ones((3, 4)), axes=1).shape
+    (2, 4)
+    """
+    if not _traced(a, b):
+        return np.tensordot(a, b, axes)
+    a, b = _lift(a), _lift(b)
+    na, nb = _ndim(a), _ndim(b)
+    if isinstance(axes, (int, np.integer)):
+        ax_a, ax_b = list(range(na - axes, na)), list(range(axes))
+    else:
+        ax_a, ax_b = axes
+        ax_a = [ax_a] if isinstance(ax_a, int) else list(ax_a)
+        ax_b = [ax_b] if isinstance(ax_b, int) else list(ax_b)
+    ax_a, ax_b = [x % na for x in ax_a], [x % nb for x in ax_b]
+    for i, j in zip(ax_a, ax_b):
+        if _shape(a)[i] != _shape(b)[j]:
+            raise ValueError(f"tensordot: shape-mismatch for sum: {_shape(a)} and {_shape(b)}")
+    sa = list(_LETTERS[:na])
+    sb = list(_LETTERS[na : na + nb])
+    for i, j in zip(ax_a, ax_b):
+        sb[j] = sa[i]
+    out = [c for i, c in enumerate(sa) if i not in ax_a] + [
+        c for j, c in enumerate(sb) if j not in ax_b
+    ]
+    return einsum(f"{''.join(sa)},{''.join(sb)}->{''.join(out)}", a, b)
+
+
+def _parse_einsum(subscripts: str, shapes: list) -> str:
+    """Explicit form with no ellipsis: 'ij,jk->ik'."""
+    subscripts = subscripts.replace(" ", "")
+    if "->" in subscripts:
+        ins, out = subscripts.split("->")
+    else:
+        ins, out = subscripts, None
+    ins = ins.split(",")
+    if len(ins) != len(shapes):
+        raise ValueError(f"einsum: {len(ins)} operand subscripts for {len(shapes)} operands")
+    used = set("".join(ins).replace(".", "") + (out or "").replace(".", ""))
+    free = [c for c in _LETTERS if c not in used]
+    ell_nd = builtins.max([len(s) - (len(t) - 3) for t, s in zip(ins, shapes) if "..." in t] or [0])
+    ell = "".join(free[:ell_nd])
+    new_ins = []
+    for t, s in zip(ins, shapes):
+        if "..." in t:
+            k = len(s) - (len(t) - 3)
+            t = t.replace("...", ell[ell_nd - k :] if k else "")
+        if len(t) != len(s):
+            raise ValueError(f"einsum: subscripts {t!r} for an operand of shape {s}")
+        new_ins.append(t)
+    if out is None:
+        counts = {c: "".join(new_ins).count(c) for c in set("".join(new_ins))}
+        out = ell + "".join(sorted(c for c, n in counts.items() if n == 1 and c not in ell))
+    else:
+        out = out.replace("...", ell)
+    return ",".join(new_ins) + "->" + out
+
+
+def einsum(subscripts, *operands, **kwargs):
+    """`numpy.einsum`, including '...' and implicit output; differentiable in every operand.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.einsum("ij,jk->ik", cnp.ones((2, 3)), cnp.ones((3, 4))).shape
+    (2, 4)
+    """
+    if not _traced(operands):
+        return np.einsum(subscripts, *operands, **kwargs)
+    if not isinstance(subscripts, str):
+        raise NotImplementedError("chainrule.numpy.einsum: only the string form on traced values")
+    ops = [_lift(o) if _traced(o) else np.asarray(o) for o in operands]
+    return bind(P.einsum_p, *ops, subscripts=_parse_einsum(subscripts, [_shape(o) for o in ops]))
+
+
+def kron(a, b):
+    """`numpy.kron`.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.kron(cnp.eye(2), cnp.ones((1, 2))).shape
+    (2, 4)
+    """
+    if not _traced(a, b):
+        return np.kron(a, b)
+    a, b = _lift(a), _lift(b)
+    nd = builtins.max(_ndim(a), _ndim(b))
+    a = reshape(a, (1,) * (nd - _ndim(a)) + _shape(a))
+    b = reshape(b, (1,) * (nd - _ndim(b)) + _shape(b))
+    sa, sb = _shape(a), _shape(b)
+    ea = reshape(a, tuple(d for s in sa for d in (s, 1)))
+    eb = reshape(b, tuple(d for s in sb for d in (1, s)))
+    return reshape(ea * eb, tuple(x * y for x, y in zip(sa, sb)))
+
+
+# --- creation (no gradient: pass-through to NumPy) -------------------------------------------
+
+
+def zeros_like(a, dtype=None, shape=None):
+    """`numpy.zeros_like` (a constant).
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.zeros_like(cnp.ones(2))
+    array([0., 0.])
+    """
+    a = _lift(a)
+    if isinstance(a, Tracer):
+        return np.zeros(a.shape if shape is None else shape, dtype or a.dtype)
+    return np.zeros_like(a, dtype=dtype, shape=shape)
+
+
+def ones_like(a, dtype=None, shape=None):
+    """`numpy.ones_like` (a constant).
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.ones_like(cnp.zeros(2))
+    array([1., 1.])
+    """
+    a = _lift(a)
+    if isinstance(a, Tracer):
+        return np.ones(a.shape if shape is None else shape, dtype or a.dtype)
+    return np.ones_like(a, dtype=dtype, shape=shape)
+
+
+def full_like(a, fill_value, dtype=None, shape=None):
+    """`numpy.full_like` (a constant).
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.full_like(cnp.zeros(2), 3.0)
+    array([3., 3.])
+    """
+    a = _lift(a)
+    if isinstance(a, Tracer):
+        return np.full(a.shape if shape is None else shape, fill_value, dtype or a.dtype)
+    return np.full_like(a, fill_value, dtype=dtype, shape=shape)
+
+
+def empty_like(a, dtype=None, shape=None):
+    """`numpy.empty_like` (a constant).
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.empty_like(cnp.zeros(2)).shape
+    (2,)
+    """
+    return zeros_like(a, dtype, shape)
+
+
+def copy(a):
+    """`numpy.copy`; differentiable (the identity on traced values).
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.copy([1.0])
+    array([1.])
+    """
+    return _lift(a) if _traced(a) else np.copy(a)
+
+
+# --- methods and operators of every tracer ---------------------------------------------------
+
+
+def _binop(prim: Any) -> tuple:
+    return (lambda self, other: bind(prim, self, other), lambda self, other: bind(prim, other, self))
+
+
+def _install_tracer_methods() -> None:
+    T = Tracer
+    for name, prim in [("add", P.add_p), ("sub", P.sub_p), ("mul", P.mul_p),
+                       ("truediv", P.div_p), ("pow", P.pow_p), ("mod", P.mod_p),
+                       ("floordiv", P.floor_divide_p)]:  # fmt: skip
+        f, r = _binop(prim)
+        setattr(T, f"__{name}__", f)
+        setattr(T, f"__r{name}__", r)
+    for name, prim in [("lt", P.less_p), ("le", P.less_equal_p), ("gt", P.greater_p),
+                       ("ge", P.greater_equal_p), ("eq", P.equal_p), ("ne", P.not_equal_p)]:  # fmt: skip
+        setattr(T, f"__{name}__", _binop(prim)[0])
+    T.__hash__ = object.__hash__
+    T.__matmul__ = lambda self, other: matmul(self, other)
+    T.__rmatmul__ = lambda self, other: matmul(other, self)
+    T.__neg__ = lambda self: bind(P.neg_p, self)
+    T.__pos__ = lambda self: self
+    T.__abs__ = lambda self: bind(P.abs_p, self)
+    T.__getitem__ = getitem
+    T.__divmod__ = lambda self, other: (self // other, self % other)
+    T.T = property(lambda self: transpose(self))
+    T.mT = property(lambda self: swapaxes(self, -1, -2))
+    T.real = property(lambda self: real(self))
+    T.imag = property(lambda self: imag(self))
+    T.flat = property(lambda self: ravel(self))
+    T.astype = astype
+    T.reshape = lambda self, *shape, order="C": reshape(
+        self, shape[0] if len(shape) == 1 else shape, order
+    )
+    T.transpose = lambda self, *axes: transpose(
+        self, None if not axes else (axes[0] if len(axes) == 1 else axes)
+    )
+    for name in ("sum", "prod", "mean", "var", "std", "max", "min", "cumsum", "cumprod",
+                 "argmax", "argmin", "argsort", "any", "all", "ravel", "squeeze", "swapaxes",
+                 "clip", "dot", "nonzero", "round", "conj", "conjugate", "diagonal", "trace",
+                 "repeat", "take", "sort", "flatten", "copy"):  # fmt: skip
+        fn = _g["ravel" if name == "flatten" else name]
+        setattr(T, name, fn)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        fn = _g.get(ufunc.__name__)
+        if method != "__call__" or fn is None:
+            raise NotImplementedError(
+                f"numpy.{ufunc.__name__}.{method} is not supported on traced values; "
+                "chainrule.numpy lists what is"
+            )
+        return fn(*inputs, **kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        from chainrule import numpy as cnp
+
+        mod = getattr(func, "__module__", "") or ""
+        sub = cnp.linalg if "linalg" in mod else cnp
+        fn = sub.__dict__.get(func.__name__)
+        if fn is None or fn is func:
+            raise NotImplementedError(
+                f"numpy.{func.__name__} is not supported on traced values: "
+                "chainrule.numpy lists what is"
+            )
+        return fn(*args, **kwargs)
+
+    def __array__(self, dtype=None, copy=None):
+        raise TypeError(
+            "a traced value cannot become a NumPy array (its gradient would be lost); use "
+            "chainrule.numpy functions, or cr.stop_gradient(x) / float(x) to drop the gradient"
+        )
+
+    T.__array_ufunc__ = __array_ufunc__
+    T.__array_function__ = __array_function__
+    T.__array__ = __array__
+
+
+_install_tracer_methods()
+
+__all__ = [
+    n for n, v in list(_g.items())
+    if not n.startswith("_") and callable(v) and getattr(v, "__module__", None) == __name__
+]  # fmt: skip

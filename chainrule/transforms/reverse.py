@@ -1,0 +1,526 @@
+"""Reverse mode: the recording trace, the backward pass, and the functional API over them.
+
+A `ReverseTrace` records each primitive applied to its tracers as a `Node`: the primitive, its
+parameters, its parent nodes and only the values its VJP rules read (a rule's parameters that
+start with ``_`` are not kept: ``mul`` by a constant keeps the constant, not both operands).
+The backward pass visits nodes from the newest to the oldest (a heap on the creation number:
+no recursion, no separate topological sort, only what the output reaches), calls one VJP rule
+per parent edge, and un-broadcasts and casts cotangents in one central place.
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+from heapq import heappop, heappush
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from chainrule.core.primitives import NONDIFF_PRIMS, stop_gradient_p
+from chainrule.core.pytree import tree_flatten, tree_map, tree_unflatten
+from chainrule.core.trace import Primitive, Trace, Tracer, bind, new_level
+from chainrule.rules.vjp import VarArgs, vjp_rules
+
+_seq = itertools.count()
+proj_p = Primitive("proj")  # output i of a primitive with several results
+
+
+class Node:
+    """One recorded operation (or a leaf, when `prim` is None) of a reverse-mode graph."""
+
+    __slots__ = ("prim", "params", "saved", "parents", "seq", "shape", "dtype", "ct", "__weakref__")
+
+    def __init__(self, prim, params, parents, shape, dtype):
+        self.prim = prim
+        self.params = params
+        self.parents = parents
+        self.seq = next(_seq)
+        self.shape = shape
+        self.dtype = dtype
+        self.saved = None
+        self.ct = None
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
+    def __repr__(self) -> str:
+        return f"Node({self.prim}, shape={self.shape}, dtype={self.dtype})"
+
+
+# --- what each rule reads --------------------------------------------------------------------
+
+_uses_cache: dict = {}
+
+
+def _rule_uses(rule: Callable, nargs: int) -> frozenset:
+    """Indices into (ans, *args) that `rule` reads: its parameters not starting with `_`."""
+    code = rule.__code__
+    names = code.co_varnames[1 : 1 + nargs + 1]  # skip g
+    return frozenset(i for i, n in enumerate(names) if not n.startswith("_"))
+
+
+def _save_mask(prim: Primitive, parents: tuple) -> tuple:
+    """Which of (ans, *args) the rules of the traced parents read, as a tuple of bools."""
+    key = (prim, tuple(p is not None for p in parents))
+    mask = _uses_cache.get(key)
+    if mask is None:
+        rules = vjp_rules[prim]
+        n = len(parents)
+        if isinstance(rules, VarArgs):
+            mask = (True,) * (n + 1)
+        else:
+            used: set = set()
+            for i, p in enumerate(parents):
+                if p is not None and rules[i] is not None:
+                    used |= _rule_uses(rules[i], n)
+            mask = tuple(k in used for k in range(n + 1))
+        _uses_cache[key] = mask
+    return mask
+
+
+# --- the trace -------------------------------------------------------------------------------
+
+
+class RTracer(Tracer):
+    """A value followed by a reverse-mode trace."""
+
+    __slots__ = ("_value", "_node")
+
+    def __init__(self, trace, value, node):
+        self._trace = trace
+        self._value = value
+        self._node = node
+
+    @property
+    def shape(self) -> tuple:
+        return self._value.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._value.dtype
+
+    def __repr__(self) -> str:
+        return f"Traced<{self._value!r}>"
+
+
+class ReverseTrace(Trace):
+    """Records primitives applied to its tracers, for a later backward pass."""
+
+    __slots__ = ()
+
+    def leaf(self, value: Any) -> RTracer:
+        return RTracer(self, value, Node(None, None, (), np.shape(value), _dtype(value)))
+
+    def lower(self, a: Any) -> Any:
+        return a._value if (isinstance(a, RTracer) and a._trace is self) else a
+
+    def wrap(self, value: Any, node: Node | None) -> Any:
+        return value if node is None else RTracer(self, value, node)
+
+    def process(self, prim: Primitive, args: tuple, params: dict) -> Any:
+        if prim in NONDIFF_PRIMS or prim is stop_gradient_p:
+            return self.wrap(bind(prim, *[self.lower(a) for a in args], **params), None)
+        vals = []
+        parents = []
+        traced = False
+        for a in args:
+            if isinstance(a, RTracer) and a._trace is self:
+                vals.append(a._value)
+                node = a._node
+                parents.append(node)
+                if node is not None:
+                    traced = True
+            else:
+                vals.append(a)
+                parents.append(None)
+        ans = bind(prim, *vals, **params)
+        if not traced:
+            return self.wrap(ans, None)
+        parents = tuple(parents)
+        if prim.multiple_results:
+            return self._record_multi(prim, params, parents, vals, ans)
+        node = Node(prim, params, parents, ans.shape, ans.dtype)
+        mask = _save_mask(prim, parents)
+        node.saved = (ans if mask[0] else node,) + tuple(
+            v if keep else p for v, keep, p in zip(vals, mask[1:], parents)
+        )
+        return self.wrap(ans, node)
+
+    def _record_multi(self, prim, params, parents, vals, ans):
+        main = Node(prim, params, parents, tuple(a.shape for a in ans), tuple(a.dtype for a in ans))
+        main.saved = (tuple(ans), *vals)
+        outs = []
+        for i, a in enumerate(ans):
+            proj = Node(proj_p, i, (main,), a.shape, a.dtype)
+            outs.append(self.wrap(a, proj))
+        return tuple(outs)
+
+
+def _dtype(x: Any) -> np.dtype:
+    return x.dtype if hasattr(x, "dtype") else np.result_type(x)
+
+
+# --- the backward pass -----------------------------------------------------------------------
+
+
+def unbroadcast(ct: Any, shape: tuple) -> Any:
+    """Sum `ct` down to `shape`: the one place where broadcasting is undone."""
+    from chainrule import numpy as cnp
+
+    lead = len(ct.shape) - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, s in enumerate(shape) if s == 1 and ct.shape[lead + i] != 1
+    )
+    if axes:
+        ct = cnp.sum(ct, axis=axes)
+    return cnp.reshape(ct, shape) if ct.shape != shape else ct
+
+
+def _cast(ct: Any, dtype: np.dtype) -> Any:
+    from chainrule import numpy as cnp
+
+    if np.issubdtype(ct.dtype, np.complexfloating) and not np.issubdtype(dtype, np.complexfloating):
+        ct = cnp.real(ct)
+    return ct if ct.dtype == dtype else cnp.astype(ct, dtype)
+
+
+def _zeros(shape, dtype):
+    return np.zeros(shape, dtype)
+
+
+def backward_pass(roots: Sequence[tuple[Node, Any]]) -> None:
+    """Propagate cotangents from `roots` [(node, ct)] to every node they reach.
+
+    Leaves keep their cotangent in `.ct` for the caller to read and clear.
+    """
+    heap: list = []
+    for node, ct in roots:
+        if node.ct is None:
+            node.ct = ct
+            heappush(heap, (-node.seq, node))
+        else:
+            node.ct = node.ct + ct
+    while heap:
+        node = heappop(heap)[1]
+        prim = node.prim
+        if prim is None:
+            continue
+        g = node.ct
+        node.ct = None
+        if prim is proj_p:
+            main = node.parents[0]
+            if main.ct is None:
+                main.ct = [None] * len(main.shape)
+                heappush(heap, (-main.seq, main))
+            cts = main.ct
+            cts[node.params] = g if cts[node.params] is None else cts[node.params] + g
+            continue
+        if type(g) is list:  # several results: instantiate missing cotangents as zeros
+            g = tuple(
+                _zeros(s, d) if c is None else c for c, s, d in zip(g, node.shape, node.dtype)
+            )
+        rules = vjp_rules[prim]
+        saved = node.saved
+        params = node.params
+        for i, p in enumerate(node.parents):
+            if p is None:
+                continue
+            if isinstance(rules, VarArgs):
+                ct = rules.fn(i, g, *saved, **params)
+            else:
+                rule = rules[i]
+                if rule is None:
+                    continue
+                ct = rule(g, *saved, **params)
+            if ct.shape != p.shape:
+                ct = unbroadcast(ct, p.shape)
+            if ct.dtype != p.dtype:
+                ct = _cast(ct, p.dtype)
+            if p.ct is None:
+                p.ct = ct
+                if p.prim is not None:
+                    heappush(heap, (-p.seq, p))
+            else:
+                p.ct = p.ct + ct
+
+
+# --- the functional API ----------------------------------------------------------------------
+
+
+def _arg_name(fun: Callable, i: int) -> str:
+    try:
+        params = list(inspect.signature(fun).parameters)
+        return f"argument {i} ({params[i]!r})" if i < len(params) else f"argument {i}"
+    except (TypeError, ValueError):
+        return f"argument {i}"
+
+
+def _check_float(x: Any, fun: Callable, i: int, what: str) -> Any:
+    if not isinstance(x, (np.ndarray, np.generic, Tracer)):
+        x = np.asarray(x)
+    dt = _dtype(x)
+    if not np.issubdtype(dt, np.inexact):
+        raise TypeError(
+            f"{what} requires float or complex inputs, but {_arg_name(fun, i)} of "
+            f"{getattr(fun, '__name__', 'the function')} has dtype {dt}; "
+            f"pass a float value (e.g. 3.0 instead of 3, or x.astype(float))"
+        )
+    return x
+
+
+def _vjp(fun: Callable, primals: tuple, argnums: tuple, has_aux: bool, what: str):
+    """Trace `fun` on `primals`, following the arguments in `argnums`."""
+    with new_level() as level:
+        trace = ReverseTrace(level)
+        args = list(primals)
+        in_trees = []
+        leaf_nodes = []
+        for i in argnums:
+            leaves, tree = tree_flatten(primals[i])
+            tracers = [trace.leaf(_check_float(x, fun, i, what)) for x in leaves]
+            leaf_nodes.append([t._node for t in tracers])
+            in_trees.append(tree)
+            args[i] = tree_unflatten(tree, tracers)
+        out = fun(*args)
+    aux = None
+    if has_aux:
+        if not (isinstance(out, (tuple, list)) and len(out) == 2):
+            raise TypeError(f"{what}(..., has_aux=True) needs the function to return (output, aux)")
+        out, aux = out
+        aux = tree_map(trace.lower, aux)
+    out_leaves, out_tree = tree_flatten(out)
+    out_nodes = [
+        t._node if isinstance(t, RTracer) and t._trace is trace else None for t in out_leaves
+    ]
+    out_vals = [trace.lower(t) for t in out_leaves]
+
+    def vjp_fn(ct: Any) -> tuple:
+        ct_leaves, ct_tree = tree_flatten(ct)
+        if ct_tree != out_tree:
+            raise ValueError(f"vjp: cotangent structure {ct_tree} differs from output's {out_tree}")
+        roots = []
+        for node, c, v in zip(out_nodes, ct_leaves, out_vals):
+            if np.shape(c) != np.shape(v):
+                raise ValueError(
+                    f"vjp: cotangent of shape {np.shape(c)} for an output of shape {np.shape(v)}"
+                )
+            if node is not None:
+                roots.append((node, c if isinstance(c, Tracer) else np.asarray(c, _dtype(v))))
+        backward_pass(roots)
+        results = []
+        for nodes, tree in zip(leaf_nodes, in_trees):
+            cts = []
+            for n in nodes:
+                c = n.ct
+                n.ct = None
+                cts.append(_zeros(n.shape, n.dtype) if c is None else c)
+            results.append(tree_unflatten(tree, cts))
+        return tuple(results)
+
+    return tree_unflatten(out_tree, out_vals), vjp_fn, aux
+
+
+def _argnums(argnums: int | Sequence[int]) -> tuple[tuple, bool]:
+    if isinstance(argnums, int):
+        return (argnums,), True
+    return tuple(argnums), False
+
+
+def _scalar(x: Any) -> Any:
+    """0-d arrays become NumPy scalars (a float64 result is then a Python float too)."""
+    return x[()] if type(x) is np.ndarray and x.ndim == 0 else x
+
+
+def vjp(fun: Callable, *primals: Any, has_aux: bool = False):
+    """Evaluate `fun(*primals)` and return `(out, vjp_fn)`; `vjp_fn(ct)` gives ctᵀ·J per primal.
+
+    >>> import chainrule as cr, chainrule.numpy as cnp
+    >>> out, f_vjp = cr.vjp(cnp.sin, 0.0)
+    >>> f_vjp(2.0)
+    (2.0,)
+    """
+    out, fn, aux = _vjp(fun, primals, tuple(range(len(primals))), has_aux, "vjp")
+    fn2 = lambda ct: tuple(tree_map(_scalar, r) for r in fn(ct))  # noqa: E731
+    return (out, fn2, aux) if has_aux else (out, fn2)
+
+
+def value_and_grad(
+    fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False, holomorphic: bool = False
+) -> Callable:
+    """Like `grad`, returning `(value, gradient)` (and `((value, aux), gradient)` with `has_aux`).
+
+    >>> import chainrule as cr
+    >>> cr.value_and_grad(lambda x: x ** 3 + x ** 2 - 6 * x + 1)(2.0)
+    (np.float64(1.0), np.float64(10.0))
+    """
+    nums, single = _argnums(argnums)
+
+    def vg(*args: Any, **kwargs: Any):
+        f = (lambda *a: fun(*a, **kwargs)) if kwargs else fun
+        for i in nums:
+            if i >= len(args):
+                raise TypeError(f"grad: argnums={argnums} but only {len(args)} arguments given")
+        out, fn, aux = _vjp(f, args, nums, has_aux, "grad")
+        shape = np.shape(out)
+        if shape != ():
+            raise TypeError(
+                f"grad requires a scalar output, got shape {shape}; use cr.jacobian, "
+                "cr.elementwise_grad or cr.vjp for non-scalar outputs"
+            )
+        dt = _dtype(out)
+        if np.issubdtype(dt, np.complexfloating) and not holomorphic:
+            raise TypeError("grad requires a real output, got complex; pass holomorphic=True")
+        if not np.issubdtype(dt, np.inexact):
+            raise TypeError(f"grad requires a float output, got {dt}")
+        g = fn(np.ones((), dt))
+        g = tuple(tree_map(_scalar, x) for x in g)
+        g = g[0] if single else g
+        return ((out, aux) if has_aux else out), g
+
+    return vg
+
+
+def grad(
+    fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False, holomorphic: bool = False
+) -> Callable:
+    """The gradient of a scalar-valued `fun` with respect to argument(s) `argnums`.
+
+    >>> import chainrule as cr, chainrule.numpy as cnp
+    >>> cr.grad(lambda x: x ** 3 + x ** 2 - 6 * x + 1)(2.0)
+    np.float64(10.0)
+    >>> cr.grad(lambda x, y: x * y, argnums=(0, 1))(3.0, 4.0)
+    (np.float64(4.0), np.float64(3.0))
+    """
+    vg = value_and_grad(fun, argnums, has_aux, holomorphic)
+
+    def g(*args: Any, **kwargs: Any):
+        (out, g_) = vg(*args, **kwargs)
+        return (g_, out[1]) if has_aux else g_
+
+    g.__name__ = f"grad({getattr(fun, '__name__', 'f')})"
+    return g
+
+
+def elementwise_grad(fun: Callable, argnums: int | Sequence[int] = 0) -> Callable:
+    """Gradient of `sum(fun(x))`: the pointwise derivative of a vectorised function.
+
+    >>> import numpy as np, chainrule as cr
+    >>> cr.elementwise_grad(lambda x: x ** 2)(np.array([1.0, 2.0, 3.0]))
+    array([2., 4., 6.])
+    """
+    nums, single = _argnums(argnums)
+
+    def eg(*args: Any, **kwargs: Any):
+        f = (lambda *a: fun(*a, **kwargs)) if kwargs else fun
+        out, fn, _ = _vjp(f, args, nums, False, "elementwise_grad")
+        g = fn(tree_map(lambda o: np.ones(np.shape(o), _dtype(o)), out))
+        return g[0] if single else g
+
+    return eg
+
+
+def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:
+    """The Jacobian by reverse mode: one VJP per output element. Shape: out.shape + in.shape.
+
+    >>> import numpy as np, chainrule as cr
+    >>> cr.jacrev(lambda x: x ** 2)(np.array([1.0, 2.0]))
+    array([[2., 0.],
+           [0., 4.]])
+    """
+    nums, single = _argnums(argnums)
+
+    def jac(*args: Any):
+        out, fn, aux = _vjp(fun, args, nums, has_aux, "jacrev")
+        out_leaves, out_tree = tree_flatten(out)
+        per_out = []
+        for k, o in enumerate(out_leaves):
+            shape, dt = np.shape(o), _dtype(o)
+            rows = []
+            for j in range(int(np.prod(shape))):
+                cts = [np.zeros(np.shape(v), _dtype(v)) for v in out_leaves]
+                e = np.zeros(int(np.prod(shape)), dt)
+                e[j] = 1
+                cts[k] = e.reshape(shape)
+                rows.append(fn(tree_unflatten(out_tree, cts)))
+            per_arg = []
+            for a in range(len(nums)):
+                in_leaves, in_tree = tree_flatten(args[nums[a]])
+                blocks = []
+                for m, x in enumerate(in_leaves):
+                    parts = [tree_flatten(r[a])[0][m] for r in rows]
+                    blocks.append(_stack_rows(parts, shape, np.shape(x)))
+                per_arg.append(tree_unflatten(in_tree, blocks))
+            per_out.append(per_arg[0] if single else tuple(per_arg))
+        res = tree_unflatten(out_tree, per_out)
+        return (res, aux) if has_aux else res
+
+    return jac
+
+
+def _stack_rows(parts: list, out_shape: tuple, in_shape: tuple) -> Any:
+    from chainrule import numpy as cnp
+
+    if not parts:
+        return np.zeros(out_shape + in_shape)
+    return cnp.reshape(cnp.stack(parts), out_shape + in_shape)
+
+
+jacobian = jacrev
+
+
+def hessian(fun: Callable, argnums: int | Sequence[int] = 0) -> Callable:
+    """The Hessian of a scalar-valued `fun` (reverse over reverse).
+
+    >>> import numpy as np, chainrule as cr, chainrule.numpy as cnp
+    >>> cr.hessian(lambda x: cnp.sum(x ** 3))(np.array([1.0, 2.0]))
+    array([[ 6.,  0.],
+           [ 0., 12.]])
+    """
+    return jacrev(jacrev(fun, argnums), argnums)
+
+
+def jvp(fun: Callable, primals: Sequence, tangents: Sequence):
+    """Forward-mode product `(fun(*primals), J · tangents)`.
+
+    Computed as the transpose of the VJP (the VJP is linear in its cotangent, so its own VJP
+    is the JVP) until the forward-mode trace lands.
+
+    >>> import chainrule as cr, chainrule.numpy as cnp
+    >>> cr.jvp(cnp.sin, (0.0,), (3.0,))
+    (np.float64(0.0), np.float64(3.0))
+    """
+    primals, tangents = tuple(primals), tuple(tangents)
+    if len(primals) != len(tangents):
+        raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
+    out, fn, _ = _vjp(fun, primals, tuple(range(len(primals))), False, "jvp")
+    zero_ct = tree_map(lambda o: np.zeros(np.shape(o), _dtype(o)), out)
+    _, fn2, _ = _vjp(lambda ct: fn(ct), (zero_ct,), (0,), False, "jvp")
+    (t_out,) = fn2(tuple(tangents))
+    return out, tree_map(_scalar, t_out)
+
+
+def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0) -> Callable:
+    """The Jacobian with `jacrev`'s shape convention (computed by reverse mode for now).
+
+    >>> import numpy as np, chainrule as cr
+    >>> cr.jacfwd(lambda x: x ** 2)(np.array([1.0, 2.0]))
+    array([[2., 0.],
+           [0., 4.]])
+    """
+    return jacrev(fun, argnums)
+
+
+def stop_gradient(x: Any) -> Any:
+    """The value of `x`, seen as a constant by every differentiation.
+
+    >>> import chainrule as cr
+    >>> cr.grad(lambda x: x * cr.stop_gradient(x))(3.0)
+    np.float64(3.0)
+    """
+    return tree_map(lambda v: bind(stop_gradient_p, v) if isinstance(v, Tracer) else v, x)
