@@ -7,6 +7,7 @@ np.float64(10.0)
 
 from chainrule.core import primitives as _primitives  # noqa: F401  (the one list)
 from chainrule.rules import impl as _impl  # noqa: F401  (fills impl_rules)
+from chainrule.rules import shape as _shape  # noqa: F401  (fills shape_rules)
 from chainrule import numpy  # noqa: F401
 from chainrule.rules import vjp as _vjp  # noqa: F401  (fills vjp_rules)
 from chainrule.core import pytree as tree_util

@@ -6,7 +6,8 @@ random directions, and recurses to check derivatives of derivatives up to `order
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any
+from collections.abc import Callable, Sequence
 
 import numpy as np
 

@@ -9,7 +9,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
+from collections.abc import Callable
 
 _registry: dict[type, tuple[Callable, Callable]] = {}
 
@@ -74,6 +75,8 @@ def _node_type(x: Any) -> Any:
 
 def tree_flatten(tree: Any) -> tuple[list, PyTreeDef]:
     """Leaves in a fixed order (dicts by sorted key) and the structure to rebuild the tree."""
+    if type(tree) not in _registry and not isinstance(tree, tuple):
+        return [tree], _LEAF
     leaves: list = []
 
     def rec(x: Any) -> PyTreeDef:
@@ -121,6 +124,8 @@ def tree_map(f: Callable, tree: Any, *rest: Any) -> Any:
     (11, [22])
     """
     leaves, td = tree_flatten(tree)
+    if td is _LEAF and not rest:
+        return f(tree)
     others = [tree_flatten(r) for r in rest]
     for _, otd in others:
         if otd != td:

@@ -6,8 +6,8 @@ and dtypes are NumPy's. `random` is NumPy's RNG. A NumPy function this module do
 works on plain data and raises a clear `NotImplementedError` on traced values.
 
 >>> import chainrule as cr, chainrule.numpy as cnp
->>> cr.grad(lambda x: cnp.tanh(4 * cnp.cos(x) ** 2))(7.0)  # doctest: +ELLIPSIS
-np.float64(-0.0...)
+>>> print(round(float(cr.grad(lambda x: cnp.tanh(4 * cnp.cos(x) ** 2))(7.0)), 6))
+-0.164493
 """
 
 import numpy as _np

@@ -271,7 +271,9 @@ def matrix_power(a, n):
         n >>= 1
         if n:
             a = cnp.matmul(a, a)
-    return result if result is not None else cnp.broadcast_to(np.eye(a.shape[-1], dtype=a.dtype), a.shape)
+    if result is None:
+        return cnp.broadcast_to(np.eye(a.shape[-1], dtype=a.dtype), a.shape)
+    return result
 
 
 def multi_dot(arrays):

@@ -13,13 +13,16 @@ Complex numbers follow JAX's (and HIPS autograd's) convention: for holomorphic f
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import numpy as np
 
 from chainrule.core import primitives as P
+from chainrule.core.trace import Tracer
 from chainrule.numpy import _ops as cnp
 from chainrule.numpy import linalg as la
+from chainrule.rules.impl import power
 
 
 class VarArgs:
@@ -72,6 +75,8 @@ def _pow_x(g, _a, x, y):
             return g * 0.0
         if y == 2:
             return g * (2 * x)
+        if type(y) is int and not isinstance(x, Tracer):
+            return g * (y * power(x, y - 1))
         return g * (y * x ** (y - 1))
     return g * cnp.where(y == 0, 0.0, y * x ** (y - 1))
 
@@ -308,7 +313,7 @@ def _solve_b(g, ans, a, _b):
 
 
 def _solve_a(g, ans, a, _b):
-    gb = _solve_b(g, ans, a, _b)
+    gb = _solve_b(g, ans, a, None)
     if ans.ndim == a.ndim - 1:
         return -gb[..., :, None] * ans[..., None, :]
     return -cnp.matmul(gb, _T(ans))

@@ -13,16 +13,19 @@ from __future__ import annotations
 import inspect
 import itertools
 from heapq import heappop, heappush
-from typing import Any, Callable, Sequence
+from typing import Any
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from chainrule.core.primitives import NONDIFF_PRIMS, stop_gradient_p
-from chainrule.core.pytree import tree_flatten, tree_map, tree_unflatten
-from chainrule.core.trace import Primitive, Trace, Tracer, bind, new_level
+
+from chainrule.core.pytree import _LEAF, tree_flatten, tree_map, tree_unflatten
+from chainrule.core.trace import Primitive, Trace, Tracer, _fail, bind, impl_rules, new_level
 from chainrule.rules.vjp import VarArgs, vjp_rules
 
 _seq = itertools.count()
+_NODE_FREE = NONDIFF_PRIMS | {stop_gradient_p}  # their results carry no gradient
 proj_p = Primitive("proj")  # output i of a primitive with several results
 
 
@@ -55,7 +58,7 @@ class Node:
 
 # --- what each rule reads --------------------------------------------------------------------
 
-_uses_cache: dict = {}
+_masks: dict = {}  # (prim, bits of the traced operands) -> what to save
 
 
 def _rule_uses(rule: Callable, nargs: int) -> frozenset:
@@ -65,22 +68,21 @@ def _rule_uses(rule: Callable, nargs: int) -> frozenset:
     return frozenset(i for i, n in enumerate(names) if not n.startswith("_"))
 
 
-def _save_mask(prim: Primitive, parents: tuple) -> tuple:
-    """Which of (ans, *args) the rules of the traced parents read, as a tuple of bools."""
-    key = (prim, tuple(p is not None for p in parents))
-    mask = _uses_cache.get(key)
+def _save_mask(prim: Primitive, n: int, bits: int) -> tuple:
+    """Which of (ans, *args) the rules of the traced operands (`bits`) read, as bools."""
+    key = (prim, bits)
+    mask = _masks.get(key)
     if mask is None:
         rules = vjp_rules[prim]
-        n = len(parents)
         if isinstance(rules, VarArgs):
             mask = (True,) * (n + 1)
         else:
             used: set = set()
-            for i, p in enumerate(parents):
-                if p is not None and rules[i] is not None:
+            for i in range(n):
+                if bits >> i & 1 and rules[i] is not None:
                     used |= _rule_uses(rules[i], n)
             mask = tuple(k in used for k in range(n + 1))
-        _uses_cache[key] = mask
+        _masks[key] = mask
     return mask
 
 
@@ -124,32 +126,62 @@ class ReverseTrace(Trace):
         return value if node is None else RTracer(self, value, node)
 
     def process(self, prim: Primitive, args: tuple, params: dict) -> Any:
-        if prim in NONDIFF_PRIMS or prim is stop_gradient_p:
+        if prim in _NODE_FREE:
             return self.wrap(bind(prim, *[self.lower(a) for a in args], **params), None)
-        vals = []
-        parents = []
-        traced = False
-        for a in args:
-            if isinstance(a, RTracer) and a._trace is self:
-                vals.append(a._value)
-                node = a._node
-                parents.append(node)
-                if node is not None:
-                    traced = True
+        n = len(args)
+        if n == 1:  # the common arities, unrolled: this is the eager hot path
+            (x,) = args
+            if type(x) is RTracer and x._trace is self:
+                vals, parents = (x._value,), (x._node,)
             else:
-                vals.append(a)
-                parents.append(None)
-        ans = bind(prim, *vals, **params)
-        if not traced:
-            return self.wrap(ans, None)
-        parents = tuple(parents)
+                vals, parents = args, (None,)
+        elif n == 2:
+            x, y = args
+            if type(x) is RTracer and x._trace is self:
+                xv, xn = x._value, x._node
+            else:
+                xv, xn = x, None
+            if type(y) is RTracer and y._trace is self:
+                yv, yn = y._value, y._node
+            else:
+                yv, yn = y, None
+            vals, parents = (xv, yv), (xn, yn)
+        else:
+            vals = tuple(self.lower(a) for a in args)
+            parents = tuple(
+                a._node if type(a) is RTracer and a._trace is self else None for a in args
+            )
+        bits = 0
+        for i, p in enumerate(parents):
+            if p is not None:
+                bits |= 1 << i
+        if not bits:
+            return self.wrap(bind(prim, *vals, **params), None)
+        try:
+            for v in vals:
+                if isinstance(v, Tracer):  # values that a lower trace follows
+                    ans = bind(prim, *vals, **params)
+                    break
+            else:
+                ans = impl_rules[prim](*vals, **params)
+        except (ValueError, IndexError) as err:
+            _fail(prim, vals, err)
         if prim.multiple_results:
             return self._record_multi(prim, params, parents, vals, ans)
         node = Node(prim, params, parents, ans.shape, ans.dtype)
-        mask = _save_mask(prim, parents)
-        node.saved = (ans if mask[0] else node,) + tuple(
-            v if keep else p for v, keep, p in zip(vals, mask[1:], parents)
-        )
+        mask = _masks.get((prim, bits)) or _save_mask(prim, n, bits)
+        if n == 1:
+            node.saved = (ans if mask[0] else node, vals[0] if mask[1] else parents[0])
+        elif n == 2:
+            node.saved = (
+                ans if mask[0] else node,
+                vals[0] if mask[1] else parents[0],
+                vals[1] if mask[2] else parents[1],
+            )
+        else:
+            node.saved = (ans if mask[0] else node,) + tuple(
+                v if keep else p for v, keep, p in zip(vals, mask[1:], parents)
+            )
         return self.wrap(ans, node)
 
     def _record_multi(self, prim, params, parents, vals, ans):
@@ -228,10 +260,11 @@ def backward_pass(roots: Sequence[tuple[Node, Any]]) -> None:
         rules = vjp_rules[prim]
         saved = node.saved
         params = node.params
+        varargs = type(rules) is VarArgs
         for i, p in enumerate(node.parents):
             if p is None:
                 continue
-            if isinstance(rules, VarArgs):
+            if varargs:
                 ct = rules.fn(i, g, *saved, **params)
             else:
                 rule = rules[i]
@@ -262,10 +295,12 @@ def _arg_name(fun: Callable, i: int) -> str:
 
 
 def _check_float(x: Any, fun: Callable, i: int, what: str) -> Any:
+    if type(x) is float:
+        return np.float64(x)
     if not isinstance(x, (np.ndarray, np.generic, Tracer)):
         x = np.asarray(x)
-    dt = _dtype(x)
-    if not np.issubdtype(dt, np.inexact):
+    dt = x.dtype
+    if dt.kind not in "fc":
         raise TypeError(
             f"{what} requires float or complex inputs, but {_arg_name(fun, i)} of "
             f"{getattr(fun, '__name__', 'the function')} has dtype {dt}; "
@@ -306,12 +341,14 @@ def _vjp(fun: Callable, primals: tuple, argnums: tuple, has_aux: bool, what: str
             raise ValueError(f"vjp: cotangent structure {ct_tree} differs from output's {out_tree}")
         roots = []
         for node, c, v in zip(out_nodes, ct_leaves, out_vals):
-            if np.shape(c) != np.shape(v):
+            if not isinstance(c, (np.ndarray, Tracer)):
+                c = np.asarray(c, _dtype(v))
+            if c.shape != np.shape(v):
                 raise ValueError(
-                    f"vjp: cotangent of shape {np.shape(c)} for an output of shape {np.shape(v)}"
+                    f"vjp: cotangent of shape {c.shape} for an output of shape {np.shape(v)}"
                 )
             if node is not None:
-                roots.append((node, c if isinstance(c, Tracer) else np.asarray(c, _dtype(v))))
+                roots.append((node, c))
         backward_pass(roots)
         results = []
         for nodes, tree in zip(leaf_nodes, in_trees):
@@ -320,7 +357,7 @@ def _vjp(fun: Callable, primals: tuple, argnums: tuple, has_aux: bool, what: str
                 c = n.ct
                 n.ct = None
                 cts.append(_zeros(n.shape, n.dtype) if c is None else c)
-            results.append(tree_unflatten(tree, cts))
+            results.append(cts[0] if tree is _LEAF else tree_unflatten(tree, cts))
         return tuple(results)
 
     return tree_unflatten(out_tree, out_vals), vjp_fn, aux
@@ -343,7 +380,7 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False):
     >>> import chainrule as cr, chainrule.numpy as cnp
     >>> out, f_vjp = cr.vjp(cnp.sin, 0.0)
     >>> f_vjp(2.0)
-    (2.0,)
+    (np.float64(2.0),)
     """
     out, fn, aux = _vjp(fun, primals, tuple(range(len(primals))), has_aux, "vjp")
     fn2 = lambda ct: tuple(tree_map(_scalar, r) for r in fn(ct))  # noqa: E731
@@ -351,7 +388,10 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False):
 
 
 def value_and_grad(
-    fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False, holomorphic: bool = False
+    fun: Callable,
+    argnums: int | Sequence[int] = 0,
+    has_aux: bool = False,
+    holomorphic: bool = False,
 ) -> Callable:
     """Like `grad`, returning `(value, gradient)` (and `((value, aux), gradient)` with `has_aux`).
 
@@ -367,16 +407,18 @@ def value_and_grad(
             if i >= len(args):
                 raise TypeError(f"grad: argnums={argnums} but only {len(args)} arguments given")
         out, fn, aux = _vjp(f, args, nums, has_aux, "grad")
-        shape = np.shape(out)
+        if isinstance(out, (np.ndarray, np.generic, Tracer)):
+            shape, dt = out.shape, out.dtype
+        else:
+            shape, dt = np.shape(out), _dtype(out)
         if shape != ():
             raise TypeError(
                 f"grad requires a scalar output, got shape {shape}; use cr.jacobian, "
                 "cr.elementwise_grad or cr.vjp for non-scalar outputs"
             )
-        dt = _dtype(out)
-        if np.issubdtype(dt, np.complexfloating) and not holomorphic:
-            raise TypeError("grad requires a real output, got complex; pass holomorphic=True")
-        if not np.issubdtype(dt, np.inexact):
+        if dt.kind != "f" and not (dt.kind == "c" and holomorphic):
+            if dt.kind == "c":
+                raise TypeError("grad requires a real output, got complex; pass holomorphic=True")
             raise TypeError(f"grad requires a float output, got {dt}")
         g = fn(np.ones((), dt))
         g = tuple(tree_map(_scalar, x) for x in g)
@@ -387,7 +429,10 @@ def value_and_grad(
 
 
 def grad(
-    fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False, holomorphic: bool = False
+    fun: Callable,
+    argnums: int | Sequence[int] = 0,
+    has_aux: bool = False,
+    holomorphic: bool = False,
 ) -> Callable:
     """The gradient of a scalar-valued `fun` with respect to argument(s) `argnums`.
 
