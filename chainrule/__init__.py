@@ -10,7 +10,7 @@ from chainrule.rules import impl as _impl  # noqa: F401  (fills impl_rules)
 from chainrule.rules import shape as _shape  # noqa: F401  (fills shape_rules)
 from chainrule import numpy  # noqa: F401
 from chainrule.rules import vjp as _vjp  # noqa: F401  (fills vjp_rules)
-from chainrule.core import pytree as tree_util
+from chainrule import tree_util
 from chainrule.transforms.reverse import (
     elementwise_grad, grad, hessian, jacfwd, jacobian, jacrev, jvp, stop_gradient,
     value_and_grad, vjp,

@@ -33,10 +33,19 @@ def _has_tracer(x: Any) -> bool:
 
 
 def _lift(x: Any) -> Any:
-    """A list/tuple holding tracers becomes one stacked tracer; anything else is unchanged."""
-    if type(x) in _SEQ and _has_tracer(x):
-        return array(x)
+    """On the traced path: a list/tuple becomes an array (one stacked tracer if it holds
+    tracers); anything else is unchanged."""
+    if type(x) in _SEQ:
+        return array(x) if _has_tracer(x) else np.asarray(x)
     return x
+
+
+def _no_out(name: str, out: Any) -> None:
+    if out is not None:
+        raise NotImplementedError(
+            f"chainrule.numpy.{name}: out= is not supported on traced values (the result is "
+            "a new value; assign it instead)"
+        )
 
 
 def _no_kwargs(name: str, kwargs: dict) -> None:
@@ -180,6 +189,7 @@ def round(a, decimals=0, out=None):  # noqa: A001
     np.float64(2.6)
     """
     if isinstance(a, Tracer) or _has_tracer(a):
+        _no_out("round", out)
         return bind(P.round_p, _lift(a), decimals=decimals)
     return np.round(a, decimals, out)
 
@@ -347,8 +357,7 @@ def _reduction(prim: Any, npfun: Any, doc: str) -> Any:
     def fn(a, axis=None, dtype=None, out=None, keepdims=False, **kwargs):
         if isinstance(a, Tracer) or _has_tracer(a):
             _no_kwargs(name, kwargs)
-            if out is not None:
-                raise NotImplementedError(f"chainrule.numpy.{name}: out= on traced values")
+            _no_out(name, out)
             a = _lift(a)
             if dtype is not None:
                 a = astype(a, dtype)
@@ -382,6 +391,7 @@ def _minmax(prim: Any, npfun: Any, name: str) -> Any:
     def fn(a, axis=None, out=None, keepdims=False, **kwargs):
         if isinstance(a, Tracer) or _has_tracer(a):
             _no_kwargs(name, kwargs)
+            _no_out(name, out)
             a = _lift(a)
             return bind(prim, a, axis=_norm_axis(axis, a.ndim, name), keepdims=keepdims)
         return npfun(a, axis=axis, out=out, keepdims=keepdims, **kwargs)
@@ -410,6 +420,7 @@ def mean(a, axis=None, dtype=None, out=None, keepdims=False):
     """
     if not (isinstance(a, Tracer) or _has_tracer(a)):
         return np.mean(a, axis=axis, dtype=dtype, out=out, keepdims=keepdims)
+    _no_out("mean", out)
     a = _lift(a)
     s = sum(a, axis=axis, dtype=dtype, keepdims=keepdims)
     return s / _count(a.shape, axis)
@@ -429,6 +440,7 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     """
     if not (isinstance(a, Tracer) or _has_tracer(a)):
         return np.var(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims)
+    _no_out("var", out)
     a = _lift(a)
     if dtype is not None:
         a = astype(a, dtype)
@@ -446,12 +458,14 @@ def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     """
     if not (isinstance(a, Tracer) or _has_tracer(a)):
         return np.std(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims)
+    _no_out("std", out)
     return sqrt(var(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims))
 
 
 def _cumulative(prim: Any, npfun: Any, name: str) -> Any:
     def fn(a, axis=None, dtype=None, out=None):
         if isinstance(a, Tracer) or _has_tracer(a):
+            _no_out(name, out)
             a = _lift(a)
             if dtype is not None:
                 a = astype(a, dtype)
@@ -478,6 +492,7 @@ cumprod = _cumulative(P.cumprod_p, np.cumprod, "cumprod")
 def _nondiff_reduction(prim: Any, npfun: Any, name: str) -> Any:
     def fn(a, axis=None, out=None, *, keepdims=False):
         if isinstance(a, Tracer) or _has_tracer(a):
+            _no_out(name, out)
             return bind(prim, _lift(a), axis=axis, keepdims=keepdims)
         return npfun(a, axis=axis, out=out, keepdims=keepdims)
 
@@ -750,6 +765,7 @@ def concatenate(arrays, axis=0, out=None, dtype=None):
     arrays = list(arrays)
     if not _traced(arrays):
         return np.concatenate(arrays, axis=axis, out=out, dtype=dtype)
+    _no_out("concatenate", out)
     arrays = [_lift(a) if _traced(a) else np.asarray(a) for a in arrays]
     if axis is None:
         arrays, axis = [ravel(a) for a in arrays], 0
@@ -781,6 +797,7 @@ def stack(arrays, axis=0, out=None, dtype=None):
     arrays = list(arrays)
     if not _traced(arrays):
         return np.stack(arrays, axis=axis, out=out, dtype=dtype)
+    _no_out("stack", out)
     arrays = [_lift(a) if _traced(a) else np.asarray(a) for a in arrays]
     shapes = {_shape(a) for a in arrays}
     if len(shapes) != 1:
@@ -1090,6 +1107,7 @@ def trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
     """
     if not _traced(a):
         return np.trace(a, offset, axis1, axis2, dtype, out)
+    _no_out("trace", out)
     return sum(diagonal(a, offset, axis1, axis2), axis=-1, dtype=dtype)
 
 
@@ -1164,6 +1182,7 @@ def take(a, indices, axis=None, out=None, mode=None):
     """
     if not _traced(a):
         return np.take(a, indices, axis, out, mode)
+    _no_out("take", out)
     a = _lift(a)
     if axis is None:
         a, axis = ravel(a), 0
@@ -1232,10 +1251,9 @@ def matmul(x1, x2, /):
     array([[1., 1.],
            [1., 1.]])
     """
-    if not (isinstance(x1, Tracer) or isinstance(x2, Tracer)):
-        if not _traced(x1, x2):
-            return np.matmul(x1, x2)
-        x1, x2 = _lift(x1), _lift(x2)
+    if not _traced(x1, x2):
+        return np.matmul(x1, x2)
+    x1, x2 = _lift(x1), _lift(x2)
     if _ndim(x1) == 0 or _ndim(x2) == 0:
         raise ValueError("matmul: input operand does not have enough dimensions (0-d)")
     return bind(P.matmul_p, x1, x2)
@@ -1250,6 +1268,7 @@ def dot(a, b, out=None):
     """
     if not _traced(a, b):
         return np.dot(a, b, out)
+    _no_out("dot", out)
     a, b = _lift(a), _lift(b)
     na, nb = _ndim(a), _ndim(b)
     if na == 0 or nb == 0:
@@ -1295,6 +1314,7 @@ def outer(a, b, out=None):
     """
     if not _traced(a, b):
         return np.outer(a, b, out)
+    _no_out("outer", out)
     return reshape(ravel(a), (-1, 1)) * reshape(ravel(b), (1, -1))
 
 

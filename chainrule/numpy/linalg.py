@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 
 import numpy as np
+from numpy.linalg._linalg import EighResult, QRResult, SlogdetResult, SVDResult
 
 from chainrule.core import primitives as P
 from chainrule.core.trace import bind
@@ -66,7 +67,7 @@ def slogdet(a):
     if not _traced(a):
         return np.linalg.slogdet(a)
     sign, logdet = bind(P.slogdet_p, _square(a, "slogdet"))
-    return bind(P.stop_gradient_p, sign), logdet
+    return SlogdetResult(bind(P.stop_gradient_p, sign), logdet)
 
 
 def solve(a, b):
@@ -104,7 +105,7 @@ def eigh(a, UPLO="L"):
     """
     if not _traced(a):
         return np.linalg.eigh(a, UPLO)
-    return bind(P.eigh_p, _square(a, "eigh"), UPLO=UPLO)
+    return EighResult(*bind(P.eigh_p, _square(a, "eigh"), UPLO=UPLO))
 
 
 def eigvalsh(a, UPLO="L"):
@@ -140,7 +141,7 @@ def svd(a, full_matrices=True, compute_uv=True, hermitian=False):
             "chainrule.numpy.linalg.svd: full_matrices=True on a non-square traced matrix "
             "(its extra columns have no defined gradient); pass full_matrices=False"
         )
-    return u, s, vh
+    return SVDResult(u, s, vh)
 
 
 def qr(a, mode="reduced"):
@@ -161,7 +162,7 @@ def qr(a, mode="reduced"):
             f"chainrule.numpy.linalg.qr: traced matrices need m >= n, got shape {a.shape}"
         )
     q, r = bind(P.qr_p, a)
-    return r if mode == "r" else (q, r)
+    return r if mode == "r" else QRResult(q, r)
 
 
 def norm(x, ord=None, axis=None, keepdims=False):
@@ -181,10 +182,12 @@ def norm(x, ord=None, axis=None, keepdims=False):
         axis = tuple(range(x.ndim)) if x.ndim <= 2 else None
         if axis is None:
             raise ValueError("norm: improper number of dimensions to norm")
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     axes = tuple(a % x.ndim for a in axes)
     a = cnp.abs(x)
     if len(axes) == 1:
+        if isinstance(ord, str):
+            raise ValueError(f"norm: invalid norm order {ord!r} for vectors")
         if ord is None or ord == 2:
             return _two_norm(x, axes, keepdims)
         if ord == np.inf:

@@ -183,18 +183,23 @@ def _minmax_vjp(g, a, x, axis, keepdims):
     return _keep(g, x.shape, axis) * mask / cnp.sum(mask, axis=axis, keepdims=True)
 
 
+def _prod_others(x: Any) -> Any:
+    """For each i along the last axis, the product of all the other entries: by exclusive
+    cumulative products from both sides, exact with zeros (no division)."""
+    one = np.ones(x.shape[:-1] + (1,), x.dtype)
+    left = cnp.cumprod(cnp.concatenate([one, x[..., :-1]], axis=-1), axis=-1)
+    right = cnp.flip(cnp.cumprod(cnp.concatenate([one, cnp.flip(x, -1)[..., :-1]], -1), -1), -1)
+    return left * right
+
+
 def _prod_vjp(g, _a, x, axis, keepdims):
-    """Products of all the other factors, by exclusive cumulative products: exact with zeros."""
     axes = tuple(range(x.ndim)) if axis is None else axis
     rest = tuple(i for i in range(x.ndim) if i not in axes)
     perm = rest + axes
     xt = cnp.transpose(x, perm)
     lead = xt.shape[: len(rest)]
-    xf = cnp.reshape(xt, lead + (-1,))
-    one = np.ones(lead + (1,), x.dtype)
-    left = cnp.cumprod(cnp.concatenate([one, xf[..., :-1]], axis=-1), axis=-1)
-    right = cnp.flip(cnp.cumprod(cnp.concatenate([one, cnp.flip(xf, -1)[..., :-1]], -1), -1), -1)
-    res = cnp.reshape(cnp.reshape(g, lead + (1,)) * (left * right), xt.shape)
+    others = _prod_others(cnp.reshape(xt, lead + (-1,)))
+    res = cnp.reshape(cnp.reshape(g, lead + (1,)) * others, xt.shape)
     return cnp.transpose(res, tuple(np.argsort(perm)))
 
 
@@ -319,6 +324,15 @@ def _solve_a(g, ans, a, _b):
     return -cnp.matmul(gb, _T(ans))
 
 
+def _det_vjp(g, a, x):
+    if cnp.all(a != 0):
+        return (g * a)[..., None, None] * _T(la.inv(x))
+    # Singular: the cofactor matrix, det(U) det(Vh) U diag(prod of the other s) Vh.
+    u, s, vh = la.svd(x, full_matrices=False)
+    sign = la.det(u) * la.det(vh)
+    return (g * sign)[..., None, None] * cnp.matmul(u * _prod_others(s)[..., None, :], vh)
+
+
 def _cholesky_vjp(g, L, _x):
     n = L.shape[-1]
     phi = cnp.tril(cnp.matmul(_T(L), g)) * (1 - 0.5 * _eye_like(n, L.dtype))
@@ -370,7 +384,7 @@ def _qr_vjp(g, ans, _x):
 
 # fmt: off
 defvjp(P.inv_p,      lambda g, a, _x: -cnp.matmul(cnp.matmul(_T(a), g), _T(a)))
-defvjp(P.det_p,      lambda g, a, x: (g * a)[..., None, None] * _T(la.inv(x)))
+defvjp(P.det_p,      _det_vjp)
 defvjp(P.slogdet_p,  lambda g, _a, x: g[1][..., None, None] * _T(la.inv(x)))
 defvjp(P.solve_p,    _solve_a, _solve_b)
 defvjp(P.cholesky_p, _cholesky_vjp)

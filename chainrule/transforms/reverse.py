@@ -58,7 +58,7 @@ class Node:
 
 # --- what each rule reads --------------------------------------------------------------------
 
-_masks: dict = {}  # (prim, bits of the traced operands) -> what to save
+_masks: dict = {}  # (prim, number of operands, bits of the traced ones) -> what to save
 
 
 def _rule_uses(rule: Callable, nargs: int) -> frozenset:
@@ -70,7 +70,7 @@ def _rule_uses(rule: Callable, nargs: int) -> frozenset:
 
 def _save_mask(prim: Primitive, n: int, bits: int) -> tuple:
     """Which of (ans, *args) the rules of the traced operands (`bits`) read, as bools."""
-    key = (prim, bits)
+    key = (prim, n, bits)
     mask = _masks.get(key)
     if mask is None:
         rules = vjp_rules[prim]
@@ -169,7 +169,7 @@ class ReverseTrace(Trace):
         if prim.multiple_results:
             return self._record_multi(prim, params, parents, vals, ans)
         node = Node(prim, params, parents, ans.shape, ans.dtype)
-        mask = _masks.get((prim, bits)) or _save_mask(prim, n, bits)
+        mask = _masks.get((prim, n, bits)) or _save_mask(prim, n, bits)
         if n == 1:
             node.saved = (ans if mask[0] else node, vals[0] if mask[1] else parents[0])
         elif n == 2:
@@ -409,8 +409,12 @@ def value_and_grad(
         out, fn, aux = _vjp(f, args, nums, has_aux, "grad")
         if isinstance(out, (np.ndarray, np.generic, Tracer)):
             shape, dt = out.shape, out.dtype
+        elif isinstance(out, (int, float, complex)):
+            shape, dt = (), np.result_type(out)
         else:
-            shape, dt = np.shape(out), _dtype(out)
+            raise TypeError(
+                f"grad requires a scalar float output, but the function returned {type(out).__name__}"
+            )
         if shape != ():
             raise TypeError(
                 f"grad requires a scalar output, got shape {shape}; use cr.jacobian, "
@@ -480,8 +484,9 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
     """
     nums, single = _argnums(argnums)
 
-    def jac(*args: Any):
-        out, fn, aux = _vjp(fun, args, nums, has_aux, "jacrev")
+    def jac(*args: Any, **kwargs: Any):
+        f = (lambda *a: fun(*a, **kwargs)) if kwargs else fun
+        out, fn, aux = _vjp(f, args, nums, has_aux, "jacrev")
         out_leaves, out_tree = tree_flatten(out)
         per_out = []
         for k, o in enumerate(out_leaves):
