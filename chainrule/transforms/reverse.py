@@ -413,7 +413,8 @@ def value_and_grad(
             shape, dt = (), np.result_type(out)
         else:
             raise TypeError(
-                f"grad requires a scalar float output, but the function returned {type(out).__name__}"
+                "grad requires a scalar float output, but the function returned "
+                f"{type(out).__name__}"
             )
         if shape != ():
             raise TypeError(
