@@ -1,0 +1,39 @@
+"""I1: wall time of `python -c "import chainrule"` in a fresh process, against other imports."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from benchmarks.registry import Call, Contender, Variant, Workload, register
+
+
+def _importer(module: str) -> Contender:
+    def make(_: None) -> Call:
+        cmd = [sys.executable, "-c", f"import {module}"]
+        return lambda: subprocess.run(cmd, check=True)
+
+    return Contender(make, (module,))
+
+
+register(
+    Workload(
+        id="I1",
+        title="import time in a fresh interpreter (µs of wall time)",
+        setup=lambda: None,
+        variants={
+            "import": Variant(
+                chainrule=_importer("chainrule"),
+                peers={
+                    "import numpy": _importer("numpy"),
+                    "import torch": _importer("torch"),
+                    "import jax": _importer("jax"),
+                },
+                targets={"import numpy": 1.5},
+                rtol=None,
+            ),
+        },
+        rounds=9,
+        quick_rounds=3,
+    )
+)

@@ -1,0 +1,133 @@
+"""W7: one SGD step of an MLP 784-512-512-10 (tanh, softmax cross-entropy), batch 256, float32.
+
+Every contender keeps its own parameters and updates them in each call, as a training loop
+does; the first call, from the same initial parameters everywhere, is the one compared.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from benchmarks import peers
+from benchmarks.registry import Call, Contender, Variant, Workload, register
+
+SIZES = (784, 512, 512, 10)
+BATCH = 256
+LR = 0.01
+
+
+@dataclass(frozen=True)
+class Data:
+    params: list[np.ndarray]  # [W1, b1, W2, b2, W3, b3]
+    X: np.ndarray
+    labels: np.ndarray
+
+
+def loss(xp: Any, params: list[Any], X: Any, labels: Any, rows: Any) -> Any:
+    """Mean softmax cross-entropy, via a numerically stable log-softmax."""
+    W1, b1, W2, b2, W3, b3 = params
+    h = xp.tanh(X @ W1 + b1)
+    h = xp.tanh(h @ W2 + b2)
+    z = h @ W3 + b3
+    s = z - xp.amax(z, axis=1, keepdims=True)
+    logp = s - xp.log(xp.sum(xp.exp(s), axis=1, keepdims=True))
+    return -xp.mean(logp[rows, labels])
+
+
+def setup() -> Data:
+    rng = np.random.default_rng(7)
+    params = []
+    for n_in, n_out in zip(SIZES, SIZES[1:], strict=False):
+        params.append((rng.standard_normal((n_in, n_out)) / np.sqrt(n_in)).astype(np.float32))
+        params.append(np.zeros(n_out, np.float32))
+    X = rng.standard_normal((BATCH, SIZES[0])).astype(np.float32)
+    return Data(params, X, rng.integers(0, SIZES[-1], BATCH))
+
+
+def _numpy_sgd(grad_fn: Any, d: Data) -> Call:
+    params = [p.copy() for p in d.params]
+    rows = np.arange(BATCH)
+
+    def call() -> list[np.ndarray]:
+        for p, g in zip(params, grad_fn(params, d.X, d.labels, rows), strict=True):
+            p -= LR * g
+        return params
+
+    return call
+
+
+def chainrule_grad(d: Data) -> Call:
+    import chainrule as cr
+    import chainrule.numpy as cnp
+
+    return _numpy_sgd(cr.grad(partial(loss, cnp)), d)
+
+
+def torch_eager(d: Data) -> Call:
+    torch = peers.torch()
+    params = [torch.from_numpy(p.copy()).requires_grad_() for p in d.params]
+    X, labels = torch.from_numpy(d.X), torch.from_numpy(d.labels)
+    rows = torch.arange(BATCH)
+
+    def call() -> list[Any]:
+        for p in params:
+            p.grad = None
+        loss(torch, params, X, labels, rows).backward()
+        with torch.no_grad():
+            for p in params:
+                p.add_(p.grad, alpha=-LR)
+        return params
+
+    return call
+
+
+def jax_jit(d: Data) -> Call:
+    jax = peers.jax()
+    grad = jax.grad(partial(loss, jax.numpy))
+
+    @jax.jit
+    def step(params: list[Any], X: Any, labels: Any, rows: Any) -> list[Any]:
+        return [p - LR * g for p, g in zip(params, grad(params, X, labels, rows), strict=True)]
+
+    state = [jax.device_put(p) for p in d.params]
+    X, labels, rows = (jax.device_put(a) for a in (d.X, d.labels, np.arange(BATCH)))
+
+    def call() -> list[Any]:
+        state[:] = jax.block_until_ready(step(state, X, labels, rows))
+        return state
+
+    return call
+
+
+def autograd_grad(d: Data) -> Call:
+    import autograd
+    import autograd.numpy as anp
+
+    return _numpy_sgd(autograd.grad(partial(loss, anp)), d)
+
+
+register(
+    Workload(
+        id="W7",
+        title="SGD step, MLP 784-512-512-10, batch 256 float32",
+        setup=setup,
+        variants={
+            "grad": Variant(
+                chainrule=Contender(chainrule_grad),
+                peers={
+                    "torch eager": Contender(torch_eager, ("torch",)),
+                    "jax.jit(step)": Contender(jax_jit, ("jax",)),
+                    "autograd": Contender(autograd_grad, ("autograd",)),
+                },
+                targets={"torch eager": 1.0},
+                rtol=1e-5,
+                atol=1e-7,
+            ),
+        },
+        rounds=15,
+    )
+)

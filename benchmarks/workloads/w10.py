@@ -1,0 +1,78 @@
+"""W10: gradient of sum(sin x · cos x + 0.5·exp(−x²) + tanh x), x of 4M float32."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from benchmarks import peers
+from benchmarks.registry import Call, Contender, Variant, Workload, register
+
+N = 4_000_000
+
+
+def f(xp: Any, x: Any) -> Any:
+    return xp.sum(xp.sin(x) * xp.cos(x) + 0.5 * xp.exp(-(x**2)) + xp.tanh(x))
+
+
+def setup() -> np.ndarray:
+    return np.random.default_rng(10).standard_normal(N).astype(np.float32)
+
+
+def chainrule_grad(x: np.ndarray) -> Call:
+    import chainrule as cr
+    import chainrule.numpy as cnp
+
+    g = cr.grad(partial(f, cnp))
+    return lambda: g(x)
+
+
+def torch_eager(x: np.ndarray) -> Call:
+    torch = peers.torch()
+    xt = torch.from_numpy(x.copy()).requires_grad_()
+
+    def call() -> Any:
+        xt.grad = None
+        f(torch, xt).backward()
+        return xt.grad
+
+    return call
+
+
+def jax_jit(x: np.ndarray) -> Call:
+    jax = peers.jax()
+    return peers.jax_call(jax.jit(jax.grad(partial(f, jax.numpy))), x)
+
+
+def autograd_grad(x: np.ndarray) -> Call:
+    import autograd
+    import autograd.numpy as anp
+
+    g = autograd.grad(partial(f, anp))
+    return lambda: g(x)
+
+
+register(
+    Workload(
+        id="W10",
+        title="grad of an elementwise sum, x of 4M float32",
+        setup=setup,
+        variants={
+            "grad": Variant(
+                chainrule=Contender(chainrule_grad),
+                peers={
+                    "torch eager": Contender(torch_eager, ("torch",)),
+                    "jax.jit(grad)": Contender(jax_jit, ("jax",)),
+                    "autograd": Contender(autograd_grad, ("autograd",)),
+                },
+                targets={"torch eager": 1.0},
+                rtol=1e-4,
+                atol=1e-6,
+            ),
+        },
+        rounds=9,
+        quick_rounds=3,
+    )
+)
