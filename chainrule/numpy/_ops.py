@@ -1508,6 +1508,12 @@ def _install_tracer_methods() -> None:
         f, r = _binop(prim)
         setattr(T, f"__{name}__", f)
         setattr(T, f"__r{name}__", r)
+    pow_, _ = _binop(P.pow_p)
+    T.__pow__ = lambda self, other: (
+        self._trace.process(P.square_p, (self,), _NO_PARAMS)
+        if type(other) in (int, float) and other == 2
+        else pow_(self, other)
+    )
     for name, prim in [("lt", P.less_p), ("le", P.less_equal_p), ("gt", P.greater_p),
                        ("ge", P.greater_equal_p), ("eq", P.equal_p),
                        ("ne", P.not_equal_p)]:  # fmt: skip

@@ -9,7 +9,6 @@ views and reductions; linear algebra has explicit rules.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -18,7 +17,6 @@ from chainrule.core import primitives as P
 from chainrule.core.trace import impl_rules
 
 
-@dataclass(frozen=True, slots=True)
 class ShapeDtype:
     """The abstract value of an array: its shape and dtype.
 
@@ -26,8 +24,23 @@ class ShapeDtype:
     ShapeDtype(shape=(2, 3), dtype=dtype('float32'))
     """
 
-    shape: tuple
-    dtype: np.dtype
+    __slots__ = ("shape", "dtype")
+
+    def __init__(self, shape: tuple, dtype: Any):
+        self.shape = tuple(shape)
+        self.dtype = np.dtype(dtype)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ShapeDtype) and (self.shape, self.dtype) == (
+            other.shape,
+            other.dtype,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.shape, self.dtype))
+
+    def __repr__(self) -> str:
+        return f"ShapeDtype(shape={self.shape}, dtype={self.dtype!r})"
 
     @property
     def ndim(self) -> int:

@@ -10,7 +10,6 @@ per parent edge, and un-broadcasts and casts cotangents in one central place.
 
 from __future__ import annotations
 
-import inspect
 import itertools
 from heapq import heappop, heappush
 from typing import Any
@@ -23,6 +22,7 @@ from chainrule.core.primitives import NONDIFF_PRIMS, stop_gradient_p
 from chainrule.core.pytree import _LEAF, tree_flatten, tree_map, tree_unflatten
 from chainrule.core.trace import Primitive, Trace, Tracer, _fail, bind, impl_rules, new_level
 from chainrule.rules.vjp import VarArgs, vjp_rules
+from chainrule.transforms import blocked
 
 _seq = itertools.count()
 _NODE_FREE = NONDIFF_PRIMS | {stop_gradient_p}  # their results carry no gradient
@@ -163,7 +163,7 @@ class ReverseTrace(Trace):
                     ans = bind(prim, *vals, **params)
                     break
             else:
-                ans = impl_rules[prim](*vals, **params)
+                ans = _impl(prim, vals, params)
         except (ValueError, IndexError) as err:
             _fail(prim, vals, err)
         if prim.multiple_results:
@@ -192,6 +192,18 @@ class ReverseTrace(Trace):
             proj = Node(proj_p, i, (main,), a.shape, a.dtype)
             outs.append(self.wrap(a, proj))
         return tuple(outs)
+
+
+def _impl(prim: Primitive, vals: tuple, params: dict) -> Any:
+    impl = impl_rules[prim]
+    if prim in blocked.EW and type(impl) is np.ufunc:  # large arrays: in parallel chunks
+        for v in vals:
+            if type(v) is np.ndarray and v.size >= blocked.BIG:
+                out = blocked.elementwise(impl, vals, v.shape)
+                if out is not None:
+                    return out
+                break
+    return impl(*vals, **params)
 
 
 def _dtype(x: Any) -> np.dtype:
@@ -232,6 +244,7 @@ def backward_pass(roots: Sequence[tuple[Node, Any]]) -> None:
     Leaves keep their cotangent in `.ct` for the caller to read and clear.
     """
     heap: list = []
+    consumers = None  # node -> its users, computed when a large elementwise region appears
     for node, ct in roots:
         if node.ct is None:
             node.ct = ct
@@ -244,6 +257,22 @@ def backward_pass(roots: Sequence[tuple[Node, Any]]) -> None:
         if prim is None:
             continue
         g = node.ct
+        if g is None:  # already run as part of a blocked region
+            continue
+        if prim in blocked.EW and type(g) is np.ndarray and g.size >= blocked.BIG:
+            if consumers is None:
+                consumers = blocked.consumers_of([r for r, _ in roots])
+            region = blocked.region(node, consumers, vjp_rules)
+            done = blocked.run_region(region, vjp_rules, _cast) if region else None
+            if done is not None:
+                for p, ct in done.items():
+                    if p.ct is None:
+                        p.ct = ct
+                        if p.prim is not None:
+                            heappush(heap, (-p.seq, p))
+                    else:
+                        p.ct = p.ct + ct
+                continue
         node.ct = None
         if prim is proj_p:
             main = node.parents[0]
@@ -287,6 +316,8 @@ def backward_pass(roots: Sequence[tuple[Node, Any]]) -> None:
 
 
 def _arg_name(fun: Callable, i: int) -> str:
+    import inspect
+
     try:
         params = list(inspect.signature(fun).parameters)
         return f"argument {i} ({params[i]!r})" if i < len(params) else f"argument {i}"
