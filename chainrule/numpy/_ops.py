@@ -9,6 +9,7 @@ methods and operators at the end of this file.
 from __future__ import annotations
 
 import builtins
+import math
 from typing import Any
 
 import numpy as np
@@ -428,7 +429,7 @@ def mean(a, axis=None, dtype=None, out=None, keepdims=False):
 
 def _count(shape: tuple, axis: Any) -> int:
     axes = _norm_axis(axis, len(shape), "mean")
-    return int(np.prod([shape[i] for i in axes] if axes is not None else shape))
+    return math.prod([shape[i] for i in axes] if axes is not None else shape)
 
 
 def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):

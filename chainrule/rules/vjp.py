@@ -13,6 +13,7 @@ Complex numbers follow JAX's (and HIPS autograd's) convention: for holomorphic f
 
 from __future__ import annotations
 
+import math
 from typing import Any
 from collections.abc import Callable
 
@@ -55,7 +56,7 @@ def _safe(x: Any, bad: Any, fill: float) -> Any:
 
 
 def _T(x: Any) -> Any:
-    return cnp.swapaxes(x, -1, -2)
+    return x.mT
 
 
 def _abs_vjp(g, a, x):
@@ -178,6 +179,16 @@ def _keep(g: Any, shape: tuple, axis: tuple | None) -> Any:
     return cnp.reshape(g, kept)
 
 
+def _expand(g: Any, shape: tuple, axis: tuple | None) -> Any:
+    """`g`, reduced over `axis`, broadcast back to `shape` (a view for large shapes)."""
+    g = _keep(g, shape, axis)
+    if type(g) is np.ndarray and math.prod(shape) < 1 << 14:
+        out = np.empty(shape, g.dtype)  # small: a plain array beats numpy's broadcast_to
+        out[...] = g
+        return out
+    return cnp.broadcast_to(g, shape)
+
+
 def _minmax_vjp(g, a, x, axis, keepdims):
     mask = x == _keep(a, x.shape, axis)
     return _keep(g, x.shape, axis) * mask / cnp.sum(mask, axis=axis, keepdims=True)
@@ -219,8 +230,7 @@ def _cumprod_vjp(g, a, x, axis):
 
 
 # fmt: off
-defvjp(P.sum_p,     lambda g, _a, _x, axis, keepdims:
-                        cnp.broadcast_to(_keep(g, _x.shape, axis), _x.shape))
+defvjp(P.sum_p,     lambda g, _a, _x, axis, keepdims: _expand(g, _x.shape, axis))
 defvjp(P.prod_p,    _prod_vjp)
 defvjp(P.amax_p,    _minmax_vjp)
 defvjp(P.amin_p,    _minmax_vjp)
@@ -265,7 +275,7 @@ def _matmul_x(g, _a, _x, y):
     if y.ndim == 1:
         return g[..., None] * y if _x.ndim > 1 else g * y
     if _x.ndim == 1:
-        return cnp.matmul(y, g[..., None])[..., 0]
+        return cnp.matmul(g, _T(y)) if y.ndim == 2 else cnp.matmul(y, g[..., None])[..., 0]
     return cnp.matmul(g, _T(y))
 
 
@@ -273,7 +283,7 @@ def _matmul_y(g, _a, x, _y):
     if x.ndim == 1:
         return x[:, None] * g[..., None, :] if _y.ndim > 1 else g * x
     if _y.ndim == 1:
-        return cnp.matmul(_T(x), g[..., None])[..., 0]
+        return cnp.matmul(g, x) if x.ndim == 2 else cnp.matmul(_T(x), g[..., None])[..., 0]
     return cnp.matmul(_T(x), g)
 
 

@@ -26,6 +26,7 @@ from chainrule.transforms import blocked
 
 _seq = itertools.count()
 _NODE_FREE = NONDIFF_PRIMS | {stop_gradient_p}  # their results carry no gradient
+_EW_UFUNCS = frozenset(p for p in blocked.EW if type(impl_rules[p]) is np.ufunc)
 proj_p = Primitive("proj")  # output i of a primitive with several results
 
 
@@ -117,7 +118,7 @@ class ReverseTrace(Trace):
     __slots__ = ()
 
     def leaf(self, value: Any) -> RTracer:
-        return RTracer(self, value, Node(None, None, (), np.shape(value), _dtype(value)))
+        return RTracer(self, value, Node(None, None, (), value.shape, value.dtype))
 
     def lower(self, a: Any) -> Any:
         return a._value if (isinstance(a, RTracer) and a._trace is self) else a
@@ -163,7 +164,17 @@ class ReverseTrace(Trace):
                     ans = bind(prim, *vals, **params)
                     break
             else:
-                ans = _impl(prim, vals, params)
+                impl = impl_rules[prim]
+                if prim in _EW_UFUNCS:  # large arrays: in parallel chunks
+                    v = vals[0] if type(vals[0]) is np.ndarray else vals[-1]
+                    if type(v) is np.ndarray and v.size >= blocked.BIG:
+                        ans = blocked.elementwise(impl, vals, v.shape)
+                        if ans is None:
+                            ans = impl(*vals, **params)
+                    else:
+                        ans = impl(*vals, **params)
+                else:
+                    ans = impl(*vals, **params)
         except (ValueError, IndexError) as err:
             _fail(prim, vals, err)
         if prim.multiple_results:
@@ -192,18 +203,6 @@ class ReverseTrace(Trace):
             proj = Node(proj_p, i, (main,), a.shape, a.dtype)
             outs.append(self.wrap(a, proj))
         return tuple(outs)
-
-
-def _impl(prim: Primitive, vals: tuple, params: dict) -> Any:
-    impl = impl_rules[prim]
-    if prim in blocked.EW and type(impl) is np.ufunc:  # large arrays: in parallel chunks
-        for v in vals:
-            if type(v) is np.ndarray and v.size >= blocked.BIG:
-                out = blocked.elementwise(impl, vals, v.shape)
-                if out is not None:
-                    return out
-                break
-    return impl(*vals, **params)
 
 
 def _dtype(x: Any) -> np.dtype:
@@ -245,6 +244,7 @@ def backward_pass(roots: Sequence[tuple[Node, Any]]) -> None:
     """
     heap: list = []
     consumers = None  # node -> its users, computed when a large elementwise region appears
+    EW, BIG, ndarray = blocked.EW, blocked.BIG, np.ndarray
     for node, ct in roots:
         if node.ct is None:
             node.ct = ct
@@ -254,12 +254,10 @@ def backward_pass(roots: Sequence[tuple[Node, Any]]) -> None:
     while heap:
         node = heappop(heap)[1]
         prim = node.prim
-        if prim is None:
-            continue
         g = node.ct
-        if g is None:  # already run as part of a blocked region
+        if prim is None or g is None:  # a leaf, or already run within a blocked region
             continue
-        if prim in blocked.EW and type(g) is np.ndarray and g.size >= blocked.BIG:
+        if prim in EW and type(g) is ndarray and g.size >= BIG:
             if consumers is None:
                 consumers = blocked.consumers_of([r for r, _ in roots])
             region = blocked.region(node, consumers, vjp_rules)
@@ -290,7 +288,9 @@ def backward_pass(roots: Sequence[tuple[Node, Any]]) -> None:
         saved = node.saved
         params = node.params
         varargs = type(rules) is VarArgs
-        for i, p in enumerate(node.parents):
+        i = -1
+        for p in node.parents:
+            i += 1
             if p is None:
                 continue
             if varargs:
