@@ -19,6 +19,7 @@ from chainrule.core.trace import Tracer, bind
 
 _SEQ = (list, tuple)
 _NO_PARAMS: dict = {}  # shared, never mutated
+_INT = (int, np.integer)
 _ALIASES = {
     "neg": "negative", "sub": "subtract", "mul": "multiply", "div": "true_divide",
     "pow": "power", "abs": "absolute", "conj": "conjugate", "mod": "remainder",
@@ -163,6 +164,7 @@ add, true_divide, exp, log, sqrt, sin, cos, real, imag = (
     _g["real"], _g["imag"],
 )  # fmt: skip
 conj = conjugate
+radians, degrees = _g["deg2rad"], _g["rad2deg"]
 arcsin, arccos, arctan, arcsinh, arccosh, arctanh = (
     _g["arcsin"], _g["arccos"], _g["arctan"], _g["arcsinh"], _g["arccosh"], _g["arctanh"]
 )  # fmt: skip
@@ -317,17 +319,22 @@ def nonzero(a):
     return bind(P.nonzero_p, _lift(a))
 
 
-def clip(a, a_min=None, a_max=None):
-    """`numpy.clip`. The gradient passes where a_min <= a <= a_max, bounds included (as in
-    PyTorch's clamp); a traced bound gets the gradient where it is the one chosen.
+def clip(a, a_min=None, a_max=None, out=None, *, min=None, max=None, **kwargs):  # noqa: A002
+    """`numpy.clip` (also with NumPy 2.1's `min=`/`max=`). The gradient passes where
+    a_min <= a <= a_max, bounds included (as in PyTorch's clamp); a traced bound gets it where
+    it is the value chosen (the upper bound when a_min > a_max, as in NumPy).
 
     >>> import chainrule as cr, chainrule.numpy as cnp
     >>> cr.grad(lambda x: cnp.clip(x, 0.0, 1.0))(1.0)
     np.float64(1.0)
     """
+    a_min = min if a_min is None else a_min
+    a_max = max if a_max is None else a_max
+    if not _traced(a, a_min, a_max):
+        return np.clip(a, a_min, a_max, out=out, **kwargs)
+    _no_out("clip", out)
+    _no_kwargs("clip", kwargs)
     a = _lift(a)
-    if not (isinstance(a, Tracer) or isinstance(a_min, Tracer) or isinstance(a_max, Tracer)):
-        return np.clip(a, a_min, a_max)
     lo = -np.inf if a_min is None else a_min
     hi = np.inf if a_max is None else a_max
     return bind(P.clip_p, a, lo, hi)
@@ -446,7 +453,7 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     if dtype is not None:
         a = astype(a, dtype)
     d = a - mean(a, axis=axis, keepdims=True)
-    sq = real(d * conj(d)) if np.iscomplexobj(d._value if hasattr(d, "_value") else d) else d * d
+    sq = real(d * conj(d)) if d.dtype.kind == "c" else d * d
     return sum(sq, axis=axis, keepdims=keepdims) / builtins.max(_count(a.shape, axis) - ddof, 0)
 
 
@@ -619,8 +626,8 @@ def moveaxis(a, source, destination):
         return np.moveaxis(a, source, destination)
     a = _lift(a)
     nd = a.ndim
-    src = [s % nd for s in ((source,) if isinstance(source, int) else source)]
-    dst = [d % nd for d in ((destination,) if isinstance(destination, int) else destination)]
+    src = [s % nd for s in ((source,) if isinstance(source, _INT) else source)]
+    dst = [d % nd for d in ((destination,) if isinstance(destination, _INT) else destination)]
     order = [i for i in range(nd) if i not in src]
     for d, s in sorted(zip(dst, src)):
         order.insert(d, s)
@@ -674,7 +681,7 @@ def expand_dims(a, axis):
     if not _traced(a):
         return np.expand_dims(a, axis)
     a = _lift(a)
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    axes = (axis,) if isinstance(axis, _INT) else tuple(axis)
     nd = a.ndim + len(axes)
     axes = sorted(x % nd for x in axes)
     shape = list(a.shape)
@@ -693,7 +700,7 @@ def broadcast_to(array, shape):
     if not _traced(array):
         return np.broadcast_to(array, shape)
     array = _lift(array)
-    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    shape = (shape,) if isinstance(shape, _INT) else tuple(shape)
     if array.shape == shape:
         return array
     return bind(P.broadcast_to_p, array, shape=shape)
@@ -948,7 +955,7 @@ def tile(A, reps):
     if not _traced(A):
         return np.tile(A, reps)
     A = _lift(A)
-    reps = (reps,) if isinstance(reps, int) else tuple(reps)
+    reps = (reps,) if isinstance(reps, _INT) else tuple(reps)
     nd = builtins.max(A.ndim, len(reps))
     reps = (1,) * (nd - len(reps)) + reps
     A = reshape(A, (1,) * (nd - A.ndim) + A.shape)
@@ -966,14 +973,16 @@ def pad(array, pad_width, mode="constant", **kwargs):
     >>> cnp.pad(cnp.ones(2), 1)
     array([0., 1., 1., 0.])
     """
-    if not _traced(array):
+    if not _traced(array, kwargs.get("constant_values")):
         return np.pad(array, pad_width, mode, **kwargs)
-    a = _lift(array)
+    a = _lift(array) if _traced(array) else np.asarray(array)
     width = tuple(tuple(int(v) for v in w) for w in np.broadcast_to(pad_width, (a.ndim, 2)))
     if mode == "constant":
         c = kwargs.pop("constant_values", 0)
         _no_kwargs("pad", kwargs)
         out = bind(P.pad_p, a, pad_width=width)
+        if isinstance(c, Tracer):
+            return where(np.pad(np.zeros(a.shape, bool), width, constant_values=True), c, out)
         if np.any(np.asarray(c) != 0):
             mask = np.pad(np.zeros(a.shape, bool), width, constant_values=True)
             fill = np.pad(np.zeros(a.shape, a.dtype), width, constant_values=c)
@@ -1113,7 +1122,7 @@ def trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
 
 
 def _tri_mask(shape: tuple, k: int, upper: bool) -> np.ndarray:
-    n, m = shape[-2:]
+    n, m = shape[-2:] if len(shape) > 1 else (shape[-1], shape[-1])
     return np.triu(np.ones((n, m), bool), k) if upper else np.tril(np.ones((n, m), bool), k)
 
 
@@ -1337,8 +1346,8 @@ def tensordot(a, b, axes=2):
         ax_a, ax_b = list(range(na - axes, na)), list(range(axes))
     else:
         ax_a, ax_b = axes
-        ax_a = [ax_a] if isinstance(ax_a, int) else list(ax_a)
-        ax_b = [ax_b] if isinstance(ax_b, int) else list(ax_b)
+        ax_a = [ax_a] if isinstance(ax_a, _INT) else list(ax_a)
+        ax_b = [ax_b] if isinstance(ax_b, _INT) else list(ax_b)
     ax_a, ax_b = [x % na for x in ax_a], [x % nb for x in ax_b]
     for i, j in zip(ax_a, ax_b):
         if _shape(a)[i] != _shape(b)[j]:

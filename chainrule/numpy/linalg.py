@@ -225,7 +225,7 @@ def norm(x, ord=None, axis=None, keepdims=False):
 
 
 def _two_norm(x, axes, keepdims):
-    sq = cnp.real(x * cnp.conj(x)) if np.iscomplexobj(np.empty(0, x.dtype)) else x * x
+    sq = cnp.real(x * cnp.conj(x)) if x.dtype.kind == "c" else x * x
     s = cnp.sum(sq, axis=axes, keepdims=keepdims)
     # sqrt with a zero-safe gradient: where s == 0 the norm's subgradient 0 is used.
     zero = s == 0

@@ -23,7 +23,7 @@ from chainrule.core import primitives as P
 from chainrule.core.trace import Tracer
 from chainrule.numpy import _ops as cnp
 from chainrule.numpy import linalg as la
-from chainrule.rules.impl import power
+from chainrule.rules.impl import _index_is_basic, power
 
 
 class VarArgs:
@@ -67,7 +67,8 @@ def _abs_vjp(g, a, x):
 
 def _sinc_vjp(g, a, x):
     zero = x == 0
-    return g * cnp.where(zero, 0.0, (cnp.cos(np.pi * x) - a) / _safe(x, zero, 1.0))
+    # at 0 the derivative is 0; written as -π²x/3 there so that its own derivative is right
+    return g * cnp.where(zero, x * (-np.pi**2 / 3), (cnp.cos(np.pi * x) - a) / _safe(x, zero, 1.0))
 
 
 def _pow_x(g, _a, x, y):
@@ -163,8 +164,8 @@ defvjp(P.where_p,      None,
                        lambda g, _a, c, _x, _y: cnp.where(c, g, 0.0),
                        lambda g, _a, c, _x, _y: cnp.where(c, 0.0, g))
 defvjp(P.clip_p,       lambda g, _a, x, lo, hi: g * ((x >= lo) & (x <= hi)),
-                       lambda g, _a, x, lo, _hi: g * (x < lo),
-                       lambda g, _a, x, _lo, hi: g * (x > hi))
+                       lambda g, _a, x, lo, hi: g * ((x < lo) & (lo <= hi)),
+                       lambda g, _a, x, lo, hi: g * ((x > hi) | (lo > hi)))
 defvjp(P.astype_p,     lambda g, _a, _x, dtype: g)
 defvjp(P.stop_gradient_p, None)
 # fmt: on
@@ -197,6 +198,8 @@ def _minmax_vjp(g, a, x, axis, keepdims):
 def _prod_others(x: Any) -> Any:
     """For each i along the last axis, the product of all the other entries: by exclusive
     cumulative products from both sides, exact with zeros (no division)."""
+    if x.shape[-1] == 0:
+        return np.zeros(x.shape, x.dtype)
     one = np.ones(x.shape[:-1] + (1,), x.dtype)
     left = cnp.cumprod(cnp.concatenate([one, x[..., :-1]], axis=-1), axis=-1)
     right = cnp.flip(cnp.cumprod(cnp.concatenate([one, cnp.flip(x, -1)[..., :-1]], -1), -1), -1)
@@ -209,7 +212,7 @@ def _prod_vjp(g, _a, x, axis, keepdims):
     perm = rest + axes
     xt = cnp.transpose(x, perm)
     lead = xt.shape[: len(rest)]
-    others = _prod_others(cnp.reshape(xt, lead + (-1,)))
+    others = _prod_others(cnp.reshape(xt, lead + (math.prod(xt.shape[len(rest) :]),)))
     res = cnp.reshape(cnp.reshape(g, lead + (1,)) * others, xt.shape)
     return cnp.transpose(res, tuple(np.argsort(perm)))
 
@@ -264,8 +267,19 @@ defvjp(P.index_add_p,    lambda g, _a, _x, _i, _y: g,
                          lambda g, _a, _x, index, _y: g[index])
 defvjp(P.index_set_p,    lambda g, _a, _x, index, _y: cnp.index_set(g, index, 0.0),
                          None,
-                         lambda g, _a, _x, index, _y: g[index])
+                         lambda g, _a, _x, index, _y: _written(g, _a.shape, index))
 # fmt: on
+
+
+def _written(g: Any, shape: tuple, index: Any) -> Any:
+    """`g[index]`, where a repeated index counts only for its last write (NumPy's rule)."""
+    if _index_is_basic(index):
+        return g[index]
+    ids = np.arange(np.broadcast_to(np.zeros((), np.int8), shape)[index].size)
+    ids = ids.reshape(np.broadcast_to(np.zeros((), np.int8), shape)[index].shape)
+    last = np.zeros(shape, np.intp)
+    last[index] = ids
+    return cnp.where(last[index] == ids, g[index], 0.0)
 
 
 # --- products --------------------------------------------------------------------------------

@@ -33,7 +33,8 @@ proj_p = Primitive("proj")  # output i of a primitive with several results
 class Node:
     """One recorded operation (or a leaf, when `prim` is None) of a reverse-mode graph."""
 
-    __slots__ = ("prim", "params", "saved", "parents", "seq", "shape", "dtype", "ct", "__weakref__")
+    __slots__ = ("prim", "params", "saved", "parents", "seq", "shape", "dtype", "ct", "versions",
+                 "meta", "__weakref__")  # fmt: skip
 
     def __init__(self, prim, params, parents, shape, dtype):
         self.prim = prim
@@ -44,6 +45,14 @@ class Node:
         self.dtype = dtype
         self.saved = None
         self.ct = None
+        self.versions = None  # [(version cell, version when saved)] of saved Tensors
+        self.meta = None  # a NodeMeta when hooks, retain_grad or a Tensor owner are attached
+
+    def name(self) -> str:
+        """The operation's name, as PyTorch shows a grad_fn: 'MulBackward'."""
+        if self.prim is None:
+            return "AccumulateGrad"
+        return "".join(w.capitalize() for w in str(self.prim).split("_")) + "Backward"
 
     @property
     def ndim(self) -> int:
@@ -54,7 +63,21 @@ class Node:
         return int(np.prod(self.shape))
 
     def __repr__(self) -> str:
-        return f"Node({self.prim}, shape={self.shape}, dtype={self.dtype})"
+        return f"<{self.name()} shape={self.shape} dtype={self.dtype}>"
+
+
+class NodeMeta:
+    """What the imperative faces attach to a node: its Tensor, hooks, retain_grad."""
+
+    __slots__ = ("owner", "hooks", "retain")
+
+    def __init__(self, owner: Any = None):
+        self.owner = owner  # a weak reference to the Tensor whose .grad this node feeds
+        self.hooks: list = []
+        self.retain = False
+
+
+FREED = ()  # node.saved after a backward pass without retain_graph
 
 
 # --- what each rule reads --------------------------------------------------------------------
@@ -120,8 +143,10 @@ class ReverseTrace(Trace):
     def leaf(self, value: Any) -> RTracer:
         return RTracer(self, value, Node(None, None, (), value.shape, value.dtype))
 
+    versioned = False  # whether saved values are checked for in-place changes (Tensors)
+
     def lower(self, a: Any) -> Any:
-        return a._value if (isinstance(a, RTracer) and a._trace is self) else a
+        return a._value if (isinstance(a, Tracer) and a._trace is self) else a
 
     def wrap(self, value: Any, node: Node | None) -> Any:
         return value if node is None else RTracer(self, value, node)
@@ -132,17 +157,17 @@ class ReverseTrace(Trace):
         n = len(args)
         if n == 1:  # the common arities, unrolled: this is the eager hot path
             (x,) = args
-            if type(x) is RTracer and x._trace is self:
+            if isinstance(x, Tracer) and x._trace is self:
                 vals, parents = (x._value,), (x._node,)
             else:
                 vals, parents = args, (None,)
         elif n == 2:
             x, y = args
-            if type(x) is RTracer and x._trace is self:
+            if isinstance(x, Tracer) and x._trace is self:
                 xv, xn = x._value, x._node
             else:
                 xv, xn = x, None
-            if type(y) is RTracer and y._trace is self:
+            if isinstance(y, Tracer) and y._trace is self:
                 yv, yn = y._value, y._node
             else:
                 yv, yn = y, None
@@ -150,7 +175,7 @@ class ReverseTrace(Trace):
         else:
             vals = tuple(self.lower(a) for a in args)
             parents = tuple(
-                a._node if type(a) is RTracer and a._trace is self else None for a in args
+                a._node if isinstance(a, Tracer) and a._trace is self else None for a in args
             )
         bits = 0
         for i, p in enumerate(parents):
@@ -193,6 +218,12 @@ class ReverseTrace(Trace):
             node.saved = (ans if mask[0] else node,) + tuple(
                 v if keep else p for v, keep, p in zip(vals, mask[1:], parents)
             )
+        if self.versioned:
+            node.versions = [
+                (a._ver, a._ver[0])
+                for a, keep in zip(args, mask[1:])
+                if keep and isinstance(a, Tracer) and a._trace is self
+            ]
         return self.wrap(ans, node)
 
     def _record_multi(self, prim, params, parents, vals, ans):
@@ -237,18 +268,46 @@ def _zeros(shape, dtype):
     return np.zeros(shape, dtype)
 
 
-def backward_pass(roots: Sequence[tuple[Node, Any]]) -> None:
+_FREED_MSG = (
+    "Trying to backward through the graph a second time (or to read values it saved after "
+    "they were freed). The values a graph saves are freed by .backward() and "
+    "autograd.grad(); specify retain_graph=True to backward through it again."
+)
+
+
+def _modified(node: Node) -> str:
+    return (
+        f"one of the values needed for gradient computation has been modified by an in-place "
+        f"operation: an input of {node.name()} (output shape {node.shape}) is at version "
+        f"{max(v[0] for v, _ in node.versions)}, it was saved at version "
+        f"{min(k for _, k in node.versions)}. Compute on a copy, or change it before the "
+        "operation that uses it."
+    )
+
+
+def backward_pass(
+    roots: Sequence[tuple[Node, Any]],
+    retain: bool = True,
+    lift: Callable | None = None,
+    capture: dict | None = None,
+) -> list:
     """Propagate cotangents from `roots` [(node, ct)] to every node they reach.
 
-    Leaves keep their cotangent in `.ct` for the caller to read and clear.
+    Returns the leaves reached; they keep their cotangent in `.ct` for the caller to read and
+    clear. `retain=False` frees what each node saved once it has run. `lift(node)` gives the
+    saved values to the rules (to record the backward pass itself: create_graph). Nodes that
+    are keys of `capture` get their complete cotangent stored there.
     """
     heap: list = []
+    leaves: list = []
     consumers = None  # node -> its users, computed when a large elementwise region appears
     EW, BIG, ndarray = blocked.EW, blocked.BIG, np.ndarray
     for node, ct in roots:
         if node.ct is None:
             node.ct = ct
             heappush(heap, (-node.seq, node))
+            if node.prim is None:
+                leaves.append(node)
         else:
             node.ct = node.ct + ct
     while heap:
@@ -257,7 +316,18 @@ def backward_pass(roots: Sequence[tuple[Node, Any]]) -> None:
         g = node.ct
         if prim is None or g is None:  # a leaf, or already run within a blocked region
             continue
-        if prim in EW and type(g) is ndarray and g.size >= BIG:
+        if node.meta is not None:
+            g = node.ct = _meta_deliver(node, g)
+        if capture is not None and node in capture:
+            capture[node] = g
+        saved = node.saved
+        if saved is FREED:
+            raise RuntimeError(_FREED_MSG)
+        if node.versions:
+            for cell, v in node.versions:
+                if cell[0] != v:
+                    raise RuntimeError(_modified(node))
+        if lift is None and prim in EW and type(g) is ndarray and g.size >= BIG:
             if consumers is None:
                 consumers = blocked.consumers_of([r for r, _ in roots])
             region = blocked.region(node, consumers, vjp_rules)
@@ -268,8 +338,13 @@ def backward_pass(roots: Sequence[tuple[Node, Any]]) -> None:
                         p.ct = ct
                         if p.prim is not None:
                             heappush(heap, (-p.seq, p))
+                        else:
+                            leaves.append(p)
                     else:
                         p.ct = p.ct + ct
+                if not retain:
+                    for n in region:
+                        n.saved = FREED
                 continue
         node.ct = None
         if prim is proj_p:
@@ -284,8 +359,9 @@ def backward_pass(roots: Sequence[tuple[Node, Any]]) -> None:
             g = tuple(
                 _zeros(s, d) if c is None else c for c, s, d in zip(g, node.shape, node.dtype)
             )
+        if lift is not None:
+            saved = lift(node)
         rules = vjp_rules[prim]
-        saved = node.saved
         params = node.params
         varargs = type(rules) is VarArgs
         i = -1
@@ -308,8 +384,27 @@ def backward_pass(roots: Sequence[tuple[Node, Any]]) -> None:
                 p.ct = ct
                 if p.prim is not None:
                     heappush(heap, (-p.seq, p))
+                else:
+                    leaves.append(p)
             else:
                 p.ct = p.ct + ct
+        if not retain:
+            node.saved = FREED
+    return leaves
+
+
+def _meta_deliver(node: Node, g: Any) -> Any:
+    """Run a node's hooks on its complete cotangent; keep it in `.grad` for retain_grad."""
+    meta = node.meta
+    for h in meta.hooks:
+        r = h(g)
+        if r is not None:
+            g = r
+    if meta.retain and meta.owner is not None:
+        t = meta.owner()
+        if t is not None:
+            t._accumulate(g)
+    return g
 
 
 # --- the functional API ----------------------------------------------------------------------
