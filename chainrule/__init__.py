@@ -16,9 +16,19 @@ from chainrule.transforms.reverse import (
     value_and_grad, vjp,
 )  # fmt: skip
 
+from chainrule import autograd, memory
+from chainrule.tape import GradientTape, Variable
+from chainrule.tensor import (
+    Tensor, arange, empty, enable_grad, eye, full, is_grad_enabled, linspace, manual_seed,
+    no_grad, ones, ones_like, rand, randn, tensor, zeros, zeros_like,
+)  # fmt: skip
+
 __version__ = "0.1.0"
 
 __all__ = [
-    "elementwise_grad", "grad", "hessian", "jacfwd", "jacobian", "jacrev", "jvp", "numpy",
-    "stop_gradient", "tree_util", "value_and_grad", "vjp",
+    "GradientTape", "Tensor", "Variable", "arange", "autograd", "elementwise_grad", "empty",
+    "enable_grad", "eye", "full", "grad", "hessian", "is_grad_enabled", "jacfwd", "jacobian",
+    "jacrev", "jvp", "linspace", "manual_seed", "memory", "no_grad", "numpy", "ones",
+    "ones_like", "rand", "randn", "stop_gradient", "tensor", "tree_util", "value_and_grad",
+    "vjp", "zeros", "zeros_like",
 ]  # fmt: skip
