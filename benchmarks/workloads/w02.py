@@ -25,6 +25,18 @@ def chainrule_egrad(X: np.ndarray) -> Call:
     return lambda: dJ(X)
 
 
+def chainrule_tensor(X: np.ndarray) -> Call:
+    import chainrule as cr
+
+    def call() -> Any:  # the notebook's torch cell, on chainrule Tensors
+        Xt = cr.tensor(X, requires_grad=True)
+        Y = J(Xt)
+        Y.backward(gradient=cr.ones_like(Y))
+        return Xt.grad.numpy()
+
+    return call
+
+
 def torch_eager(X: np.ndarray) -> Call:
     torch = peers.torch()
 
@@ -62,6 +74,13 @@ register(
                     "jax.jit(vmap(grad))": Contender(jax_jit, ("jax",)),
                     "autograd": Contender(autograd_egrad, ("autograd",)),
                 },
+                targets={"torch eager": 0.5},
+                rtol=1e-12,
+                atol=1e-12,
+            ),
+            "Tensor": Variant(
+                chainrule=Contender(chainrule_tensor),
+                peers={"torch eager": Contender(torch_eager, ("torch",))},
                 targets={"torch eager": 0.5},
                 rtol=1e-12,
                 atol=1e-12,

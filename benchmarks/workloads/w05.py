@@ -41,6 +41,21 @@ def chainrule_grad(d: Data) -> Call:
     return lambda: g(d.theta, d.x, d.y)
 
 
+def chainrule_tensor(d: Data) -> Call:
+    import chainrule as cr
+    import chainrule.numpy as cnp
+
+    theta = cr.tensor(d.theta, requires_grad=True)
+    x, y = cr.tensor(d.x), cr.tensor(d.y)
+
+    def call() -> Any:
+        theta.grad = None
+        loss(cnp, theta, x, y).backward()
+        return theta.grad.numpy()
+
+    return call
+
+
 def numpy_by_hand(d: Data) -> Call:
     theta, x, y = d.theta, d.x, d.y
 
@@ -98,8 +113,14 @@ register(
                 rtol=1e-4,
                 atol=1e-6,
             ),
-            # later: "Tensor" (target ≤ 0.7 × torch eager) and "jit" (≤ 0.5 × jax.jit,
-            # ≤ 1.2 × numpy by hand), with the same peers.
+            "Tensor": Variant(
+                chainrule=Contender(chainrule_tensor),
+                peers={"torch eager": Contender(torch_eager, ("torch",))},
+                targets={"torch eager": 0.7},
+                rtol=1e-4,
+                atol=1e-6,
+            ),
+            # later: "jit" (≤ 0.5 × jax.jit, ≤ 1.2 × numpy by hand), with the same peers.
         },
     )
 )

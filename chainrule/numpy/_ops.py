@@ -363,6 +363,9 @@ def _reduction(prim: Any, npfun: Any, doc: str) -> Any:
     name = npfun.__name__
 
     def fn(a, axis=None, dtype=None, out=None, keepdims=False, **kwargs):
+        if axis is None and dtype is None and out is None and not kwargs and \
+                isinstance(a, Tracer):  # the common case, fast  # fmt: skip
+            return a._trace.process(prim, (a,), {"axis": None, "keepdims": keepdims})
         if isinstance(a, Tracer) or _has_tracer(a):
             _no_kwargs(name, kwargs)
             _no_out(name, out)
@@ -431,7 +434,7 @@ def mean(a, axis=None, dtype=None, out=None, keepdims=False):
     _no_out("mean", out)
     a = _lift(a)
     s = sum(a, axis=axis, dtype=dtype, keepdims=keepdims)
-    return s / _count(a.shape, axis)
+    return s / (math.prod(a.shape) if axis is None else _count(a.shape, axis))
 
 
 def _count(shape: tuple, axis: Any) -> int:
@@ -1261,8 +1264,15 @@ def matmul(x1, x2, /):
     array([[1., 1.],
            [1., 1.]])
     """
-    if not _traced(x1, x2):
-        return np.matmul(x1, x2)
+    if isinstance(x1, Tracer):
+        if isinstance(x2, (Tracer, np.ndarray)) and x1.shape and x2.shape:  # the common case
+            t = x1._trace
+            if isinstance(x2, Tracer) and x2._trace.level > t.level:
+                t = x2._trace
+            return t.process(P.matmul_p, (x1, x2), _NO_PARAMS)
+    elif not _traced(x2):
+        if not _traced(x1):
+            return np.matmul(x1, x2)
     x1, x2 = _lift(x1), _lift(x2)
     if _ndim(x1) == 0 or _ndim(x2) == 0:
         raise ValueError("matmul: input operand does not have enough dimensions (0-d)")

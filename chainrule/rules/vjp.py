@@ -177,7 +177,7 @@ defvjp(P.stop_gradient_p, None)
 def _keep(g: Any, shape: tuple, axis: tuple | None) -> Any:
     """`g`, reduced over `axis` of `shape`, reshaped as if with keepdims=True."""
     kept = tuple(1 if axis is None or i in axis else s for i, s in enumerate(shape))
-    return cnp.reshape(g, kept)
+    return g.reshape(kept)
 
 
 def _expand(g: Any, shape: tuple, axis: tuple | None) -> Any:
@@ -285,20 +285,26 @@ def _written(g: Any, shape: tuple, index: Any) -> Any:
 # --- products --------------------------------------------------------------------------------
 
 
+def _outer(a: Any, b: Any) -> Any:
+    if type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == b.ndim == 1:
+        return np.einsum("i,j->ij", a, b)  # faster than broadcasting for NumPy arrays
+    return a[..., None] * b[..., None, :]
+
+
 def _matmul_x(g, _a, _x, y):
     if y.ndim == 1:
-        return g[..., None] * y if _x.ndim > 1 else g * y
+        return _outer(g, y) if _x.ndim > 1 else g * y
     if _x.ndim == 1:
-        return cnp.matmul(g, _T(y)) if y.ndim == 2 else cnp.matmul(y, g[..., None])[..., 0]
-    return cnp.matmul(g, _T(y))
+        return g @ _T(y) if y.ndim == 2 else (y @ g[..., None])[..., 0]
+    return g @ _T(y)
 
 
 def _matmul_y(g, _a, x, _y):
     if x.ndim == 1:
-        return x[:, None] * g[..., None, :] if _y.ndim > 1 else g * x
+        return _outer(x, g) if _y.ndim > 1 else g * x
     if _y.ndim == 1:
-        return cnp.matmul(g, x) if x.ndim == 2 else cnp.matmul(_T(x), g[..., None])[..., 0]
-    return cnp.matmul(_T(x), g)
+        return g @ x if x.ndim == 2 else (_T(x) @ g[..., None])[..., 0]
+    return _T(x) @ g
 
 
 def _einsum_vjp(i, g, _a, *ops, subscripts):

@@ -156,11 +156,15 @@ class ReverseTrace(Trace):
             return self.wrap(bind(prim, *[self.lower(a) for a in args], **params), None)
         n = len(args)
         if n == 1:  # the common arities, unrolled: this is the eager hot path
-            (x,) = args
+            x = args[0]
             if isinstance(x, Tracer) and x._trace is self:
-                vals, parents = (x._value,), (x._node,)
+                xv, xn = x._value, x._node
             else:
-                vals, parents = args, (None,)
+                xv, xn = x, None
+            if xn is None:
+                return self.wrap(bind(prim, xv, **params), None)
+            vals, parents, bits = (xv,), (xn,), 1
+            lower = isinstance(xv, Tracer)
         elif n == 2:
             x, y = args
             if isinstance(x, Tracer) and x._trace is self:
@@ -171,35 +175,29 @@ class ReverseTrace(Trace):
                 yv, yn = y._value, y._node
             else:
                 yv, yn = y, None
+            bits = (xn is not None) | (yn is not None) << 1
+            if not bits:
+                return self.wrap(bind(prim, xv, yv, **params), None)
             vals, parents = (xv, yv), (xn, yn)
+            lower = isinstance(xv, Tracer) or isinstance(yv, Tracer)
         else:
             vals = tuple(self.lower(a) for a in args)
             parents = tuple(
                 a._node if isinstance(a, Tracer) and a._trace is self else None for a in args
             )
-        bits = 0
-        for i, p in enumerate(parents):
-            if p is not None:
-                bits |= 1 << i
-        if not bits:
-            return self.wrap(bind(prim, *vals, **params), None)
+            bits = sum(1 << i for i, p in enumerate(parents) if p is not None)
+            if not bits:
+                return self.wrap(bind(prim, *vals, **params), None)
+            lower = any(isinstance(v, Tracer) for v in vals)
         try:
-            for v in vals:
-                if isinstance(v, Tracer):  # values that a lower trace follows
-                    ans = bind(prim, *vals, **params)
-                    break
+            if lower:  # values that a lower trace follows
+                ans = bind(prim, *vals, **params)
+            elif prim in _EW_UFUNCS and _big(vals):  # large arrays: in parallel chunks
+                ans = blocked.elementwise(impl_rules[prim], vals, _big(vals))
+                if ans is None:
+                    ans = impl_rules[prim](*vals, **params)
             else:
-                impl = impl_rules[prim]
-                if prim in _EW_UFUNCS:  # large arrays: in parallel chunks
-                    v = vals[0] if type(vals[0]) is np.ndarray else vals[-1]
-                    if type(v) is np.ndarray and v.size >= blocked.BIG:
-                        ans = blocked.elementwise(impl, vals, v.shape)
-                        if ans is None:
-                            ans = impl(*vals, **params)
-                    else:
-                        ans = impl(*vals, **params)
-                else:
-                    ans = impl(*vals, **params)
+                ans = impl_rules[prim](*vals, **params)
         except (ValueError, IndexError) as err:
             _fail(prim, vals, err)
         if prim.multiple_results:
@@ -207,13 +205,9 @@ class ReverseTrace(Trace):
         node = Node(prim, params, parents, ans.shape, ans.dtype)
         mask = _masks.get((prim, n, bits)) or _save_mask(prim, n, bits)
         if n == 1:
-            node.saved = (ans if mask[0] else node, vals[0] if mask[1] else parents[0])
+            node.saved = (ans if mask[0] else node, xv if mask[1] else xn)
         elif n == 2:
-            node.saved = (
-                ans if mask[0] else node,
-                vals[0] if mask[1] else parents[0],
-                vals[1] if mask[2] else parents[1],
-            )
+            node.saved = (ans if mask[0] else node, xv if mask[1] else xn, yv if mask[2] else yn)
         else:
             node.saved = (ans if mask[0] else node,) + tuple(
                 v if keep else p for v, keep, p in zip(vals, mask[1:], parents)
@@ -234,6 +228,14 @@ class ReverseTrace(Trace):
             proj = Node(proj_p, i, (main,), a.shape, a.dtype)
             outs.append(self.wrap(a, proj))
         return tuple(outs)
+
+
+def _big(vals: tuple) -> tuple | None:
+    """The shape of the first large array operand, if any."""
+    for v in vals:
+        if type(v) is np.ndarray and v.size >= blocked.BIG:
+            return v.shape
+    return None
 
 
 def _dtype(x: Any) -> np.dtype:
@@ -378,7 +380,7 @@ def backward_pass(
                 ct = rule(g, *saved, **params)
             if ct.shape != p.shape:
                 ct = unbroadcast(ct, p.shape)
-            if ct.dtype != p.dtype:
+            if ct.dtype is not p.dtype and ct.dtype != p.dtype:
                 ct = _cast(ct, p.dtype)
             if p.ct is None:
                 p.ct = ct
