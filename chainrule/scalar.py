@@ -302,7 +302,7 @@ class Node:
             if t is not float and t is not int:
                 other = _unbox(other)
                 if other is None:
-                    return NotImplemented
+                    return _not_a_number("*", self, out)
             out.value = self.value * other
             out._a = self
             out._b = None
@@ -318,7 +318,7 @@ class Node:
         if t is not float and t is not int:
             other = _unbox(other)
             if other is None:
-                return NotImplemented
+                return _not_a_number("*", other, self)
         out = _new(Node)
         out.value = other * self.value
         out._a = self
@@ -499,6 +499,19 @@ class Node:
         6.0
         """
         backward(self)
+
+
+def _not_a_number(op: str, left: Any, right: Any) -> Any:
+    """NotImplemented (Python then raises its TypeError naming both types), except for a
+    sequence, which Python would try to repeat and blame the Node ('can't multiply sequence by
+    non-int of type Node'): the TypeError then names the sequence's type."""
+    other = right if isinstance(left, Node) else left
+    if isinstance(other, (str, bytes, list, tuple)):
+        raise TypeError(
+            f"unsupported operand type(s) for {op}: "
+            f"{type(left).__name__!r} and {type(right).__name__!r}"
+        )
+    return NotImplemented
 
 
 def _unary(a: Node, value: Any, op: int) -> Node:
