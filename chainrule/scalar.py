@@ -148,7 +148,7 @@ class Node:
     def __init__(self, value: Number, nom: str = "Node") -> None:
         t = type(value)
         if t is not float and t is not int:
-            v = _unbox(value)
+            v = float(value) if isinstance(value, float) else _unbox(value)
             if v is None:
                 raise TypeError(f"Node value must be a real number, not {type(value).__name__!r}")
             value = v
@@ -300,9 +300,10 @@ class Node:
         else:
             t = type(other)
             if t is not float and t is not int:
-                other = _unbox(other)
-                if other is None:
-                    return _not_a_number("*", self, out)
+                k = _unbox(other)
+                if k is None:
+                    return _not_a_number("*", self, other)
+                other = k
             out.value = self.value * other
             out._a = self
             out._b = None
@@ -316,9 +317,10 @@ class Node:
     def __rmul__(self, other: Number) -> Node:
         t = type(other)
         if t is not float and t is not int:
-            other = _unbox(other)
-            if other is None:
+            k = _unbox(other)
+            if k is None:
                 return _not_a_number("*", other, self)
+            other = k
         out = _new(Node)
         out.value = other * self.value
         out._a = self
@@ -440,7 +442,7 @@ class Node:
         ValueError: log of a non-positive value: 0.0 (math domain error)
         """
         v = self.value
-        if not v > 0:
+        if v <= 0:
             raise ValueError(f"log of a non-positive value: {v!r} (math domain error)")
         return _unary(self, _log(v), _LOG)
 
