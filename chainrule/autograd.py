@@ -65,4 +65,6 @@ def backward(
     """
     ts = _tensors(tensors, "tensors")
     gs = [None] * len(ts) if grad_tensors is None else _tensors(grad_tensors, "grad_tensors")
+    if len(gs) != len(ts):
+        raise RuntimeError(f"grad_tensors has {len(gs)} tensors for {len(ts)} tensors")
     run_backward(ts, gs, retain_graph, create_graph, inputs)

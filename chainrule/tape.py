@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from chainrule.core.pytree import tree_flatten, tree_unflatten
-from chainrule.tensor import Tensor, _mode, _tensors, no_grad, run_backward
+from chainrule.tensor import Tensor, _mode, _new, _tensors, no_grad, run_backward
+from chainrule.transforms.reverse import Node
 
 
 class _Tapes(threading.local):
@@ -105,6 +106,7 @@ class GradientTape:
         self.persistent = persistent
         self.watch_accessed_variables = watch_accessed_variables
         self._watched: list = []
+        self._proxies: dict = {}  # id(constant) -> (constant, proxy with a leaf node)
         self._used = False
         self._recording = False
         self._prev_mode = True
@@ -114,12 +116,14 @@ class GradientTape:
         self._recording = True
         self._prev_mode = _mode.enabled
         _mode.enabled = True
+        _sync_watched()
         return self
 
     def __exit__(self, *exc: Any) -> None:
         _tapes.stack.remove(self)
         self._recording = False
         _mode.enabled = self._prev_mode
+        _sync_watched()
 
     def watch(self, tensor: Any) -> None:
         """Record operations on `tensor` (a tensor or a pytree of them) from now on."""
@@ -127,8 +131,12 @@ class GradientTape:
             if not isinstance(t, Tensor):
                 raise TypeError(f"watch: expected a Tensor, got {type(t).__name__} "
                                 "(make it with cr.tensor or cr.Variable)")  # fmt: skip
-            if t._node is None:
-                t.requires_grad_()
+            if t._node is None and id(t) not in self._proxies:
+                # a stand-in that records for this tape only: `t` itself stays a constant
+                proxy = _new(t._value, Node(None, None, (), t.shape, t.dtype))
+                proxy._ver = t._ver
+                self._proxies[id(t)] = (t, proxy)
+                _sync_watched()
             self._watched.append(t)
 
     def watched_variables(self) -> list:
@@ -153,6 +161,13 @@ class GradientTape:
     def reset(self) -> None:
         """Forget what was watched (the recorded graph lives in the tensors)."""
         self._watched = []
+        self._proxies = {}
+        _sync_watched()
+
+    def _source(self, s: Any) -> Any:
+        """The tensor whose node stands for source `s` on this tape."""
+        p = self._proxies.get(id(s))
+        return p[1] if p is not None and p[0] is s else s
 
     def _allowed(self, t: Tensor) -> bool:
         if self.watch_accessed_variables or not isinstance(t, Variable):
@@ -174,12 +189,21 @@ class GradientTape:
                 "use GradientTape(persistent=True) to call gradient() more than once"
             )
         self._used = True
-        targets = [t for t in _tensors(target, "target")]
-        grads = [None] * len(targets) if output_gradients is None else \
-            _tensors(output_gradients, "output_gradients")  # fmt: skip
+        targets = _tensors(target, "target")
+        if output_gradients is None:  # a non-scalar target: the gradient of its sum
+            grads = [None if t._value.size == 1 else np.ones(t.shape, t.dtype) for t in targets]
+        elif isinstance(target, Tensor):
+            grads = [output_gradients]
+        else:
+            grads = list(output_gradients)
+            if len(grads) != len(targets):
+                raise ValueError(
+                    f"output_gradients has {len(grads)} entries for {len(targets)} targets"
+                )
         leaves, tree = tree_flatten(sources)
-        live = [i for i, s in enumerate(leaves) if isinstance(s, Tensor) and s._node is not None
-                and self._allowed(s)]  # fmt: skip
+        leaves_eff = [self._source(s) for s in leaves]
+        live = [i for i, s in enumerate(leaves_eff) if isinstance(s, Tensor) and
+                s._node is not None and self._allowed(leaves[i])]  # fmt: skip
         keep = [(t, g) for t, g in zip(targets, grads) if t._node is not None]
         result: list = [None] * len(leaves)
         if keep and live:
@@ -189,7 +213,7 @@ class GradientTape:
                 [g for _, g in keep],
                 retain_graph=True if self.persistent else None,
                 create_graph=outer,
-                inputs=[leaves[i] for i in live],
+                inputs=[leaves_eff[i] for i in live],
                 accumulate=False,
                 allow_unused=True,
             )
@@ -211,6 +235,7 @@ class GradientTape:
         >>> print(tape.why_none(z, y))
         the source is a constant: never watched (tape.watch(x)) nor a trainable Variable
         """
+        source = self._source(source)
         if not isinstance(source, Tensor) or source._node is None:
             return (
                 "the source is a constant: never watched (tape.watch(x)) nor a trainable Variable"
@@ -233,7 +258,7 @@ class GradientTape:
                 "computed from a copy (detach, stop_gradient, an integer or boolean result, "
                 "numpy() values) or under stop_recording")  # fmt: skip
 
-    def jacobian(self, target: Tensor, sources: Any) -> Any:
+    def jacobian(self, target: Tensor, sources: Any) -> Any:  # noqa: D417
         """The Jacobian of `target` with respect to each source: target.shape + source.shape."""
         leaves, tree = tree_flatten(sources)
         n = int(np.prod(target.shape))
@@ -250,3 +275,8 @@ class GradientTape:
             self.persistent = persistent
         out = [Tensor(np.stack(r).reshape(target.shape + s.shape)) for r, s in zip(rows, leaves)]
         return tree_unflatten(tree, out)
+
+
+def _sync_watched() -> None:
+    """This thread's map of watched constants: the union over its active tapes."""
+    _mode.watched = {k: v for tape in _tapes.stack for k, v in tape._proxies.items()}

@@ -32,6 +32,7 @@ from chainrule.transforms.reverse import FREED, Node, NodeMeta, ReverseTrace, ba
 class _Mode(threading.local):
     def __init__(self) -> None:
         self.enabled = True
+        self.watched: dict = {}  # id(constant) -> (constant, proxy): what this thread's tapes watch
 
 
 _mode = _Mode()
@@ -118,6 +119,9 @@ class EagerTrace(ReverseTrace):
 
     def process(self, prim: Any, args: tuple, params: dict) -> Any:
         if _mode.enabled:
+            if _mode.watched:  # constants a tape of this thread watches: use their proxies
+                w = _mode.watched
+                args = tuple(w[id(a)][1] if id(a) in w and w[id(a)][0] is a else a for a in args)
             out = ReverseTrace.process(self, prim, args, params)
         else:
             out = self.wrap(bind(prim, *[self.lower(a) for a in args], **params), None)
@@ -407,17 +411,15 @@ class Tensor(Tracer):
                 "do it under cr.no_grad() (as an optimizer step does)"
             )
 
-    def _set(self, new: Tensor) -> Tensor:
-        """Become `new` in place: same object, new value and node, version bumped."""
+    def _write(self, value: Any) -> None:
+        """Write `value` into this tensor's memory (views see it); the graph is unchanged."""
         self._ver[0] += 1
-        if new._node is None and self._value.shape == new._value.shape and \
-                self._value.flags.writeable and np.can_cast(new._value.dtype, self._value.dtype,
-                                                            "same_kind"):  # fmt: skip
-            np.copyto(self._value, new._value, casting="same_kind")
+        v = self._value
+        if type(v) is np.ndarray and v.flags.writeable and np.shape(value) == v.shape and \
+                np.can_cast(np.result_type(value), v.dtype, "same_kind"):  # fmt: skip
+            np.copyto(v, value, casting="same_kind")
         else:
-            self._value = new._value
-        self._node = new._node
-        return self
+            self._value = np.asarray(value, dtype=v.dtype)
 
     def __setitem__(self, index: Any, value: Any) -> None:
         """`t[index] = value`, differentiable in both `t` and `value` (a recorded index_set)."""
@@ -443,9 +445,9 @@ class Tensor(Tracer):
         self._check_inplace()
         if not _mode.enabled or (self._node is None and not (isinstance(other, Tensor) and
                                                              other._node is not None)):  # fmt: skip
-            with no_grad():
-                new = op(self, other)
-            return self._set(new)
+            with no_grad():  # not recorded: the values change, the graph does not
+                self._write(op(self, other)._value)
+            return self
         new = op(self, other)
         self._ver[0] += 1
         self._value, self._node = new._value, new._node
@@ -541,6 +543,30 @@ class Tensor(Tracer):
     def pow(self, exponent: Any) -> Tensor:  # noqa: A003
         return self**exponent
 
+    def transpose(self, *axes: Any) -> Tensor:  # type: ignore[override]
+        """PyTorch's `t.transpose(dim0, dim1)` swaps two dimensions; any other call is
+        NumPy's (`t.transpose()`, `t.transpose(axes)`)."""
+        if len(axes) == 2 and all(isinstance(a, (int, np.integer)) for a in axes):
+            return cnp.swapaxes(self, *axes)
+        return cnp.transpose(self, None if not axes else (axes[0] if len(axes) == 1 else axes))
+
+    def permute(self, *dims: Any) -> Tensor:
+        """The dimensions in the order `dims` (PyTorch's permute)."""
+        return cnp.transpose(self, dims[0] if len(dims) == 1 else dims)
+
+    def _reduce(self, fn: Callable, dim: Any, keepdim: bool, kwargs: dict) -> Tensor:
+        axis = kwargs.pop("axis", dim)
+        keepdims = kwargs.pop("keepdims", keepdim)
+        return fn(self, axis=axis, keepdims=keepdims, **kwargs)
+
+    def sum(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:  # noqa: A003
+        """The sum over `dim` (PyTorch) or `axis` (NumPy)."""
+        return self._reduce(cnp.sum, dim, keepdim, kw)
+
+    def mean(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
+        """The mean over `dim` (PyTorch) or `axis` (NumPy)."""
+        return self._reduce(cnp.mean, dim, keepdim, kw)
+
     def view(self, *shape: Any) -> Tensor:
         return cnp.reshape(self, shape[0] if len(shape) == 1 else shape)
 
@@ -594,8 +620,8 @@ def _seed(t: Tensor, g: Any, i: int) -> Any:
         return np.ones(t.shape, t.dtype)
     if isinstance(g, Tensor) and g._node is not None:
         val = g
-    else:
-        val = np.asarray(_value_of(g), dtype=t.dtype)
+    else:  # a copy: the gradients it becomes must not alias the caller's array
+        val = np.array(_value_of(g), dtype=t.dtype)
     if val.shape != t.shape:
         raise RuntimeError(f"mismatch in shape: gradient has shape {val.shape}, output {t.shape}")
     return val
@@ -606,8 +632,7 @@ def _lift(node: Node) -> tuple:
     saved = node.saved
     if saved is FREED:
         return saved
-    out = [_new(saved[0], node) if not isinstance(saved[0], Node) and not isinstance(
-        saved[0], tuple) else saved[0]]  # fmt: skip
+    out = [saved[0] if saved[0] is None or isinstance(saved[0], tuple) else _new(saved[0], node)]
     for v, p in zip(saved[1:], node.parents):
         if p is not None and not isinstance(v, Node) and not isinstance(v, Tracer):
             out.append(_new(v, p))
@@ -638,16 +663,23 @@ def run_backward(
             if not isinstance(t, Tensor) or t._node is None:
                 raise RuntimeError(f"input {i} does not require grad")
             targets.append(t._node)
-        capture = {n: None for n in targets if n.prim is not None}
-    with (enable_grad() if create_graph else no_grad()):
-        leaves = backward_pass(roots, retain, _lift if create_graph else None, capture)
+        capture = {n: None for n in targets}
+    if create_graph:  # the backward pass records itself
+        with enable_grad():
+            leaves = backward_pass(roots, retain, _lift, capture)
+    else:  # on raw arrays: nothing records
+        leaves = backward_pass(roots, retain, None, capture)
     results = []
     if inputs is not None:
         for n in targets:
             g = n.ct if n.prim is None else capture.get(n)
             results.append(g)
+    handed: set = set()
     for leaf in leaves:
         g, leaf.ct = leaf.ct, None
+        if id(g) in handed:  # one array reached two leaves (x + y): each gets its own
+            g = g * 1 if isinstance(g, Tensor) else np.array(g)
+        handed.add(id(g))
         if accumulate and (inputs is None or leaf in targets):
             meta = leaf.meta
             if meta is not None:

@@ -44,6 +44,7 @@ EXAMPLES = {
     P.clip_p: ((A, -0.5, 0.5), {}),
     P.astype_p: ((A,), {"dtype": np.dtype(np.float32)}),
     P.sum_p: ((A,), {"axis": (1,), "keepdims": False}),
+    P.mean_p: ((A,), {"axis": (0,), "keepdims": True}),
     P.prod_p: ((A,), {"axis": None, "keepdims": True}),
     P.amax_p: ((A,), {"axis": (0,), "keepdims": False}),
     P.amin_p: ((A,), {"axis": (0, 1), "keepdims": False}),

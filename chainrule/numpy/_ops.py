@@ -422,19 +422,12 @@ amin = min = _minmax(P.amin_p, np.min, "min")  # noqa: A001
 amax.__name__, amin.__name__ = "max", "min"
 
 
-def mean(a, axis=None, dtype=None, out=None, keepdims=False):
-    """`numpy.mean`.
+mean = _reduction(P.mean_p, np.mean, """`numpy.mean`.
 
     >>> import numpy as np, chainrule as cr, chainrule.numpy as cnp
     >>> cr.grad(cnp.mean)(np.array([1.0, 2.0]))
     array([0.5, 0.5])
-    """
-    if not (isinstance(a, Tracer) or _has_tracer(a)):
-        return np.mean(a, axis=axis, dtype=dtype, out=out, keepdims=keepdims)
-    _no_out("mean", out)
-    a = _lift(a)
-    s = sum(a, axis=axis, dtype=dtype, keepdims=keepdims)
-    return s / (math.prod(a.shape) if axis is None else _count(a.shape, axis))
+    """)
 
 
 def _count(shape: tuple, axis: Any) -> int:

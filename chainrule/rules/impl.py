@@ -4,6 +4,8 @@ Rules call NumPy's functions and ufuncs, which dispatch through ``__array_ufunc_
 ``__array_function__``: the same table serves CuPy arrays.
 """
 
+import math
+
 import numpy as np
 
 from chainrule.core import primitives as P
@@ -50,6 +52,11 @@ def power(x, y):
     return np.power(x, y)
 
 
+def count(shape: tuple, axis: tuple | None) -> int:
+    """How many elements a reduction over `axis` (normalised, or None) of `shape` combines."""
+    return math.prod(shape) if axis is None else math.prod(shape[i] for i in axis)
+
+
 def _index_is_basic(index) -> bool:
     """True when `index` selects each element at most once (no integer arrays)."""
     items = index if type(index) is tuple else (index,)
@@ -92,6 +99,8 @@ impl_rules.update({
     P.clip_p:         np.clip,
     P.astype_p:       _astype,
     P.sum_p:          lambda x, axis, keepdims: np.add.reduce(x, axis, keepdims=keepdims),
+    P.mean_p:         lambda x, axis, keepdims:
+                          np.add.reduce(x, axis, keepdims=keepdims) / count(x.shape, axis),
     P.prod_p:         lambda x, axis, keepdims: np.multiply.reduce(x, axis, keepdims=keepdims),
     P.amax_p:         lambda x, axis, keepdims: np.maximum.reduce(x, axis, keepdims=keepdims),
     P.amin_p:         lambda x, axis, keepdims: np.minimum.reduce(x, axis, keepdims=keepdims),

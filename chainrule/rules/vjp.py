@@ -23,7 +23,7 @@ from chainrule.core import primitives as P
 from chainrule.core.trace import Tracer
 from chainrule.numpy import _ops as cnp
 from chainrule.numpy import linalg as la
-from chainrule.rules.impl import _index_is_basic, power
+from chainrule.rules.impl import _index_is_basic, count, power
 
 
 class VarArgs:
@@ -234,6 +234,8 @@ def _cumprod_vjp(g, a, x, axis):
 
 # fmt: off
 defvjp(P.sum_p,     lambda g, _a, _x, axis, keepdims: _expand(g, _x.shape, axis))
+defvjp(P.mean_p,    lambda g, _a, _x, axis, keepdims:
+                        _expand(g / count(_x.shape, axis), _x.shape, axis))
 defvjp(P.prod_p,    _prod_vjp)
 defvjp(P.amax_p,    _minmax_vjp)
 defvjp(P.amin_p,    _minmax_vjp)
@@ -267,7 +269,7 @@ defvjp(P.index_add_p,    lambda g, _a, _x, _i, _y: g,
                          lambda g, _a, _x, index, _y: g[index])
 defvjp(P.index_set_p,    lambda g, _a, _x, index, _y: cnp.index_set(g, index, 0.0),
                          None,
-                         lambda g, _a, _x, index, _y: _written(g, _a.shape, index))
+                         lambda g, _a, _x, index, _y: _written(g, g.shape, index))
 # fmt: on
 
 

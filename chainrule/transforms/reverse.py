@@ -192,8 +192,8 @@ class ReverseTrace(Trace):
         try:
             if lower:  # values that a lower trace follows
                 ans = bind(prim, *vals, **params)
-            elif prim in _EW_UFUNCS and _big(vals):  # large arrays: in parallel chunks
-                ans = blocked.elementwise(impl_rules[prim], vals, _big(vals))
+            elif prim in _EW_UFUNCS and (shape := _big(vals)):  # large: in parallel chunks
+                ans = blocked.elementwise(impl_rules[prim], vals, shape)
                 if ans is None:
                     ans = impl_rules[prim](*vals, **params)
             else:
@@ -205,20 +205,21 @@ class ReverseTrace(Trace):
         node = Node(prim, params, parents, ans.shape, ans.dtype)
         mask = _masks.get((prim, n, bits)) or _save_mask(prim, n, bits)
         if n == 1:
-            node.saved = (ans if mask[0] else node, xv if mask[1] else xn)
+            node.saved = (ans if mask[0] else None, xv if mask[1] else xn)
         elif n == 2:
-            node.saved = (ans if mask[0] else node, xv if mask[1] else xn, yv if mask[2] else yn)
+            node.saved = (ans if mask[0] else None, xv if mask[1] else xn, yv if mask[2] else yn)
         else:
-            node.saved = (ans if mask[0] else node,) + tuple(
+            node.saved = (ans if mask[0] else None,) + tuple(
                 v if keep else p for v, keep, p in zip(vals, mask[1:], parents)
             )
-        if self.versioned:
-            node.versions = [
-                (a._ver, a._ver[0])
-                for a, keep in zip(args, mask[1:])
-                if keep and isinstance(a, Tracer) and a._trace is self
-            ]
-        return self.wrap(ans, node)
+        out = self.wrap(ans, node)
+        if self.versioned:  # Tensors whose values are saved: remember their versions
+            vs = [(out._ver, 0)] if mask[0] else None
+            for a, keep in zip(args, mask[1:]):
+                if keep and isinstance(a, Tracer) and a._trace is self:
+                    vs = [(a._ver, a._ver[0])] if vs is None else vs + [(a._ver, a._ver[0])]
+            node.versions = vs
+        return out
 
     def _record_multi(self, prim, params, parents, vals, ans):
         main = Node(prim, params, parents, tuple(a.shape for a in ans), tuple(a.dtype for a in ans))
@@ -298,8 +299,10 @@ def backward_pass(
     Returns the leaves reached; they keep their cotangent in `.ct` for the caller to read and
     clear. `retain=False` frees what each node saved once it has run. `lift(node)` gives the
     saved values to the rules (to record the backward pass itself: create_graph). Nodes that
-    are keys of `capture` get their complete cotangent stored there.
+    are keys of `capture` get their complete cotangent stored there, and the pass goes only
+    where it leads to one of them.
     """
+    needed = None if capture is None else _leading_to(roots, capture)
     heap: list = []
     leaves: list = []
     consumers = None  # node -> its users, computed when a large elementwise region appears
@@ -322,6 +325,9 @@ def backward_pass(
             g = node.ct = _meta_deliver(node, g)
         if capture is not None and node in capture:
             capture[node] = g
+            if not any(p in needed for p in node.parents if p is not None):
+                node.ct = None  # nothing further down is asked for: leave the graph as it is
+                continue
         saved = node.saved
         if saved is FREED:
             raise RuntimeError(_FREED_MSG)
@@ -369,7 +375,7 @@ def backward_pass(
         i = -1
         for p in node.parents:
             i += 1
-            if p is None:
+            if p is None or (needed is not None and p not in needed):
                 continue
             if varargs:
                 ct = rules.fn(i, g, *saved, **params)
@@ -393,6 +399,25 @@ def backward_pass(
         if not retain:
             node.saved = FREED
     return leaves
+
+
+def _leading_to(roots: Sequence, targets: dict) -> set:
+    """The nodes from which some target can be reached (the targets included)."""
+    needed: set = set()
+    done: set = set()
+    stack = [(r, False) for r, _ in roots]
+    while stack:
+        n, expanded = stack.pop()
+        if expanded:
+            if n in targets or any(p in needed for p in n.parents if p is not None):
+                needed.add(n)
+            continue
+        if n in done:
+            continue
+        done.add(n)
+        stack.append((n, True))
+        stack.extend((p, False) for p in n.parents if p is not None and p not in done)
+    return needed
 
 
 def _meta_deliver(node: Node, g: Any) -> Any:
