@@ -118,9 +118,10 @@ class EagerTrace(ReverseTrace):
         return _new(value, node)
 
     def process(self, prim: Any, args: tuple, params: dict) -> Any:
-        if _mode.enabled:
-            if _mode.watched:  # constants a tape of this thread watches: use their proxies
-                w = _mode.watched
+        mode = _mode
+        if mode.enabled:
+            if mode.watched:  # constants a tape of this thread watches: use their proxies
+                w = mode.watched
                 args = tuple(w[id(a)][1] if id(a) in w and w[id(a)][0] is a else a for a in args)
             out = ReverseTrace.process(self, prim, args, params)
         else:
@@ -617,7 +618,7 @@ def _seed(t: Tensor, g: Any, i: int) -> Any:
                 f"grad can be implicitly created only for scalar outputs (this output has "
                 f"shape {t.shape}): pass gradient= (the vector of the vector-Jacobian product)"
             )
-        return np.ones(t.shape, t.dtype)
+        return np.array(1, t.dtype).reshape(t.shape)
     if isinstance(g, Tensor) and g._node is not None:
         val = g
     else:  # a copy: the gradients it becomes must not alias the caller's array

@@ -94,6 +94,8 @@ def tree_flatten(tree: Any) -> tuple[list, PyTreeDef]:
 
 def tree_unflatten(treedef: PyTreeDef, leaves: Any) -> Any:
     """Inverse of `tree_flatten`."""
+    if treedef is _LEAF:
+        return leaves[0]
     it = iter(leaves)
 
     def rec(td: PyTreeDef) -> Any:

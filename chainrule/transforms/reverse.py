@@ -214,10 +214,16 @@ class ReverseTrace(Trace):
             )
         out = self.wrap(ans, node)
         if self.versioned:  # Tensors whose values are saved: remember their versions
-            vs = [(out._ver, 0)] if mask[0] else None
-            for a, keep in zip(args, mask[1:]):
-                if keep and isinstance(a, Tracer) and a._trace is self:
-                    vs = [(a._ver, a._ver[0])] if vs is None else vs + [(a._ver, a._ver[0])]
+            vs = [(out._ver, 0)] if mask[0] else []
+            if n <= 2:
+                if mask[1] and isinstance(x, Tracer) and x._trace is self:
+                    vs.append((x._ver, x._ver[0]))
+                if n == 2 and mask[2] and isinstance(y, Tracer) and y._trace is self:
+                    vs.append((y._ver, y._ver[0]))
+            else:
+                for a, keep in zip(args, mask[1:]):
+                    if keep and isinstance(a, Tracer) and a._trace is self:
+                        vs.append((a._ver, a._ver[0]))
             node.versions = vs
         return out
 
@@ -335,7 +341,7 @@ def backward_pass(
             for cell, v in node.versions:
                 if cell[0] != v:
                     raise RuntimeError(_modified(node))
-        if lift is None and prim in EW and type(g) is ndarray and g.size >= BIG:
+        if prim in EW and type(g) is ndarray and g.size >= BIG and lift is None:
             if consumers is None:
                 consumers = blocked.consumers_of([r for r, _ in roots])
             region = blocked.region(node, consumers, vjp_rules)
@@ -490,13 +496,14 @@ def _vjp(fun: Callable, primals: tuple, argnums: tuple, has_aux: bool, what: str
 
     def vjp_fn(ct: Any) -> tuple:
         ct_leaves, ct_tree = tree_flatten(ct)
-        if ct_tree != out_tree:
+        if ct_tree is not out_tree and ct_tree != out_tree:
             raise ValueError(f"vjp: cotangent structure {ct_tree} differs from output's {out_tree}")
         roots = []
         for node, c, v in zip(out_nodes, ct_leaves, out_vals):
             if not isinstance(c, (np.ndarray, Tracer)):
                 c = np.asarray(c, _dtype(v))
-            if c.shape != np.shape(v):
+            if c.shape != (v.shape if isinstance(v, (np.ndarray, np.generic, Tracer)) else
+                           np.shape(v)):  # fmt: skip
                 raise ValueError(
                     f"vjp: cotangent of shape {c.shape} for an output of shape {np.shape(v)}"
                 )
@@ -578,9 +585,10 @@ def value_and_grad(
             if dt.kind == "c":
                 raise TypeError("grad requires a real output, got complex; pass holomorphic=True")
             raise TypeError(f"grad requires a float output, got {dt}")
-        g = fn(np.ones((), dt))
-        g = tuple(tree_map(_scalar, x) for x in g)
-        g = g[0] if single else g
+        g = fn(np.array(1, dt))
+        g = _scalar(g[0]) if single and type(g[0]) is np.ndarray else (
+            tree_map(_scalar, g[0]) if single else tuple(tree_map(_scalar, x) for x in g)
+        )
         return ((out, aux) if has_aux else out), g
 
     return vg
