@@ -115,7 +115,13 @@ class EagerTrace(ReverseTrace):
     versioned = True
 
     def wrap(self, value: Any, node: Node | None) -> Tensor:
-        return _new(value, node)
+        t = _object_new(Tensor)  # _new, inlined: this is the hot path
+        t._trace = self
+        t._value = value
+        t._node = node
+        t._grad = None
+        t._ver = [0]
+        return t
 
     def process(self, prim: Any, args: tuple, params: dict) -> Any:
         mode = _mode
@@ -132,6 +138,7 @@ class EagerTrace(ReverseTrace):
 
 
 _EAGER = EagerTrace(0)
+_object_new = object.__new__
 
 
 # --- the tensor ------------------------------------------------------------------------------

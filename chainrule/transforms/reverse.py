@@ -192,7 +192,10 @@ class ReverseTrace(Trace):
         try:
             if lower:  # values that a lower trace follows
                 ans = bind(prim, *vals, **params)
-            elif prim in _EW_UFUNCS and (shape := _big(vals)):  # large: in parallel chunks
+            elif prim in _EW_UFUNCS and (  # large arrays: in parallel chunks
+                (type(xv) is np.ndarray and xv.size >= blocked.BIG or n > 1) and
+                (shape := _big(vals))
+            ):  # fmt: skip
                 ans = blocked.elementwise(impl_rules[prim], vals, shape)
                 if ans is None:
                     ans = impl_rules[prim](*vals, **params)
