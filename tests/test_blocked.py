@@ -98,3 +98,19 @@ def test_recycled_memory_is_reused():
     b = blocked.empty((1000, 2), np.float32)
     assert b.ctypes.data == addr
     assert b.shape == (1000, 2) and b.flags.writeable
+
+
+def test_w10_graph_runs_as_one_blocked_region(small_blocks, monkeypatch):
+    """The whole elementwise part of W10's graph is one region, run block by block."""
+    runs = []
+    run_region = blocked.run_region
+
+    def spy(nodes, *args):
+        out = run_region(nodes, *args)
+        runs.append((len(nodes), out is not None))
+        return out
+
+    monkeypatch.setattr(blocked, "run_region", spy)
+    x = np.random.default_rng(3).standard_normal(5000)
+    cr.grad(_w10)(x)
+    assert runs == [(10, True)]

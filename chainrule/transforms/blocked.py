@@ -3,7 +3,7 @@
 NumPy's ufuncs release the GIL, so a large elementwise operation split into chunks runs on
 every core (`elementwise`). In the backward pass, a *region* of elementwise nodes of one shape
 is run block by block (`run_region`): every rule of the region is applied to one block of
-64K elements at a time, so its temporaries stay in cache instead of streaming arrays of
+256K elements at a time, so its temporaries stay in cache instead of streaming arrays of
 millions of elements through memory once per rule. Both are exact: the same ufuncs, on the
 same elements, in the same order per element.
 
@@ -24,7 +24,7 @@ from chainrule.core import primitives as P
 from chainrule.core.trace import Tracer
 
 BIG = 1 << 20  # elements: below this, splitting costs more than it saves
-BLOCK = 1 << 16  # elements per block in backward regions
+BLOCK = 1 << 18  # elements per block in backward regions (large: less contention for the GIL)
 WORKERS = max(1, min(8, os.cpu_count() or 1))
 
 #: primitives whose rules are elementwise in the cotangent and in every operand
@@ -84,15 +84,18 @@ def _slices(n: int, parts: int) -> list:
     return [slice(i, min(i + step, n)) for i in range(0, n, step)]
 
 
+_UNCUT = object()  # what `_flat` gives for an array it cannot cut into blocks
+
+
 def _flat(a: Any) -> Any:
-    """A flat view of a full-size array, or the value itself for scalars; None if neither."""
+    """A flat view of a full-size array, or the value itself for scalars; `_UNCUT` if neither."""
     if type(a) is not np.ndarray or a.ndim == 0:
         return a
     if a.flags.c_contiguous:
         return a.reshape(-1)
     if not any(a.strides):  # a broadcast scalar
         return a.reshape(-1)[:1][0]
-    return None
+    return _UNCUT
 
 
 def elementwise(ufunc: np.ufunc, args: tuple, shape: tuple) -> np.ndarray | None:
@@ -152,8 +155,8 @@ def run_region(nodes: list, rules_of: dict, cast: Any) -> dict | None:
     size = int(np.prod(shape))
     head_ct = {n: _flat(n.ct) for n in nodes if n.ct is not None}
     saved = {n: tuple(_flat(v) if type(v) is np.ndarray else v for v in n.saved) for n in nodes}
-    if any(v is None for v in head_ct.values()) or any(
-        v is None for s in saved.values() for v in s
+    if any(v is _UNCUT for v in head_ct.values()) or any(
+        v is _UNCUT for s in saved.values() for v in s
     ):
         return None
     outs: dict = {}
