@@ -45,7 +45,8 @@ impl_rules: dict[Primitive, Any] = {}
 
 class _State(threading.local):
     def __init__(self) -> None:
-        self.depth = 0  # how many transformations are in flight in this thread
+        self.depth = 0  # how many transformations are in flight in this thread: a new trace's
+        # level is one more (see transforms/reverse.py's _vjp)
 
 
 _state = _State()
@@ -61,20 +62,6 @@ class Trace:
 
     def process(self, prim: Primitive, args: tuple, params: dict) -> Any:  # pragma: no cover
         raise NotImplementedError
-
-
-class new_level:
-    """Context manager giving the level for a new trace: one deeper than any trace in flight."""
-
-    __slots__ = ("level",)
-
-    def __enter__(self) -> int:
-        _state.depth += 1
-        self.level = _state.depth
-        return self.level
-
-    def __exit__(self, *exc: Any) -> None:
-        _state.depth -= 1
 
 
 def _fail(prim: Primitive, args: tuple, err: Exception) -> None:

@@ -20,7 +20,7 @@ import numpy as np
 from chainrule.core.primitives import NONDIFF_PRIMS, stop_gradient_p
 
 from chainrule.core.pytree import _LEAF, tree_flatten, tree_map, tree_unflatten
-from chainrule.core.trace import Primitive, Trace, Tracer, _fail, bind, impl_rules, new_level
+from chainrule.core.trace import Primitive, Trace, Tracer, _fail, _state, bind, impl_rules
 from chainrule.rules.vjp import VarArgs, vjp_rules
 from chainrule.transforms import blocked
 
@@ -199,8 +199,10 @@ class ReverseTrace(Trace):
                 ans = blocked.elementwise(impl_rules[prim], vals, shape)
                 if ans is None:
                     ans = impl_rules[prim](*vals, **params)
-            else:
+            elif params:
                 ans = impl_rules[prim](*vals, **params)
+            else:
+                ans = impl_rules[prim](*vals)
         except (ValueError, IndexError) as err:
             _fail(prim, vals, err)
         if prim.multiple_results:
@@ -392,7 +394,7 @@ def backward_pass(
                 rule = rules[i]
                 if rule is None:
                     continue
-                ct = rule(g, *saved, **params)
+                ct = rule(g, *saved, **params) if params else rule(g, *saved)
             if ct.shape != p.shape:
                 ct = unbroadcast(ct, p.shape)
             if ct.dtype is not p.dtype and ct.dtype != p.dtype:
@@ -473,8 +475,10 @@ def _check_float(x: Any, fun: Callable, i: int, what: str) -> Any:
 
 def _vjp(fun: Callable, primals: tuple, argnums: tuple, has_aux: bool, what: str):
     """Trace `fun` on `primals`, following the arguments in `argnums`."""
-    with new_level() as level:
-        trace = ReverseTrace(level)
+    state = _state
+    state.depth += 1
+    try:
+        trace = ReverseTrace(state.depth)
         args = list(primals)
         in_trees = []
         leaf_nodes = []
@@ -485,6 +489,8 @@ def _vjp(fun: Callable, primals: tuple, argnums: tuple, has_aux: bool, what: str
             in_trees.append(tree)
             args[i] = tree_unflatten(tree, tracers)
         out = fun(*args)
+    finally:
+        state.depth -= 1
     aux = None
     if has_aux:
         if not (isinstance(out, (tuple, list)) and len(out) == 2):
@@ -495,7 +501,7 @@ def _vjp(fun: Callable, primals: tuple, argnums: tuple, has_aux: bool, what: str
     out_nodes = [
         t._node if isinstance(t, RTracer) and t._trace is trace else None for t in out_leaves
     ]
-    out_vals = [trace.lower(t) for t in out_leaves]
+    out_vals = [t._value if n else trace.lower(t) for t, n in zip(out_leaves, out_nodes)]
 
     def vjp_fn(ct: Any) -> tuple:
         ct_leaves, ct_tree = tree_flatten(ct)
