@@ -304,6 +304,7 @@ def backward_pass(
     retain: bool = True,
     lift: Callable | None = None,
     capture: dict | None = None,
+    observe: Callable | None = None,
 ) -> list:
     """Propagate cotangents from `roots` [(node, ct)] to every node they reach.
 
@@ -311,7 +312,8 @@ def backward_pass(
     clear. `retain=False` frees what each node saved once it has run. `lift(node)` gives the
     saved values to the rules (to record the backward pass itself: create_graph). Nodes that
     are keys of `capture` get their complete cotangent stored there, and the pass goes only
-    where it leads to one of them.
+    where it leads to one of them. `observe(node, i, parent, g, ct)` sees every edge's
+    contribution (for explanations).
     """
     needed = None if capture is None else _leading_to(roots, capture)
     heap: list = []
@@ -346,7 +348,7 @@ def backward_pass(
             for cell, v in node.versions:
                 if cell[0] != v:
                     raise RuntimeError(_modified(node))
-        if prim in EW and type(g) is ndarray and g.size >= BIG and lift is None:
+        if prim in EW and type(g) is ndarray and g.size >= BIG and lift is None and not observe:
             if consumers is None:
                 consumers = blocked.consumers_of([r for r, _ in roots])
             region = blocked.region(node, consumers, vjp_rules)
@@ -399,6 +401,8 @@ def backward_pass(
                 ct = unbroadcast(ct, p.shape)
             if ct.dtype is not p.dtype and ct.dtype != p.dtype:
                 ct = _cast(ct, p.dtype)
+            if observe is not None:
+                observe(node, i, p, g, ct)
             if p.ct is None:
                 p.ct = ct
                 if p.prim is not None:

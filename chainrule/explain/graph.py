@@ -1,0 +1,176 @@
+"""Capturing a computation as a graph with its values and, after the backward pass, its
+adjoints and every edge's contribution: what the explanations and drawings show.
+
+>>> import chainrule.numpy as cnp
+>>> g = capture(lambda x: (x ** 2 * cnp.cos(x)) ** 2, 3.14159)
+>>> [(s.name, s.label) for s in g.steps]  # doctest: +NORMALIZE_WHITESPACE
+[('x', 'x'), ('v1', 'x²'), ('v2', 'cos(x)'), ('v3', 'v1 × v2'), ('f', 'v3²')]
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Any
+from collections.abc import Callable
+
+import numpy as np
+
+from chainrule.core.trace import _state
+from chainrule.rules.vjp import VarArgs, vjp_rules
+from chainrule.transforms.reverse import Node, ReverseTrace, RTracer, _check_float, backward_pass
+
+# How each primitive reads in a table: infix symbols, or a function name.
+_INFIX = {"add": "+", "sub": "−", "mul": "×", "div": "/", "pow": "**"}
+_UNARY = {"neg": "−{}", "square": "{}²", "reciprocal": "1/{}", "abs": "|{}|"}
+
+
+@dataclass
+class Step:
+    """One value of the computation: an input or the result of one operation."""
+
+    index: int
+    name: str  # "x" for inputs, "v1", "v2", ... for intermediate values
+    op: str  # "input", or the primitive's name
+    inputs: list  # names of the steps or constants it reads
+    value: Any
+    grad: Any = None  # the adjoint: d(output)/d(this value), after the backward pass
+    node: Node | None = field(default=None, repr=False)
+
+    @property
+    def label(self) -> str:
+        """The operation as a formula of its inputs: 'v1 × v2', 'cos(x)'."""
+        if self.op == "input":
+            return self.name
+        a = self.inputs
+        if self.op in _INFIX and len(a) == 2:
+            return f"{a[0]} {_INFIX[self.op]} {a[1]}"
+        if self.op == "pow" and len(a) == 2:
+            return f"{a[0]} ** {a[1]}"
+        if self.op in _UNARY and len(a) == 1:
+            return _UNARY[self.op].format(a[0])
+        return f"{self.op}({', '.join(a)})"
+
+
+@dataclass
+class Contribution:
+    """One edge of the backward pass: how much the adjoint of `child` adds to `parent`'s."""
+
+    child: int  # step indices
+    parent: int
+    local: Any  # ∂child/∂parent (for scalar values), else None
+    incoming: Any  # the child's adjoint
+    product: Any  # the contribution: local × incoming (a vector-Jacobian product)
+    accumulated: Any  # the parent's adjoint after adding it
+
+
+@dataclass
+class Graph:
+    """A captured computation: steps in evaluation order, and the backward pass's edges."""
+
+    steps: list[Step]
+    output: int
+    inputs: list[int]
+    contributions: list[Contribution] = field(default_factory=list)
+
+    def __getitem__(self, name: str) -> Step:
+        for s in self.steps:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+
+class _Recording(ReverseTrace):
+    """A reverse trace that also keeps, in order, every operation with its operands and
+    result (the graph itself keeps only what the rules need)."""
+
+    __slots__ = ("made",)
+
+    def process(self, prim: Any, args: tuple, params: dict) -> Any:
+        out = ReverseTrace.process(self, prim, args, params)
+        for o in out if isinstance(out, tuple) else (out,):
+            if isinstance(o, RTracer) and o._trace is self:
+                self.made.append((o._node, o._value, args))
+        return out
+
+
+def _fmt_const(v: Any) -> str:
+    a = np.asarray(v)
+    if a.ndim == 0:
+        x = a.item()
+        return f"{x:g}" if isinstance(x, float) else str(x)
+    return f"<{a.dtype}{list(a.shape)}>"
+
+
+def _names(fun: Callable, n: int) -> list[str]:
+    try:
+        params = [p for p in inspect.signature(fun).parameters]
+    except (TypeError, ValueError):
+        params = []
+    names = params[:n]
+    return names + [f"x{i}" for i in range(len(names), n)]
+
+
+def capture(fun: Callable, *args: Any, names: list[str] | None = None) -> Graph:
+    """Evaluate `fun(*args)` recording every step, then run the backward pass from its
+    (scalar or seeded-with-ones) output recording every edge's contribution."""
+    state = _state
+    state.depth += 1
+    try:
+        trace = _Recording(state.depth)
+        trace.made = []
+        names = names or _names(fun, len(args))
+        tracers = [trace.leaf(_check_float(a, fun, i, "explain")) for i, a in enumerate(args)]
+        out = fun(*tracers)
+    finally:
+        state.depth -= 1
+    steps: list[Step] = []
+    by_node: dict = {}
+    for name, t in zip(names, tracers):
+        by_node[t._node] = len(steps)
+        steps.append(Step(len(steps), name, "input", [], t._value, node=t._node))
+    k = 0
+    for node, value, operands in trace.made:
+        if node in by_node:
+            continue
+        k += 1
+        ins = [
+            steps[by_node[p]].name if p is not None else _fmt_const(trace.lower(a))
+            for p, a in zip(node.parents, operands)
+        ]
+        by_node[node] = len(steps)
+        steps.append(Step(len(steps), f"v{k}", str(node.prim), ins, value, node=node))
+    if not isinstance(out, RTracer) or out._trace is not trace:
+        raise ValueError("explain: the output does not depend on the inputs")
+    graph = Graph(steps, by_node[out._node], list(range(len(tracers))))
+    if steps[graph.output].op != "input":
+        steps[graph.output].name = "f"
+    _backward(graph, out, by_node)
+    return graph
+
+
+def _local(node: Node, i: int, g: Any) -> Any:
+    """∂node/∂(operand i) for scalar values: the rule applied to a unit cotangent."""
+    if np.ndim(g) != 0 or np.ndim(node.saved[i + 1] if node.saved[i + 1] is not None else 0):
+        return None
+    rules = vjp_rules[node.prim]
+    one = np.ones((), np.result_type(g))
+    if isinstance(rules, VarArgs):
+        return rules.fn(i, one, *node.saved, **node.params)
+    return rules[i](one, *node.saved, **node.params)
+
+
+def _backward(graph: Graph, out: RTracer, by_node: dict) -> None:
+    def observe(node: Node, i: int, parent: Node, g: Any, ct: Any) -> None:
+        acc = ct if parent.ct is None else parent.ct + ct
+        graph.contributions.append(
+            Contribution(by_node[node], by_node[parent], _local(node, i, g), g, ct, acc)
+        )
+
+    seed = np.ones(np.shape(out._value), np.result_type(out._value))
+    leaves = backward_pass([(out._node, seed)], True, None, None, observe)
+    graph.steps[graph.output].grad = seed
+    for c in graph.contributions:
+        graph.steps[c.parent].grad = c.accumulated
+    for leaf in leaves:
+        leaf.ct = None

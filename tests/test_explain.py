@@ -1,0 +1,74 @@
+"""cr.explain: the tables' numbers are the chain rule's (closed-form partials) and the
+accumulation rule's (each adjoint is the sum of its edges' products)."""
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+import chainrule.numpy as cnp
+
+
+def _adjoints(e):
+    return {s.name: float(s.grad) for s in e.graph.steps}
+
+
+def test_polynomial_adjoints_are_the_closed_form_partials():
+    x = 2.0
+    e = cr.explain(lambda x: x**3 + x**2 - 6 * x + 1, x)
+    names = [s.label for s in e.graph.steps]
+    assert names == ["x", "x ** 3", "x²", "v1 + v2", "6 × x", "v3 − v4", "v5 + 1"]
+    adj = _adjoints(e)
+    # J = ((v1 + v2) − v4) + 1: every sum passes the adjoint 1, the subtraction −1
+    assert adj == {"v1": 1.0, "v2": 1.0, "v3": 1.0, "v4": -1.0, "v5": 1.0, "f": 1.0,
+                   "x": 3 * x**2 + 2 * x - 6}  # fmt: skip
+    assert float(e.value) == x**3 + x**2 - 6 * x + 1
+
+
+def test_the_notebooks_diamond_at_pi():
+    x = np.pi
+    e = cr.explain(lambda x: (x**2 * cnp.cos(x)) ** 2, x)
+    v1, v2 = x**2, np.cos(x)
+    v3 = v1 * v2
+    adj = _adjoints(e)
+    assert adj["f"] == 1.0
+    assert adj["v3"] == pytest.approx(2 * v3)  # dz/dy = 2y = −2π²
+    assert adj["v1"] == pytest.approx(2 * v3 * v2)  # dz/da = 2π²
+    assert adj["v2"] == pytest.approx(2 * v3 * v1)  # dz/db = −2π⁴
+    assert adj["x"] == pytest.approx(4 * np.pi**3)  # the accumulation of both paths
+    assert float(e.gradient) == pytest.approx(4 * np.pi**3)
+
+
+@pytest.mark.parametrize(
+    "f,x",
+    [
+        (lambda x: cnp.tanh(4 * cnp.cos(x) ** 2), 7.0),
+        (lambda x: x**2 * cnp.cos(x) / cnp.arctan(x), 7.0),
+        (lambda x: cnp.exp(cnp.sin(x)) * x - cnp.log(x), 1.3),
+    ],
+)
+def test_edges_multiply_and_accumulate(f, x):
+    e = cr.explain(f, x)
+    steps = e.graph.steps
+    last = {}
+    for c in e.graph.contributions:
+        assert float(c.product) == pytest.approx(float(c.local) * float(c.incoming))
+        assert float(c.incoming) == pytest.approx(float(steps[c.child].grad))
+        last[c.parent] = c.accumulated
+    for i, acc in last.items():  # the last contribution leaves the complete adjoint
+        assert float(acc) == pytest.approx(float(steps[i].grad))
+    assert float(e.gradient) == pytest.approx(float(cr.grad(f)(x)), rel=1e-12)
+
+
+def test_tables_as_text_and_html():
+    e = cr.explain(lambda x, y: x * y + cnp.sin(x), 1.0, 2.0)
+    text = str(e)
+    assert "Forward pass" in text and "Backward pass" in text
+    assert "df/dx = " in text and "df/dy = 1" in text
+    assert f"{2 + np.cos(1.0):.6g}" in text
+    h = e._repr_html_()
+    assert h.count("<table>") == 2 and "∂f/∂v1" in h
+
+
+def test_explain_needs_a_connected_output():
+    with pytest.raises(ValueError, match="does not depend"):
+        cr.explain(lambda x: 3.0, 1.0)
