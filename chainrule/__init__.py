@@ -18,6 +18,7 @@ from chainrule.transforms.reverse import (
 
 from chainrule import autograd, memory
 from chainrule.explain import explain
+from chainrule.explain.diagnose import explain_gradient
 from chainrule.tape import GradientTape, Variable
 from chainrule.tensor import (
     Tensor, arange, empty, enable_grad, eye, full, is_grad_enabled, linspace, manual_seed,
@@ -28,8 +29,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "GradientTape", "Tensor", "Variable", "arange", "autograd", "elementwise_grad", "empty",
-    "enable_grad", "explain", "eye", "full", "grad", "hessian", "is_grad_enabled", "jacfwd",
-    "jacobian", "jacrev", "jvp", "linspace", "manual_seed", "memory", "no_grad", "numpy",
-    "ones", "ones_like", "rand", "randn", "stop_gradient", "tensor", "tree_util",
-    "value_and_grad", "vjp", "zeros", "zeros_like",
+    "enable_grad", "explain", "explain_gradient", "eye", "full", "grad", "hessian",
+    "is_grad_enabled", "jacfwd", "jacobian", "jacrev", "jvp", "linspace", "manual_seed",
+    "memory", "no_grad", "numpy", "ones", "ones_like", "rand", "randn", "stop_gradient",
+    "tensor", "tree_util", "value_and_grad", "vjp", "zeros", "zeros_like",
 ]  # fmt: skip

@@ -72,3 +72,41 @@ def test_tables_as_text_and_html():
 def test_explain_needs_a_connected_output():
     with pytest.raises(ValueError, match="does not depend"):
         cr.explain(lambda x: 3.0, 1.0)
+
+
+# --- why is my gradient zero or None ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "f,args,argnum,cause,words",
+    [
+        (lambda x: cnp.floor(x) * 2.0, (1.5,), 0, "nondifferentiable", ["floor(x)"]),
+        (lambda x: cnp.round(x) + 1.0, (1.5,), 0, "nondifferentiable", ["round(x)"]),
+        (lambda x: cnp.sign(x * 2.0), (1.5,), 0, "nondifferentiable", ["sign(v1)"]),
+        (lambda x: cr.stop_gradient(x) * 3.0, (1.0,), 0, "stop_gradient", ["stop_gradient(x)"]),
+        (lambda x: cnp.astype(x, int) * 3.0, (1.0,), 0, "integer", ["cast to int64"]),
+        (lambda x, y: x * 2.0, (1.0, 2.0), 1, "unused", ["does not depend on y"]),
+        (lambda x: cnp.maximum(x, 0.0), (-2.0,), 0, "zero_derivative", ["dead ReLU", "x = -2"]),
+        (lambda x: cnp.where(x > 0, x, 0.0) * 3.0, (-1.0,), 0, "zero_derivative", ["where"]),
+        (lambda x: x - x, (1.0,), 0, "zero_derivative", ["cancel"]),
+        (lambda x: x * x, (3.0,), 0, "connected", ["connected"]),
+    ],
+)
+def test_explain_gradient_names_the_cause(f, args, argnum, cause, words):
+    d = cr.explain_gradient(f, *args, argnum=argnum)
+    assert d.cause == cause, d.reason
+    for w in words:
+        assert w in d.reason
+    expected = cr.grad(f, argnums=argnum)(*args)
+    assert (d.gradient is None and expected == 0) or float(d.gradient) == float(expected)
+
+
+def test_explain_gradient_on_tensors():
+    a = cr.tensor(1.0, requires_grad=True)
+    with cr.no_grad():
+        b = a * 2
+    assert cr.explain_gradient(b, a).cause == "no_grad"
+    assert cr.explain_gradient(a * 3, cr.tensor(2.0)).cause == "detached"
+    c = cr.tensor(3.0, requires_grad=True)
+    assert cr.explain_gradient(c * 3 + a.detach(), a).cause == "unused"
+    assert cr.explain_gradient(a * c, a).cause == "connected"

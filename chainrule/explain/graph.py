@@ -114,11 +114,26 @@ def _names(fun: Callable, n: int) -> list[str]:
 def capture(fun: Callable, *args: Any, names: list[str] | None = None) -> Graph:
     """Evaluate `fun(*args)` recording every step, then run the backward pass from its
     (scalar or seeded-with-ones) output recording every edge's contribution."""
+    return capture_with(_Recording, fun, *args, names=names)[0]
+
+
+def capture_with(
+    cls: type,
+    fun: Callable,
+    *args: Any,
+    names: list[str] | None = None,
+    extra: dict | None = None,
+    constant_ok: bool = False,
+) -> tuple[Graph, Any]:
+    """`capture` with a recording trace class of one's own; returns the graph and the trace.
+    With `constant_ok`, an output that does not depend on the inputs is a constant step."""
     state = _state
     state.depth += 1
     try:
-        trace = _Recording(state.depth)
+        trace = cls(state.depth)
         trace.made = []
+        for k, v in (extra or {}).items():
+            setattr(trace, k, v)
         names = names or _names(fun, len(args))
         tracers = [trace.leaf(_check_float(a, fun, i, "explain")) for i, a in enumerate(args)]
         out = fun(*tracers)
@@ -141,12 +156,16 @@ def capture(fun: Callable, *args: Any, names: list[str] | None = None) -> Graph:
         by_node[node] = len(steps)
         steps.append(Step(len(steps), f"v{k}", str(node.prim), ins, value, node=node))
     if not isinstance(out, RTracer) or out._trace is not trace:
-        raise ValueError("explain: the output does not depend on the inputs")
+        if not constant_ok:
+            raise ValueError("explain: the output does not depend on the inputs")
+        value = trace.lower(out)
+        steps.append(Step(len(steps), "f", "constant", [], value))
+        return Graph(steps, len(steps) - 1, list(range(len(tracers)))), trace
     graph = Graph(steps, by_node[out._node], list(range(len(tracers))))
     if steps[graph.output].op != "input":
         steps[graph.output].name = "f"
     _backward(graph, out, by_node)
-    return graph
+    return graph, trace
 
 
 def _local(node: Node, i: int, g: Any) -> Any:

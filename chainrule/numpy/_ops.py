@@ -245,7 +245,8 @@ def astype(x, dtype, /, copy=True):
     if isinstance(x, Tracer):
         dtype = np.dtype(dtype)
         if not np.issubdtype(dtype, np.inexact):
-            return bind(P.astype_p, bind(P.stop_gradient_p, x), dtype=dtype)
+            cut = bind(P.stop_gradient_p, x, reason=f"a cast to {dtype}")
+            return bind(P.astype_p, cut, dtype=dtype)
         return bind(P.astype_p, x, dtype=dtype)
     return np.asarray(x).astype(dtype, copy=copy)
 

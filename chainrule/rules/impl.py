@@ -124,6 +124,6 @@ impl_rules.update({
     P.eigh_p:         lambda x, UPLO: tuple(np.linalg.eigh(x, UPLO)),
     P.svd_p:          lambda x: tuple(np.linalg.svd(x, full_matrices=False)),
     P.qr_p:           lambda x: tuple(np.linalg.qr(x, mode="reduced")),
-    P.stop_gradient_p: lambda x: x,
+    P.stop_gradient_p: lambda x, reason=None: x,
 })
 # fmt: on
