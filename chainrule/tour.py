@@ -18,7 +18,7 @@ def dJ_exact(x):
     return 3 * x**2 + 2 * x - 6
 
 
-def run(print=print) -> dict:  # noqa: A002
+def run(print=print, out_dir: str | None = None) -> dict:  # noqa: A002
     """Print the tour; return its key numbers.
 
     >>> out = run(print=lambda *a: None)
