@@ -492,6 +492,18 @@ class Node:
         v = self.value
         return _unary(self, v if v > 0 else _zero(v), _RELU)
 
+    def explain(self) -> Any:
+        """The forward and backward tables of the chain rule behind this node (as
+        `chainrule.explain`), replayed through the main engine.
+
+        >>> x = Node(2.0, "x")
+        >>> print(str((x ** 3 + x ** 2 - x * 6 + 1).explain()).splitlines()[-1])
+        Result: df/dx = 10, df/dNode = -2, df/dNode2 = 1
+        """
+        from chainrule.explain import explain_node
+
+        return explain_node(self)
+
     def backward(self) -> None:
         """``backward(self)``: the gradient of this node with respect to every node it depends on.
 

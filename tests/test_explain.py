@@ -110,3 +110,16 @@ def test_explain_gradient_on_tensors():
     c = cr.tensor(3.0, requires_grad=True)
     assert cr.explain_gradient(c * 3 + a.detach(), a).cause == "unused"
     assert cr.explain_gradient(a * c, a).cause == "connected"
+
+
+def test_scalar_node_explain_matches_the_engine():
+    from chainrule.scalar import Node, backward
+
+    x = Node(np.pi, "x")
+    z = (x**2 * x.cos()) ** 2
+    e = z.explain()
+    backward(z)
+    assert float(e.gradient) == pytest.approx(x.grad) == pytest.approx(4 * np.pi**3)
+    assert float(e.value) == pytest.approx(z.value)
+    labels = [s.label for s in e.graph.steps]
+    assert "cos(x)" in labels and "v1 × v2" in labels

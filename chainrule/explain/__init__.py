@@ -21,8 +21,9 @@ from collections.abc import Callable
 import numpy as np
 
 from chainrule.explain.graph import Graph, capture
+from chainrule.numpy import _ops as cnp
 
-__all__ = ["Explanation", "explain"]
+__all__ = ["Explanation", "explain", "explain_node"]
 
 
 def _num(v: Any) -> str:
@@ -106,6 +107,46 @@ def _html_table(head: tuple, rows: list) -> str:
         "<tr>" + "".join(f"<td>{html.escape(str(x))}</td>" for x in r) + "</tr>" for r in rows
     )
     return f"<table><tr>{th}</tr>{body}</table>"
+
+
+def explain_node(out: Any) -> Explanation:
+    """The tables for a graph of the scalar engine (`chainrule.scalar.Node.explain`): the
+    graph is replayed, operation for operation, through the main engine."""
+    from chainrule import scalar as S
+
+    order, seen, stack = [], set(), [(out, False)]
+    while stack:  # iterative post-order: parents before children
+        n, done = stack.pop()
+        if done:
+            order.append(n)
+        elif id(n) not in seen:
+            seen.add(id(n))
+            stack.append((n, True))
+            stack.extend((p, False) for p in reversed(n._prev))
+    leaves = [n for n in order if not n._op]
+    ops = {S._ADD: lambda a, b: a + b, S._SUB: lambda a, b: a - b, S._MUL: lambda a, b: a * b,
+           S._DIV: lambda a, b: a / b, S._POW: lambda a, b: a**b, S._NEG: lambda a, _: -a,
+           S._EXP: lambda a, _: cnp.exp(a), S._LOG: lambda a, _: cnp.log(a),
+           S._TANH: lambda a, _: cnp.tanh(a), S._SIN: lambda a, _: cnp.sin(a),
+           S._COS: lambda a, _: cnp.cos(a), S._SQRT: lambda a, _: cnp.sqrt(a),
+           S._RELU: lambda a, _: cnp.maximum(a, 0.0)}  # fmt: skip
+
+    def replay(*values: Any) -> Any:
+        env = {id(n): v for n, v in zip(leaves, values)}
+        for n in order:
+            if n._op == S._POWN:
+                env[id(n)] = env[id(n._a)] ** n._arg
+            elif n._op:
+                b = env[id(n._b)] if n._b is not None else None
+                env[id(n)] = ops[n._op](env[id(n._a)], b)
+        return env[id(out)]
+
+    names, used = [], {}
+    for n in leaves:
+        k = used.get(n._nom, 0)
+        used[n._nom] = k + 1
+        names.append(n._nom if not k else f"{n._nom}{k + 1}")
+    return Explanation(capture(replay, *[float(n.value) for n in leaves], names=names))
 
 
 def explain(fun: Callable, *args: Any) -> Explanation:
