@@ -18,11 +18,15 @@ $(VENV)/.dev: $(VENV)/.core
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 
+$(VENV)/.demo: $(VENV)/.core
+	$(PY) -m pip install -q -e '.[viz,sym]'
+	touch $@
+
 $(VENV)/.bench: $(VENV)/.core
 	$(PY) -m pip install -q -e '.[bench]'
 	touch $@
 
-demo: $(VENV)/.core
+demo: $(VENV)/.demo
 	$(PY) -m chainrule tour
 
 test: $(VENV)/.dev

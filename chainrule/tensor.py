@@ -24,7 +24,9 @@ import numpy as np
 from chainrule.core import primitives as P
 from chainrule.core.trace import Tracer, bind
 from chainrule.numpy import _ops as cnp
-from chainrule.transforms.reverse import FREED, Node, NodeMeta, ReverseTrace, backward_pass
+from chainrule.transforms.reverse import (
+    FREED, Node, NodeMeta, ReverseTrace, RTracer, backward_pass,
+)  # fmt: skip
 
 # --- grad mode -------------------------------------------------------------------------------
 
@@ -177,7 +179,7 @@ def _check_device(device: Any) -> None:
         )
 
 
-class Tensor(Tracer):
+class Tensor(RTracer):
     """An array that records the operations applied to it while `requires_grad` is on.
 
     >>> import chainrule as cr
@@ -188,7 +190,7 @@ class Tensor(Tracer):
             [6., 8.]])
     """
 
-    __slots__ = ("_value", "_node", "_grad", "_ver", "__weakref__")
+    __slots__ = ("_grad", "_ver", "__weakref__")
 
     def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False):
         self._trace = _EAGER
@@ -199,15 +201,7 @@ class Tensor(Tracer):
         if requires_grad:
             self.requires_grad_()
 
-    # -- basic attributes ----------------------------------------------------------------------
-    @property
-    def shape(self) -> tuple:
-        return self._value.shape
-
-    @property
-    def dtype(self) -> np.dtype:
-        return self._value.dtype
-
+    # -- basic attributes (shape and dtype come from RTracer) ----------------------------------
     @property
     def device(self) -> str:
         return "cpu"
