@@ -18,6 +18,7 @@ from chainrule.transforms.reverse import (
 
 from chainrule import autograd, memory
 from chainrule.explain import explain
+from chainrule.explain.compare import compare
 from chainrule.explain.diagnose import explain_gradient
 from chainrule.tape import GradientTape, Variable
 from chainrule.tensor import (
@@ -28,7 +29,8 @@ from chainrule.tensor import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "GradientTape", "Tensor", "Variable", "arange", "autograd", "elementwise_grad", "empty",
+    "GradientTape", "Tensor", "Variable", "arange", "autograd", "compare", "elementwise_grad",
+    "empty",
     "enable_grad", "explain", "explain_gradient", "eye", "full", "grad", "hessian",
     "is_grad_enabled", "jacfwd", "jacobian", "jacrev", "jvp", "linspace", "manual_seed",
     "memory", "no_grad", "numpy", "ones", "ones_like", "rand", "randn", "stop_gradient",

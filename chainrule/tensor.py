@@ -358,6 +358,12 @@ class Tensor(RTracer):
             )
         return self._value if dtype is None else self._value.astype(dtype)
 
+    def __float__(self) -> float:  # PyTorch's: the value, outside the graph
+        return float(self._value)
+
+    def __complex__(self) -> complex:
+        return complex(self._value)
+
     def item(self) -> Any:
         """The single value as a Python number."""
         if self._value.size != 1:

@@ -161,8 +161,13 @@ def test_numpy_conversion_of_tracer_is_a_clear_type_error(conv):
     assert "stop_gradient" in msg
 
 
-def test_float_of_tracer_drops_the_gradient_as_documented():
-    assert cr.grad(lambda x: float(x) * x)(3.0) == 3.0
+def test_float_of_a_traced_value_is_refused_rather_than_dropping_its_gradient():
+    with pytest.raises(TypeError, match="stop_gradient"):
+        cr.grad(lambda x: float(x) * x)(3.0)
+    # asked for explicitly, the value is a constant
+    assert cr.grad(lambda x: float(cr.stop_gradient(x)) * x)(3.0) == 3.0
+    # Tensors follow PyTorch: float() is the value
+    assert float(cr.tensor(2.0, requires_grad=True) * 3) == 6.0
 
 
 # --- unsupported keywords on traced values ---------------------------------------------------

@@ -134,6 +134,14 @@ class RTracer(Tracer):
     def __repr__(self) -> str:
         return f"Traced<{self._value!r}>"
 
+    def __float__(self) -> float:
+        raise TypeError(
+            "float() of a value being differentiated would silently drop its gradient: keep it "
+            "an array, or write float(cr.stop_gradient(x)) if no gradient should flow through it"
+        )
+
+    __complex__ = __float__
+
 
 class ReverseTrace(Trace):
     """Records primitives applied to its tracers, for a later backward pass."""
