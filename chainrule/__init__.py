@@ -20,6 +20,7 @@ from chainrule import autograd, memory
 from chainrule.explain import explain
 from chainrule.explain.compare import compare
 from chainrule.explain.diagnose import explain_gradient
+from chainrule.explain.symbolic import to_sympy
 from chainrule.tape import GradientTape, Variable
 from chainrule.tensor import (
     Tensor, arange, empty, enable_grad, eye, full, is_grad_enabled, linspace, manual_seed,
@@ -34,5 +35,5 @@ __all__ = [
     "enable_grad", "explain", "explain_gradient", "eye", "full", "grad", "hessian",
     "is_grad_enabled", "jacfwd", "jacobian", "jacrev", "jvp", "linspace", "manual_seed",
     "memory", "no_grad", "numpy", "ones", "ones_like", "rand", "randn", "stop_gradient",
-    "tensor", "tree_util", "value_and_grad", "vjp", "zeros", "zeros_like",
+    "tensor", "to_sympy", "tree_util", "value_and_grad", "vjp", "zeros", "zeros_like",
 ]  # fmt: skip
