@@ -17,10 +17,11 @@ from chainrule.transforms.reverse import (
 )  # fmt: skip
 
 from chainrule import autograd, memory
-from chainrule.explain import explain
-from chainrule.explain.compare import compare
-from chainrule.explain.diagnose import explain_gradient
-from chainrule.explain.symbolic import to_sympy
+from chainrule.transparency import explain
+from chainrule.transparency.compare import compare
+from chainrule.transparency.diagnose import explain_gradient
+from chainrule.transparency.draw import draw
+from chainrule.transparency.symbolic import to_sympy
 from chainrule.tape import GradientTape, Variable
 from chainrule.tensor import (
     Tensor, arange, empty, enable_grad, eye, full, is_grad_enabled, linspace, manual_seed,
@@ -30,8 +31,8 @@ from chainrule.tensor import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "GradientTape", "Tensor", "Variable", "arange", "autograd", "compare", "elementwise_grad",
-    "empty",
+    "GradientTape", "Tensor", "Variable", "arange", "autograd", "compare", "draw",
+    "elementwise_grad", "empty",
     "enable_grad", "explain", "explain_gradient", "eye", "full", "grad", "hessian",
     "is_grad_enabled", "jacfwd", "jacobian", "jacrev", "jvp", "linspace", "manual_seed",
     "memory", "no_grad", "numpy", "ones", "ones_like", "rand", "randn", "stop_gradient",

@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
 
         tour.run(out_dir=args.out)
         return 0
-    from chainrule.explain.expr import ExpressionError, assignments, parse
+    from chainrule.transparency.expr import ExpressionError, assignments, parse
 
     try:
         fun, names = parse(args.formula)
@@ -89,7 +89,7 @@ def _run(args: argparse.Namespace, fun, names: list, at: list) -> int:
         for n, g in zip(names, grads):
             print(f"df/d{n} = {float(g):.12g}")
     elif args.command == "compare":
-        from chainrule.explain.compare import compare
+        from chainrule.transparency.compare import compare
 
         result = compare(fun, at=tuple(at) if len(at) > 1 else at[0])
         print(result)
@@ -97,7 +97,7 @@ def _run(args: argparse.Namespace, fun, names: list, at: list) -> int:
             result.figure(args.figure)
             print(f"figure written to {args.figure}")
     elif args.command == "draw":
-        from chainrule.explain.draw import draw
+        from chainrule.transparency.draw import draw
 
         draw(fun, *at, output=args.output)
         print(f"graph written to {args.output}")

@@ -500,7 +500,7 @@ class Node:
         >>> print(str((x ** 3 + x ** 2 - x * 6 + 1).explain()).splitlines()[-1])
         Result: df/dx = 10, df/dNode = -2, df/dNode2 = 1
         """
-        from chainrule.explain import explain_node
+        from chainrule.transparency import explain_node
 
         return explain_node(self)
 

@@ -18,8 +18,15 @@ def dJ_exact(x):
     return 3 * x**2 + 2 * x - 6
 
 
+SECTIONS = [
+    "Three ways to a derivative", "Gradient descent", "The chain rule, step by step",
+    "The scalar engine of the notes", "PyTorch style", "TensorFlow style", "JAX style",
+    "Memory", "Pictures",
+]  # fmt: skip
+
+
 def run(print=print, out_dir: str | None = None) -> dict:  # noqa: A002
-    """Print the tour; return its key numbers.
+    """Print the tour (writing its figures into `out_dir`, if given); return its numbers.
 
     >>> out = run(print=lambda *a: None)
     >>> bool(abs(out["minimum"] - (-1 + 19 ** 0.5) / 3) < 1e-12), out["index_assignment"]
@@ -27,21 +34,125 @@ def run(print=print, out_dir: str | None = None) -> dict:  # noqa: A002
     >>> out["saved_bytes"], bool(out["accumulation"] < 1e-12)
     (800000, True)
     """
-    print("chainrule tour: J(x) = x³ + x² − 6x + 1\n")
-    print(f"{'x':>6} | {'dJ/dx (chainrule)':>18} | {'3x² + 2x − 6':>14} | {'error':>8}")
-    print("-" * 57)
+    out: dict = {}
+    figures = _Figures(out_dir, print)
+
+    def section(k: int) -> None:
+        bar = "■" * (k + 1) + "□" * (len(SECTIONS) - k - 1)
+        print(f"\n[{bar}] {k + 1}/{len(SECTIONS)}  {SECTIONS[k]}\n")
+
+    print("chainrule tour: the two course notebooks, on one engine")
+    section(0)
+    out.update(_three_ways(print, figures))
+    section(1)
+    out.update(_descent(print))
+    section(2)
+    out.update(_chain_rule(print))
+    section(3)
+    out.update(_scalar(print))
+    section(4)
+    out.update(_torch_style(print))
+    section(5)
+    out.update(_tf_style(print))
+    section(6)
+    _jax_style(print)
+    section(7)
+    out.update(_memory(print))
+    section(8)
+    figures.graphs()
+    if out_dir:
+        print(f"\nFigures and graphs: {figures.written or 'none (see above)'}")
+    return out
+
+
+class _Figures:
+    """Writes the tour's pictures into a folder, when one is given and matplotlib is there."""
+
+    def __init__(self, out_dir: str | None, print) -> None:  # noqa: A002
+        self.dir, self.print, self.written = out_dir, print, []
+        if out_dir:
+            import os
+
+            os.makedirs(out_dir, exist_ok=True)
+
+    def path(self, name: str) -> str | None:
+        if not self.dir:
+            return None
+        import os
+
+        return os.path.join(self.dir, name)
+
+    def save(self, name: str, make) -> None:  # noqa: ANN001
+        p = self.path(name)
+        if p is None:
+            return
+        try:
+            make(p)
+            self.written.append(p)
+            self.print(f"  wrote {p}")
+        except ImportError as err:
+            self.print(f"  (no {name}: {err})")
+
+    def graphs(self) -> None:
+        from chainrule.transparency.draw import draw
+
+        d = draw(J, 2.0)
+        self.print("The graph of J at x = 2, forward edges and the reverse sweep (DOT text):")
+        self.print("  " + "\n  ".join(d.dot.splitlines()[:4]) + "\n  ...")
+        self.save("graph_J.png", d.save)
+        self.save("graph_x2cos.png", draw(lambda x: (x**2 * cnp.cos(x)) ** 2, np.pi).save)
+        self.save("graph_J.svg", d.save)
+
+
+def _three_ways(print, figures: _Figures) -> dict:  # noqa: A002
+    print("J(x) = x³ + x² − 6x + 1 on [-3, 3]: symbolic, numerical and automatic derivatives")
+    X = np.linspace(-3, 3, 101)
+    try:
+        sym = cr.to_sympy(J, "x")
+        print(f"  symbolic (SymPy, from chainrule's own rules): dJ/dx = {sym.gradient[0]}")
+    except ImportError:
+        print("  symbolic: SymPy is not installed (pip install chainrule[sym])")
+    for dx in (1e-2, 1e-3):
+        fd = (J(X + dx) - J(X)) / dx
+        print(f"  numerical, forward differences, dx = {dx:g}: max error "
+              f"{np.max(np.abs(fd - dJ_exact(X))):.1e}")  # fmt: skip
+    dY = cr.elementwise_grad(J)(X)
+    err101 = float(np.max(np.abs(dY - dJ_exact(X))))
+    print(f"  automatic (elementwise_grad on the 101 points at once): max error {err101:.1e}")
+    print(f"\n{'x':>6} | {'dJ/dx (chainrule)':>18} | {'3x² + 2x − 6':>14} | {'error':>8}")
     dJ = cr.grad(J)
     for x in (-3.0, -1.5, 0.0, 1.0, 2.0, 3.0):
         ad, exact = dJ(x), dJ_exact(x)
         print(f"{x:6.2f} | {ad:18.12f} | {exact:14.12f} | {abs(ad - exact):8.1e}")
+    c = cr.compare(J, at=1.0, symbolic=False)
+    print(f"\nObserved orders at x = 1: forward {c.orders['forward']:.2f}, central "
+          f"{c.orders['central']:.2f}, complex step {c.orders['complex']:.2f} (exact to "
+          f"{c.best['complex'][1]:.1e})")  # fmt: skip
+    figures.save("compare_J.png", c.figure)
+    figures.save("J_and_dJ.png", lambda p: _plot_J(p, X, dY))
+    return {"max_error_101": err101}
 
-    X = np.linspace(-3, 3, 101)
-    dY = cr.elementwise_grad(J)(X)
-    err101 = float(np.max(np.abs(dY - dJ_exact(X))))
-    print(f"\nOn the 101 points of [-3, 3] at once (elementwise_grad): max error {err101:.1e}")
 
-    print("\nGradient descent x ← x − 0.1·J'(x) from x = 3:")
+def _plot_J(path: str, X: np.ndarray, dY: np.ndarray) -> None:
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise ImportError("matplotlib is needed: pip install chainrule[viz]") from None
+    fig = Figure(figsize=(7, 4))
+    ax = fig.subplots()
+    ax.plot(X, J(X), label="J(x)")
+    ax.plot(X, dY, label="dJ/dx (chainrule)")
+    ax.axhline(0, color="grey", lw=0.5)
+    ax.set_xlabel("x")
+    ax.legend()
+    ax.set_title("J(x) = x³ + x² − 6x + 1 and its derivative")
+    fig.savefig(path, dpi=120)
+
+
+def _descent(print) -> dict:  # noqa: A002
+    print("x ← x − 0.1·J'(x) from x = 3:")
     print(f"{'step':>5} | {'x':>20} | {'J(x)':>20} | {'dJ/dx':>10}")
+    dJ = cr.grad(J)
     x = 3.0
     for k in range(1, 21):
         x = x - 0.1 * dJ(x)
@@ -49,29 +160,48 @@ def run(print=print, out_dir: str | None = None) -> dict:  # noqa: A002
             print(f"{k:5d} | {x:20.16f} | {J(x):20.16f} | {dJ(x):10.2e}")
     exact_min = (-1 + 19**0.5) / 3
     print(f"\nMinimum at x = {x:.16f}; exact (−1 + √19)/3 = {exact_min:.16f}")
+    return {"minimum": x}
 
+
+def _chain_rule(print) -> dict:  # noqa: A002
+    print("z = (x² cos x)² at x = π: a diamond, where the accumulation rule adds two paths")
+    e = cr.explain(lambda x: (x**2 * cnp.cos(x)) ** 2, np.pi)
+    print(e)
     t = cr.grad(lambda x: cnp.tanh(4 * cnp.cos(x) ** 2))(7.0)
-    z = cr.grad(lambda x: (x**2 * cnp.cos(x)) ** 2)(np.pi)
     print(f"\nd/dx tanh(4 cos² x) at x = 7: {t:.12f}")
-    print(f"d/dx (x² cos x)² at x = π:    {z:.12f}  (4π³ = {4 * np.pi**3:.12f})")
-    out = {"max_error_101": err101, "minimum": x, "tanh": t, "x2cos": z}
-    out.update(_faces(print))
-    print("\nvmap, jit, and the explanations (tables, graphs, SymPy) come in the next parts of")
-    print("the tour as they land.")
-    return out
+    print(f"d/dx (x² cos x)² at x = π:    {float(e.gradient):.12f}  (4π³ = {4 * np.pi**3:.12f})")
+    d = cr.explain_gradient(lambda x: cnp.maximum(x, 0.0) * 3.0, -1.0)
+    print(f"\nWhy is a gradient zero? {d.reason}")
+    return {"tanh": t, "x2cos": float(e.gradient)}
 
 
-def _faces(print) -> dict:  # noqa: A002
-    """The same derivatives through the three other faces of the one engine."""
+def _jax_style(print) -> None:  # noqa: A002
+    print("grad, value_and_grad, jacobian and hessian are here:")
+    v, g = cr.value_and_grad(lambda x: x**2)(3.0)
+    print(f"  value_and_grad(x²)(3) = ({v}, {g});  hessian(sum(x³))([1, 2]) diagonal = "
+          f"{np.diag(cr.hessian(lambda x: cnp.sum(x**3))(np.array([1.0, 2.0])))}")  # fmt: skip
+    print("  vmap and jit come in a later part of chainrule (not yet in this version).")
+
+
+def _scalar(print) -> dict:  # noqa: A002
     from chainrule.scalar import Node, backward
 
-    print("\nThe scalar engine of the notes (chainrule.scalar.Node):")
     xs = Node(2.0, "x")
     ys = xs**3 + xs**2 - xs * 6 + 1
     backward(ys)
-    print(f"  f(2) = {ys.value}, f'(2) = {xs.grad}")
+    print(f"Node(2.0, 'x'): f(2) = {ys.value}, f'(2) = {xs.grad}")
+    y0 = Node(1.0, "y")
+    y = y0
+    for _ in range(100_000):
+        y = y * 1.0001 + 0.0
+    backward(y)
+    print(f"a chain of 200,000 operations (no recursion limit): dy/dy0 = {y0.grad:.10g}, "
+          f"1.0001**100000 = {1.0001**100_000:.10g}")  # fmt: skip
+    return {}
 
-    print("\nPyTorch style: Y[:, 0] = J(X), Y[:, 1] = X² − 2, then Y.backward(gradient=dl)")
+
+def _torch_style(print) -> dict:  # noqa: A002
+    print("Y[:, 0] = J(X), Y[:, 1] = X² − 2, then Y.backward(gradient=dl)")
     X = np.linspace(-3, 3, 101)
     grads = {}
     for name, dl_cols in (("dl=(1,1)", (1, 1)), ("dl=(1,0)", (1, 0)), ("dl=(0,1)", (0, 1))):
@@ -84,8 +214,11 @@ def _faces(print) -> dict:  # noqa: A002
     sum_ok = np.allclose(grads["dl=(1,0)"] + grads["dl=(0,1)"], grads["dl=(1,1)"])
     col_ok = np.allclose(grads["dl=(1,0)"], dJ_exact(X)) and np.allclose(grads["dl=(0,1)"], 2 * X)
     print(f"  dY1 = 3x² + 2x − 6: {col_ok};  dY1 + dY2 = dY: {sum_ok}")
+    return {"index_assignment": col_ok and sum_ok}
 
-    print("\nTensorFlow style: the accumulation rule at x = 7 with a persistent tape")
+
+def _tf_style(print) -> dict:  # noqa: A002
+    print("The accumulation rule at x = 7 with a persistent tape")
     x = cr.Variable(7.0)
     with cr.GradientTape(persistent=True) as tape:
         y1, y2, y3 = x**2, cnp.cos(x), cnp.arctan(x)
@@ -93,8 +226,11 @@ def _faces(print) -> dict:  # noqa: A002
     direct = float(tape.gradient(zt, x))
     summed = sum(float(tape.gradient(zt, y)) * float(tape.gradient(y, x)) for y in (y1, y2, y3))
     print(f"  dz/dx = {direct:.12f};  Σ dz/dyi · dyi/dx = {summed:.12f}")
+    return {"accumulation": abs(direct - summed)}
 
-    print("\nMemory: A = A * rand(1000), 100 times, from a leaf that requires grad")
+
+def _memory(print) -> dict:  # noqa: A002
+    print("A = A * rand(1000), 100 times, from a leaf that requires grad")
     A = cr.rand(1000, requires_grad=True)
     for _ in range(100):
         A = A * cr.rand(1000)
@@ -105,5 +241,4 @@ def _faces(print) -> dict:  # noqa: A002
             B = B * cr.rand(1000)
     print(f"  kept for backward: {kept:,} bytes (100 × 8,000) ; under no_grad: "
           f"{cr.memory.saved_bytes(B)} bytes")
-    return {"index_assignment": col_ok and sum_ok, "accumulation": abs(direct - summed),
-            "saved_bytes": kept}
+    return {"saved_bytes": kept}

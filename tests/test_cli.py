@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from chainrule.__main__ import main
-from chainrule.explain.expr import ExpressionError, parse
+from chainrule.transparency.expr import ExpressionError, parse
 
 
 def run(capsys, *argv):

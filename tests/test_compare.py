@@ -7,7 +7,7 @@ import pytest
 
 import chainrule as cr
 import chainrule.numpy as cnp
-from chainrule.explain.compare import DEFAULT_STEPS, Comparison, compare
+from chainrule.transparency.compare import DEFAULT_STEPS, Comparison, compare
 from chainrule.testing import taylor_test
 
 
@@ -117,7 +117,7 @@ def test_symbolic_through_to_sympy_when_present(monkeypatch):
     c = compare(J, 2.0)
     assert c.symbolic.source == "chainrule.to_sympy" and c.symbolic.value == 10.0
     try:  # the real one, when the package has it
-        from chainrule.explain.symbolic import to_sympy
+        from chainrule.transparency.symbolic import to_sympy
     except Exception:  # absent (or not importable): that part is skipped
         to_sympy = None
     if to_sympy is not None:

@@ -13,7 +13,7 @@ sp = pytest.importorskip("sympy")
 import chainrule as cr  # noqa: E402
 import chainrule.numpy as cnp  # noqa: E402
 from chainrule.core import primitives as P  # noqa: E402
-from chainrule.explain.symbolic import (  # noqa: E402
+from chainrule.transparency.symbolic import (  # noqa: E402
     SymbolicTrace, SymTracer, Symbolic, sympy_rules, symtracers, to_sympy,
 )  # fmt: skip
 from chainrule.tensor import _EAGER  # noqa: E402
@@ -294,7 +294,7 @@ def test_str_and_latex():
 def test_sympy_is_optional():
     code = (
         "import sys, importlib; import chainrule\n"
-        "m = importlib.import_module('chainrule.explain.symbolic')\n"
+        "m = importlib.import_module('chainrule.transparency.symbolic')\n"
         "assert 'sympy' not in sys.modules\n"
         "sys.modules['sympy'] = None\n"
         "try:\n"
@@ -308,7 +308,7 @@ def test_sympy_is_optional():
     # without SymPy, the module's examples are dropped (doctest runs skip them)
     code = (
         "import sys; sys.modules['sympy'] = None\n"
-        "from chainrule.explain import symbolic as m\n"
+        "from chainrule.transparency import symbolic as m\n"
         "assert '>>>' not in m.__doc__ and '>>>' not in m.to_sympy.__doc__\n"
         "assert 'SymPy' in m.to_sympy.__doc__\n"
     )

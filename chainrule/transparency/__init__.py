@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from chainrule.explain.graph import Graph, capture
+from chainrule.transparency.graph import Graph, capture
 from chainrule.numpy import _ops as cnp
 
 __all__ = ["Explanation", "explain", "explain_node"]

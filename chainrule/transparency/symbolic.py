@@ -18,7 +18,7 @@ data-dependent operations (``argsort``, ``nonzero``, Python ``if`` on a symbol) 
 form and raise a clear error. SymPy is an optional dependency (``pip install chainrule[sym]``):
 it is imported when `to_sympy` is first called, never by ``import chainrule``.
 
->>> from chainrule.explain.symbolic import to_sympy
+>>> from chainrule.transparency.symbolic import to_sympy
 >>> s = to_sympy(lambda x: x ** 3 + x ** 2 - 6 * x + 1)
 >>> s.expr
 x**3 + x**2 - 6*x + 1

@@ -139,7 +139,7 @@ class Comparison:
                 for m, why in self.notes.items()]  # fmt: skip
 
     def __str__(self) -> str:
-        from chainrule.explain import _text_table  # late: chainrule.explain may import us
+        from chainrule.transparency import _text_table  # late: chainrule.explain may import us
 
         out = self._summary() + ["", _TABLE_TITLE, _text_table(self._head(), self._rows())]
         footer = self._footer()
@@ -148,7 +148,7 @@ class Comparison:
     __repr__ = __str__
 
     def _repr_html_(self) -> str:
-        from chainrule.explain import _html_table
+        from chainrule.transparency import _html_table
 
         summary = "<br>".join(html.escape(s.strip()) for s in self._summary())
         footer = "".join(f"<p>{html.escape(s)}</p>" for s in self._footer())

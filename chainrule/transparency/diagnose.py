@@ -15,7 +15,7 @@ import numpy as np
 
 from chainrule.core import primitives as P
 from chainrule.core.trace import Tracer
-from chainrule.explain.graph import Graph, Step, _Recording, capture_with
+from chainrule.transparency.graph import Graph, Step, _Recording, capture_with
 
 __all__ = ["Diagnosis", "explain_gradient"]
 
