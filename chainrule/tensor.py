@@ -520,6 +520,19 @@ class Tensor(RTracer):
         """
         run_backward([self], [gradient], retain_graph, create_graph, inputs)
 
+    def explain(self) -> Any:
+        """The forward and backward tables of the chain rule behind this tensor (see
+        `cr.explain`); intermediate values the graph did not keep show as —.
+
+        >>> import chainrule as cr
+        >>> x = cr.tensor(2.0, requires_grad=True)
+        >>> print(str((x ** 3 + x).explain()).splitlines()[-1])
+        Result: df/dx = 13
+        """
+        from chainrule.transparency import explain
+
+        return explain(self)
+
     # reductions etc. come from Tracer's NumPy methods; PyTorch's names too:
     def abs(self) -> Tensor:  # noqa: A003
         return cnp.abs(self)

@@ -123,3 +123,21 @@ def test_scalar_node_explain_matches_the_engine():
     assert float(e.value) == pytest.approx(z.value)
     labels = [s.label for s in e.graph.steps]
     assert "cos(x)" in labels and "v1 × v2" in labels
+
+
+def test_tensor_explain_and_draw_show_the_recorded_graph():
+    x = cr.tensor(np.pi, requires_grad=True)
+    z = (x**2 * cnp.cos(x)) ** 2
+    e = z.explain()
+    assert float(e.gradient) == pytest.approx(4 * np.pi**3)
+    values = {s.name: s.value for s in e.graph.steps}
+    assert float(values["v1"]) == pytest.approx(np.pi**2)  # kept by the product's rule
+    assert float(values["f"]) == pytest.approx(np.pi**4)
+    assert x.grad is None  # explaining touches no .grad
+    assert f"{len(e.graph.contributions)} reverse edges" in cr.draw(z).dot
+    z.backward()  # the explanation left the graph intact
+    assert float(x.grad) == pytest.approx(4 * np.pi**3)
+    with pytest.raises(RuntimeError, match="retain_graph=True"):
+        z.explain()  # now freed
+    with pytest.raises(ValueError, match="not recorded"):
+        cr.tensor(1.0).explain()

@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from chainrule.transparency.graph import Graph, capture
+from chainrule.transparency.graph import Graph, capture, tensor_graph
 from chainrule.numpy import _ops as cnp
 
 __all__ = ["Explanation", "explain", "explain_node"]
@@ -149,8 +149,22 @@ def explain_node(out: Any) -> Explanation:
     return Explanation(capture(replay, *[float(n.value) for n in leaves], names=names))
 
 
+def graph_of(fun: Any, *args: Any) -> Graph:
+    """The captured graph of `fun(*args)`, of a recorded Tensor, or of a scalar-engine Node."""
+    from chainrule.scalar import Node
+    from chainrule.tensor import Tensor
+
+    if isinstance(fun, Tensor):
+        return tensor_graph(fun)
+    if isinstance(fun, Node):
+        return explain_node(fun).graph
+    return capture(fun, *args)
+
+
 def explain(fun: Callable, *args: Any) -> Explanation:
-    """The chain rule at work on `fun(*args)`: forward and backward tables.
+    """The chain rule at work on `fun(*args)`: forward and backward tables. `fun` may also be
+    a recorded Tensor (`t.explain()`; values the graph did not keep show as —) or a node of
+    the scalar engine (`node.explain()`).
 
     >>> import chainrule as cr
     >>> print(cr.explain(lambda x: x ** 3 + x ** 2 - 6 * x + 1, 2.0))  # doctest: +ELLIPSIS
@@ -159,4 +173,4 @@ def explain(fun: Callable, *args: Any) -> Explanation:
     ...
     Result: df/dx = 10
     """
-    return Explanation(capture(fun, *args))
+    return Explanation(graph_of(fun, *args))

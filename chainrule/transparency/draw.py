@@ -61,7 +61,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.transparency.graph import Graph, capture
+from chainrule.transparency.graph import Graph
 
 __all__ = ["Drawing", "draw"]
 
@@ -1048,7 +1048,9 @@ def draw(
     if isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 3:
         raise ValueError(f"draw: max_nodes must be an integer of at least 3, not {max_nodes!r}")
     fmt = _fmt(format)
-    drawing = Drawing(capture(fun, *args), reverse=reverse, max_nodes=max_nodes, format=fmt)
+    from chainrule.transparency import graph_of  # a Tensor or scalar Node works too
+
+    drawing = Drawing(graph_of(fun, *args), reverse=reverse, max_nodes=max_nodes, format=fmt)
     if output is not None:
         drawing.save(output, fmt)
     return drawing

@@ -179,15 +179,69 @@ def _local(node: Node, i: int, g: Any) -> Any:
     return rules[i](one, *node.saved, **node.params)
 
 
+def tensor_graph(t: Any) -> Graph:
+    """The recorded graph behind a Tensor, with its adjoints: values the graph did not keep
+    (intermediate results no rule needs) show as None."""
+    root = getattr(t, "_node", None)
+    if root is None:
+        raise ValueError("explain: this tensor was not recorded (it does not require grad)")
+    order, seen, stack = [], set(), [(root, False)]
+    while stack:  # iterative post-order: parents before children
+        n, done = stack.pop()
+        if done:
+            order.append(n)
+        elif n not in seen:
+            seen.add(n)
+            stack.append((n, True))
+            stack.extend((p, False) for p in reversed(n.parents) if p is not None)
+    steps: list[Step] = []
+    by_node: dict = {}
+    k = 0
+    for n in order:
+        if n.prim is None:
+            owner = n.meta.owner() if n.meta is not None and n.meta.owner is not None else None
+            name = "x" if not by_node else f"x{sum(s.op == 'input' for s in steps) + 1}"
+            value = None if owner is None else owner._value
+            step = Step(len(steps), name, "input", [], value, node=n)
+        else:
+            k += 1
+            saved = n.saved if isinstance(n.saved, tuple) and n.saved else (None,) * (
+                len(n.parents) + 1)  # fmt: skip
+            ins = [steps[by_node[p]].name if p is not None else
+                   (_fmt_const(v) if v is not None and not isinstance(v, Node) else "c")
+                   for p, v in zip(n.parents, saved[1:])]  # fmt: skip
+            value = t._value if n is root else (saved[0] if not isinstance(saved[0], tuple)
+                                                 else None)  # fmt: skip
+            step = Step(len(steps), f"v{k}", str(n.prim), ins, value, node=n)
+        by_node[n] = len(steps)
+        steps.append(step)
+    for s in steps:  # values a consumer kept as its operand
+        n = s.node
+        if s.op != "input" and isinstance(n.saved, tuple):
+            for p, v in zip(n.parents, n.saved[1:]):
+                if p is not None and v is not None and not isinstance(v, Node) and \
+                        steps[by_node[p]].value is None:  # fmt: skip
+                    steps[by_node[p]].value = v
+    graph = Graph(steps, by_node[root], [i for i, s in enumerate(steps) if s.op == "input"])
+    if steps[graph.output].op != "input":
+        steps[graph.output].name = "f"
+    _run_backward(graph, root, t._value, by_node)
+    return graph
+
+
 def _backward(graph: Graph, out: RTracer, by_node: dict) -> None:
+    _run_backward(graph, out._node, out._value, by_node)
+
+
+def _run_backward(graph: Graph, root: Node, value: Any, by_node: dict) -> None:
     def observe(node: Node, i: int, parent: Node, g: Any, ct: Any) -> None:
         acc = ct if parent.ct is None else parent.ct + ct
         graph.contributions.append(
             Contribution(by_node[node], by_node[parent], _local(node, i, g), g, ct, acc)
         )
 
-    seed = np.ones(np.shape(out._value), np.result_type(out._value))
-    leaves = backward_pass([(out._node, seed)], True, None, None, observe)
+    seed = np.ones(np.shape(value), np.result_type(value))
+    leaves = backward_pass([(root, seed)], True, None, None, observe)
     graph.steps[graph.output].grad = seed
     for c in graph.contributions:
         graph.steps[c.parent].grad = c.accumulated
