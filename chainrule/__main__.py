@@ -82,7 +82,15 @@ def _run(args: argparse.Namespace, fun, names: list, at: list) -> int:
     import chainrule as cr
 
     if args.command == "explain":
-        print(cr.explain(fun, *at))
+        e = cr.explain(fun, *at)
+        try:
+            if not sys.stdout.isatty():
+                raise ImportError
+            from rich.console import Console
+
+            Console().print(e)
+        except ImportError:
+            print(e)
     elif args.command == "grad":
         value, grads = cr.value_and_grad(fun, argnums=tuple(range(len(names))))(*at)
         print(f"f = {float(value):.12g}")

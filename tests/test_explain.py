@@ -141,3 +141,15 @@ def test_tensor_explain_and_draw_show_the_recorded_graph():
         z.explain()  # now freed
     with pytest.raises(ValueError, match="not recorded"):
         cr.tensor(1.0).explain()
+
+
+def test_rich_tables_when_rich_is_installed():
+    rich = pytest.importorskip("rich")
+    from rich.console import Console
+
+    console = Console(record=True, width=120)
+    console.print(cr.explain(lambda x: x * cnp.sin(x), 1.0))
+    text = console.export_text()
+    assert "Forward pass" in text and "Backward pass" in text
+    assert f"{np.sin(1.0) + np.cos(1.0):.6g}" in text
+    del rich

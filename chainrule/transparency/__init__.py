@@ -88,6 +88,22 @@ class Explanation:
 
     __repr__ = __str__
 
+    def __rich__(self) -> Any:
+        """Two rich tables, when `rich` is installed (`rich.print(explanation)`)."""
+        from rich.console import Group
+        from rich.table import Table
+
+        tables = []
+        for title, head, rows in (("Forward pass", self._FWD, self.forward_rows()),
+                                  ("Backward pass", self._BWD, self.backward_rows())):  # fmt: skip
+            t = Table(title=title, title_justify="left")
+            for h in head:
+                t.add_column(h, justify="left" if h in ("step", "operation", "edge") else "right")
+            for r in rows:
+                t.add_row(*r)
+            tables.append(t)
+        return Group(*tables)
+
     def _repr_html_(self) -> str:
         return (
             "<p><b>Forward pass</b></p>" + _html_table(self._FWD, self.forward_rows())
