@@ -31,16 +31,6 @@ def _stop_tracing_afterwards():
         tracemalloc.stop()
 
 
-@pytest.fixture
-def no_gc():
-    was = gc.isenabled()
-    gc.collect()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 # --- saved_bytes -----------------------------------------------------------------------------

@@ -6,7 +6,6 @@ Expected values come from closed forms, NumPy, or PyTorch (float64) where it is 
 
 from __future__ import annotations
 
-import gc
 import weakref
 
 import numpy as np
@@ -38,17 +37,6 @@ def torch():
     return pytest.importorskip("torch")
 
 
-@pytest.fixture
-def no_gc():
-    """Run the test with the cyclic garbage collector off: only reference counting frees."""
-    was = gc.isenabled()
-    gc.collect()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 # --- creation --------------------------------------------------------------------------------

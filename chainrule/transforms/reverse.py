@@ -363,14 +363,7 @@ def backward_pass(
             done = blocked.run_region(region, vjp_rules, _cast) if region else None
             if done is not None:
                 for p, ct in done.items():
-                    if p.ct is None:
-                        p.ct = ct
-                        if p.prim is not None:
-                            heappush(heap, (-p.seq, p))
-                        else:
-                            leaves.append(p)
-                    else:
-                        p.ct = p.ct + ct
+                    _add_ct(p, ct, heap, leaves)
                 if not retain:
                     for n in region:
                         n.saved = FREED
@@ -411,7 +404,7 @@ def backward_pass(
                 ct = _cast(ct, p.dtype)
             if observe is not None:
                 observe(node, i, p, g, ct)
-            if p.ct is None:
+            if p.ct is None:  # _add_ct, inlined: this loop is the backward pass's hot path
                 p.ct = ct
                 if p.prim is not None:
                     heappush(heap, (-p.seq, p))
@@ -422,6 +415,19 @@ def backward_pass(
         if not retain:
             node.saved = FREED
     return leaves
+
+
+def _add_ct(p: Node, ct: Any, heap: list, leaves: list) -> None:
+    """Add a cotangent into node `p`; a node getting its first one joins the heap (a leaf,
+    the list of leaves)."""
+    if p.ct is None:
+        p.ct = ct
+        if p.prim is not None:
+            heappush(heap, (-p.seq, p))
+        else:
+            leaves.append(p)
+    else:
+        p.ct = p.ct + ct
 
 
 def _leading_to(roots: Sequence, targets: dict) -> set:
