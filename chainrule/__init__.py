@@ -17,11 +17,6 @@ from chainrule.transforms.reverse import (
 )  # fmt: skip
 
 from chainrule import autograd, memory
-from chainrule.transparency import explain
-from chainrule.transparency.compare import compare
-from chainrule.transparency.diagnose import explain_gradient
-from chainrule.transparency.draw import draw
-from chainrule.transparency.symbolic import to_sympy
 from chainrule.tape import GradientTape, Variable
 from chainrule.tensor import (
     Tensor, arange, empty, enable_grad, eye, full, is_grad_enabled, linspace, manual_seed,
@@ -38,3 +33,20 @@ __all__ = [
     "memory", "no_grad", "numpy", "ones", "ones_like", "rand", "randn", "stop_gradient",
     "tensor", "to_sympy", "tree_util", "value_and_grad", "vjp", "zeros", "zeros_like",
 ]  # fmt: skip
+
+# The transparency tools load on first use: `import chainrule` stays light.
+_LAZY = {
+    "explain": "chainrule.transparency", "compare": "chainrule.transparency.compare",
+    "explain_gradient": "chainrule.transparency.diagnose", "draw": "chainrule.transparency.draw",
+    "to_sympy": "chainrule.transparency.symbolic",
+}  # fmt: skip
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'chainrule' has no attribute {name!r}")
