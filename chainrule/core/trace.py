@@ -85,16 +85,6 @@ def bind(prim: Primitive, *args: Any, **params: Any) -> Any:
         _fail(prim, args, err)
 
 
-def find_trace(args: tuple) -> Trace | None:
-    trace = None
-    for a in args:
-        if isinstance(a, Tracer):
-            t = a._trace
-            if trace is None or t.level > trace.level:
-                trace = t
-    return trace
-
-
 class Tracer:
     """A value followed by a trace. Operators and NumPy-style methods record through `bind`.
 

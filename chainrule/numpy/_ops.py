@@ -9,13 +9,13 @@ methods and operators at the end of this file.
 from __future__ import annotations
 
 import builtins
-import math
 from typing import Any
 
 import numpy as np
 
 from chainrule.core import primitives as P
 from chainrule.core.trace import Tracer, bind
+from chainrule.rules.impl import count
 
 _SEQ = (list, tuple)
 _NO_PARAMS: dict = {}  # shared, never mutated
@@ -431,11 +431,6 @@ mean = _reduction(P.mean_p, np.mean, """`numpy.mean`.
     """)
 
 
-def _count(shape: tuple, axis: Any) -> int:
-    axes = _norm_axis(axis, len(shape), "mean")
-    return math.prod([shape[i] for i in axes] if axes is not None else shape)
-
-
 def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     """`numpy.var` with `ddof`.
 
@@ -451,7 +446,8 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
         a = astype(a, dtype)
     d = a - mean(a, axis=axis, keepdims=True)
     sq = real(d * conj(d)) if d.dtype.kind == "c" else d * d
-    return sum(sq, axis=axis, keepdims=keepdims) / builtins.max(_count(a.shape, axis) - ddof, 0)
+    n = count(a.shape, _norm_axis(axis, a.ndim, "var"))
+    return sum(sq, axis=axis, keepdims=keepdims) / builtins.max(n - ddof, 0)
 
 
 def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
