@@ -23,7 +23,7 @@ import numpy as np
 
 from chainrule.transforms.reverse import FREED
 
-__all__ = ["allocated", "max_allocated", "reset_peak", "saved_bytes"]
+__all__ = ["allocated", "cached", "empty_cache", "max_allocated", "reset_peak", "saved_bytes"]
 
 
 def _cpu(device: Any) -> None:
@@ -106,3 +106,32 @@ def saved_bytes(t: Any) -> int:
                         seen_arrays[id(a)] = a.nbytes
         stack.extend(p for p in n.parents if p is not None)
     return sum(seen_arrays.values())
+
+
+def cached(device: Any = None) -> int:
+    """Bytes of dead large arrays kept for reuse (up to 1 GiB), as PyTorch's caching allocator
+    keeps GPU memory: large elementwise results are written into them instead of fresh memory.
+
+    >>> import chainrule as cr
+    >>> cr.memory.cached() >= 0
+    True
+    """
+    from chainrule.transforms import blocked
+
+    _cpu(device)
+    return blocked._kept
+
+
+def empty_cache(device: Any = None) -> None:
+    """Give the memory kept for reuse back (the analogue of `torch.cuda.empty_cache`).
+
+    >>> import chainrule as cr
+    >>> cr.memory.empty_cache(); cr.memory.cached()
+    0
+    """
+    from chainrule.transforms import blocked
+
+    _cpu(device)
+    with blocked._lock:
+        blocked._free.clear()
+        blocked._kept = 0

@@ -114,3 +114,16 @@ def test_w10_graph_runs_as_one_blocked_region(small_blocks, monkeypatch):
     x = np.random.default_rng(3).standard_normal(5000)
     cr.grad(_w10)(x)
     assert runs == [(10, True)]
+
+
+def test_the_reuse_cache_is_counted_and_can_be_emptied():
+    cr.memory.empty_cache()
+    a = blocked.empty((5000,), np.float64)
+    del a
+    gc.collect()
+    assert cr.memory.cached() == 5000 * 8
+    cr.memory.empty_cache()
+    assert cr.memory.cached() == 0
+    b = blocked.empty((5000,), np.float64)  # fresh memory, still usable
+    b[:] = 1.0
+    assert b.sum() == 5000
