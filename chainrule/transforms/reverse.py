@@ -201,9 +201,10 @@ class ReverseTrace(Trace):
             if lower:  # values that a lower trace follows
                 ans = bind(prim, *vals, **params)
             elif prim in _EW_UFUNCS and (  # large arrays: in parallel chunks
-                (type(xv) is np.ndarray and xv.size >= blocked.BIG or n > 1) and
-                (shape := _big(vals))
-            ):  # fmt: skip
+                (type(xv) is np.ndarray and xv.size >= blocked.BIG) or
+                (n == 2 and type(yv) is np.ndarray and yv.size >= blocked.BIG) or
+                (n > 2 and _big(vals))
+            ) and (shape := _big(vals)):  # fmt: skip
                 ans = blocked.elementwise(impl_rules[prim], vals, shape)
                 if ans is None:
                     ans = impl_rules[prim](*vals, **params)
