@@ -18,81 +18,8 @@ from hypothesis import strategies as st
 import chainrule.scalar as cs
 from chainrule.scalar import Node, backward
 
-# -- the notebook's own class (seed 000), kept verbatim as the reference ------------------------
-
-
-class NotebookNode:
-    def __init__(self, value, nom="Node"):
-        self.value = value
-        self.name = nom + "=" + str(value)
-        self.grad = 0
-        self._backward = lambda: None
-        # this is defined as the forward mode is done based on the computation graph.
-        self._prev = set()
-
-    def __add__(self, other):
-        other = other if isinstance(other, NotebookNode) else NotebookNode(other)
-        out = NotebookNode(self.value + other.value, " + ")
-        out._prev = {self, other}
-
-        def _backward():
-            self.grad += out.grad
-            other.grad += out.grad
-
-        out._backward = _backward
-        return out
-
-    def __sub__(self, other):
-        other = other if isinstance(other, NotebookNode) else NotebookNode(other)
-        out = NotebookNode(self.value - other.value, " - ")
-        out._prev = {self, other}
-
-        def _backward():
-            self.grad += out.grad
-            other.grad -= out.grad
-
-        out._backward = _backward
-        return out
-
-    def __mul__(self, other):
-        other = other if isinstance(other, NotebookNode) else NotebookNode(other)
-        out = NotebookNode(self.value * other.value, " * ")
-        out._prev = {self, other}
-
-        def _backward():
-            self.grad += other.value * out.grad
-            other.grad += self.value * out.grad
-
-        out._backward = _backward
-        return out
-
-    def __pow__(self, n):
-        out = NotebookNode(self.value**n, " ** ")
-        out._prev = {self}
-
-        def _backward():
-            self.grad += n * (self.value ** (n - 1)) * out.grad
-
-        out._backward = _backward
-        return out
-
-
-def notebook_backward(node):
-    topo = []
-    visited = set()
-
-    def build_topo(v):
-        if v not in visited:
-            visited.add(v)
-            for child in v._prev:
-                build_topo(child)
-            topo.append(v)
-
-    build_topo(node)
-    # dx = 1
-    node.grad = 1
-    for node in reversed(topo):
-        node._backward()
+from benchmarks.notebook import Node as NotebookNode  # the notebook's own class, verbatim
+from benchmarks.notebook import backward as notebook_backward
 
 
 # -- what the notebook's earlier cells define (matplotlib replaced by a no-op stand-in) ----------
