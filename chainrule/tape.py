@@ -258,7 +258,7 @@ class GradientTape:
                 "computed from a copy (detach, stop_gradient, an integer or boolean result, "
                 "numpy() values) or under stop_recording")  # fmt: skip
 
-    def jacobian(self, target: Tensor, sources: Any) -> Any:  # noqa: D417
+    def jacobian(self, target: Tensor, sources: Any) -> Any:
         """The Jacobian of `target` with respect to each source: target.shape + source.shape."""
         leaves, tree = tree_flatten(sources)
         n = int(np.prod(target.shape))

@@ -201,9 +201,8 @@ class ReverseTrace(Trace):
             if lower:  # values that a lower trace follows
                 ans = bind(prim, *vals, **params)
             elif prim in _EW_UFUNCS and (  # large arrays: in parallel chunks
-                (type(xv) is np.ndarray and xv.size >= blocked.BIG) or
-                (n == 2 and type(yv) is np.ndarray and yv.size >= blocked.BIG) or
-                (n > 2 and _big(vals))
+                n > 2 or (type(xv) is np.ndarray and xv.size >= blocked.BIG) or
+                (n == 2 and type(yv) is np.ndarray and yv.size >= blocked.BIG)
             ) and (shape := _big(vals)):  # fmt: skip
                 ans = blocked.elementwise(impl_rules[prim], vals, shape)
                 if ans is None:
