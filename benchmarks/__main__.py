@@ -1,8 +1,15 @@
-"""`python -m benchmarks [IDS...] [--rounds N] [--quick] [--profile] [--list]`."""
+"""`python -m benchmarks [IDS...] [--rounds N] [--quick] [--profile] [--list] [--ab REV]`.
+
+With `--ab REV`, every variant of the chosen workloads is timed on chainrule only: the working
+tree's package ("new") against git revision REV's ("old", extracted with `git archive` and
+imported beside it as `chainrule_ab_<sha7>`), interleaved, after checking that both give the
+same result; each row reports new/old (target: ≤ 1.10).
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import os
 import platform
@@ -13,21 +20,32 @@ from importlib import metadata
 from typing import Any
 
 import benchmarks.workloads  # noqa: F401  (fills REGISTRY)
-from benchmarks import harness
-from benchmarks.registry import REGISTRY, Call, Variant, Workload
+from benchmarks import ab, harness
+from benchmarks.registry import REGISTRY, Call, Chainrule, Variant, Workload
 
-COLUMNS = (("id", 4), ("variant", 16), ("chainrule µs", 17), ("peer", 19), ("peer µs", 17),
-           ("ratio", 7), ("target", 7), ("status", 8))  # fmt: skip
+Columns = tuple[tuple[str, int, str], ...]  # (title, width, alignment: "<" text, ">" numbers)
+COLUMNS: Columns = (("id", 4, "<"), ("variant", 16, "<"), ("chainrule µs", 17, ">"),
+    ("peer", 19, "<"), ("peer µs", 17, ">"), ("ratio", 7, ">"), ("target", 7, ">"),
+    ("status", 8, "<"))  # fmt: skip
+AB_COLUMNS: Columns = (("id", 4, "<"), ("variant", 16, "<"), ("new µs", 17, ">"),
+    ("old µs", 17, ">"), ("new/old", 7, ">"), ("target", 7, ">"), ("status", 8, "<"))  # fmt: skip
+AB_TARGET = 1.10  # new/old: the rebuilt core may be at most 10% slower than the old one
 NOISY = 0.25  # a spread above this flags the figures as unreliable
-LEFT = {0, 1, 3, 7}  # text columns; the others are numbers
 
 
-def _row(*cells: str) -> str:
-    padded = (
-        c.ljust(w) if i in LEFT else c.rjust(w)
-        for i, (c, (_, w)) in enumerate(zip(cells, COLUMNS, strict=True))
-    )
-    return "  ".join(padded).rstrip()
+def _row(columns: Columns, *cells: str) -> str:
+    return "  ".join(f"{c:{a}{w}}" for c, (_, w, a) in zip(cells, columns, strict=True)).rstrip()
+
+
+def _header(columns: Columns) -> None:
+    print(_row(columns, *(c for c, _, _ in columns)))
+    print(_row(columns, *("-" * w for _, w, _ in columns)))
+
+
+def _warn_noisy(samples: dict[str, list[float]]) -> None:
+    if noisy := [n for n, xs in samples.items() if harness.spread(xs) > NOISY]:
+        names = ", ".join(noisy)
+        print(f"  ~ noisy (spread > {NOISY:.0%}): {names}; rerun when the machine is quiet")
 
 
 def _us(samples: list[float]) -> str:
@@ -49,7 +67,7 @@ def _prepare(
     w: Workload, name: str, v: Variant, data: Any
 ) -> tuple[dict[str, Call], dict[str, str], list[str]]:
     """Build and check every contender: (calls, peer -> why skipped, peers with wrong results)."""
-    calls: dict[str, Call] = {"chainrule": v.chainrule.make(data)}
+    calls: dict[str, Call] = {"chainrule": v.chainrule(Chainrule(), data)}
     ref = harness.to_numpy(calls["chainrule"]())
     skipped: dict[str, str] = {}
     wrong: list[str] = []
@@ -76,7 +94,7 @@ def run_variant(
     try:
         calls, skipped, wrong = _prepare(w, name, v, data)
     except Exception as err:
-        print(_row(w.id, name, "ERROR", "", "", "", "", "MISSED"))
+        print(_row(COLUMNS, w.id, name, "ERROR", "", "", "", "", "MISSED"))
         print(f"  ! chainrule failed: {type(err).__name__}: {err}")
         return
     samples = harness.interleaved(calls, rounds, target_s)
@@ -94,19 +112,47 @@ def run_variant(
                 status = "WRONG"
             cells = [peer, _us(samples[peer]), f"{ratio:.2f}", target, status]
         head = (w.id, name, _us(mine)) if first else ("", "", "")
-        print(_row(*head, *cells))
+        print(_row(COLUMNS, *head, *cells))
         first = False
     for peer, why in skipped.items():
         print(f"  - {peer} skipped ({why[:120]})")
-    noisy = [n for n, xs in samples.items() if harness.spread(xs) > NOISY]
-    if noisy:
-        names = ", ".join(noisy)
-        print(f"  ~ noisy (spread > {NOISY:.0%}): {names}; rerun when the machine is quiet")
+    _warn_noisy(samples)
+    sys.stdout.flush()
+
+
+def run_ab_variant(
+    w: Workload, name: str, v: Variant, data: Any, libs: dict[str, Chainrule], rounds: int,
+    target_s: float,
+) -> None:  # fmt: skip
+    """Time the variant's chainrule contender on each package of `libs` ("new", "old")."""
+    calls: dict[str, Call] = {}
+    outs: dict[str, Any] = {}
+    errors = []
+    for side, lib in libs.items():
+        try:
+            calls[side] = v.chainrule(lib, data)
+            outs[side] = harness.to_numpy(calls[side]())
+        except Exception as err:
+            why = f"{type(err).__name__}: {err}"
+            errors.append(f"  ! {side} chainrule ({lib.package}) failed: {why}")
+    if errors:
+        print(_row(AB_COLUMNS, w.id, name, "ERROR", "", "", "", "MISSED"), *errors, sep="\n")
+        return
+    status = ""
+    if v.rtol is not None and (why := harness.mismatch(outs["old"], outs["new"], v.rtol, v.atol)):
+        print(f"  ! WARNING {w.id} {name}: the new result differs from the old one: {why}")
+        status = "WRONG"
+    samples = harness.interleaved(calls, rounds + rounds % 2, target_s)  # pairs of rounds
+    ratio = harness.paired_ratio_ab(samples["new"], samples["old"])
+    status = status or ("MET" if ratio <= AB_TARGET else "MISSED")
+    us = (_us(samples["new"]), _us(samples["old"]))
+    print(_row(AB_COLUMNS, w.id, name, *us, f"{ratio:.2f}", f"≤ {AB_TARGET:.2f}", status))
+    _warn_noisy(samples)
     sys.stdout.flush()
 
 
 def profile_variant(w: Workload, name: str, v: Variant, data: Any, seconds: float) -> None:
-    call = v.chainrule.make(data)
+    call = v.chainrule(Chainrule(), data)
     call()
     t0 = time.perf_counter()
     call()
@@ -121,16 +167,23 @@ def profile_variant(w: Workload, name: str, v: Variant, data: Any, seconds: floa
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    ap = argparse.ArgumentParser(
+        prog="python -m benchmarks", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
     ap.add_argument("ids", nargs="*", help=f"workloads (default: all of {', '.join(REGISTRY)})")
     ap.add_argument("--rounds", type=int, help="rounds per workload (default: per workload)")
     ap.add_argument("--quick", action="store_true", help="fewer rounds and shorter batches")
     ap.add_argument("--profile", action="store_true", help="cProfile chainrule's calls instead")
     ap.add_argument("--list", action="store_true", help="list workloads and variants")
+    ap.add_argument("--ab", metavar="REV", help="A/B mode: the working tree's chainrule against "
+                    "git revision REV's (e.g. HEAD), new/old ≤ 1.10")  # fmt: skip
     args = ap.parse_args(argv)
 
     if args.rounds is not None and args.rounds < 1:
         ap.error("--rounds must be at least 1")
+    if args.ab and args.profile:
+        ap.error("--ab and --profile do not combine")
     ids = [i.upper() for i in args.ids] or list(REGISTRY)
     if unknown := [i for i in ids if i not in REGISTRY]:
         ap.error(f"unknown workload(s) {', '.join(unknown)}; known: {', '.join(REGISTRY)}")
@@ -140,7 +193,30 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{w.id:4}  {name:16}  {w.title}  (peers: {', '.join(v.peers)})")
         return 0
 
-    target_s = 0.005 if args.quick else 0.01
+    with contextlib.ExitStack() as stack:
+        libs: dict[str, Chainrule] = {}
+        if args.ab:
+            try:
+                libs = {"new": Chainrule(), "old": stack.enter_context(ab.old_chainrule(args.ab))}
+            except RuntimeError as err:
+                ap.error(f"--ab {args.ab}: {err}")
+        _print_header(args, libs)
+        target_s = 0.005 if args.quick else 0.01
+        for wid in ids:
+            w = REGISTRY[wid]
+            rounds = args.rounds or (w.quick_rounds if args.quick else w.rounds)
+            data = w.setup()
+            for name, v in w.variants.items():
+                if libs:
+                    run_ab_variant(w, name, v, data, libs, rounds, target_s)
+                elif args.profile:
+                    profile_variant(w, name, v, data, seconds=1.0 if args.quick else 3.0)
+                else:
+                    run_variant(w, name, v, data, rounds, target_s)
+    return 0
+
+
+def _print_header(args: argparse.Namespace, libs: dict[str, Chainrule]) -> None:
     print(f"# {platform.python_implementation()} {platform.python_version()}, {_versions()}")
     load = os.getloadavg()[0]
     fresh, again = harness.first_touch_ms()
@@ -148,20 +224,15 @@ def main(argv: list[str] | None = None) -> int:
           f"{fresh:.1f} ms, again: {again:.1f} ms")  # fmt: skip
     if load > 0.5:
         print("# ! the machine is busy: multithreaded peers (torch, BLAS, XLA) suffer most from it")
-    if not args.profile:
+    if libs:
+        for side, lib in libs.items():
+            print(f"# A/B {side}: {lib.package} from {os.path.dirname(lib.cr.__file__)}")
+        print("# median µs per call ± half-IQR; new/old = median over pairs of rounds (each "
+              "package first once) of new/old")  # fmt: skip
+        _header(AB_COLUMNS)
+    elif not args.profile:
         print("# median µs per call ± half-IQR; ratio = median over rounds of chainrule/peer")
-        print(_row(*(c for c, _ in COLUMNS)))
-        print(_row(*("-" * w for _, w in COLUMNS)))
-    for wid in ids:
-        w = REGISTRY[wid]
-        rounds = args.rounds or (w.quick_rounds if args.quick else w.rounds)
-        data = w.setup()
-        for name, v in w.variants.items():
-            if args.profile:
-                profile_variant(w, name, v, data, seconds=1.0 if args.quick else 3.0)
-            else:
-                run_variant(w, name, v, data, rounds, target_s)
-    return 0
+        _header(COLUMNS)
 
 
 if __name__ == "__main__":

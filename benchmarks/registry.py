@@ -5,8 +5,12 @@ factory receives the workload's data (built once by `Workload.setup`) and return
 callable doing one complete call; the harness times batches of such calls. The value a call
 returns is compared with chainrule's before anything is timed.
 
+chainrule's own factory also receives the `Chainrule` package to run on, and takes `cr`, `cnp`
+and `scalar` from it, never from an import: the same factory serves the working tree's package
+and, in A/B mode (`--ab REV`), an old revision's, imported beside it under another name.
+
 To add a variant later (chainrule's Tensor style, its jit, its scalar engine), add an entry to
-the workload's `variants`; to add a workload (W1, W11, W13, M1, C1), add a module to
+the workload's `variants`; to add a workload (C1, W14, ...), add a module to
 `benchmarks/workloads/` that calls `register`.
 """
 
@@ -14,11 +18,37 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib import import_module
 from importlib.util import find_spec
+from types import ModuleType
 from typing import Any
 
 Call = Callable[[], Any]
 Factory = Callable[[Any], Call]
+
+
+@dataclass(frozen=True)
+class Chainrule:
+    """The chainrule package a contender runs on: `chainrule` (the working tree's), or an old
+    revision's as `chainrule_ab_<sha7>`, found on `path` (see `benchmarks.ab`)."""
+
+    package: str = "chainrule"
+    path: str | None = None  # the sys.path entry a fresh interpreter needs; None: the default
+
+    @property
+    def cr(self) -> ModuleType:
+        return import_module(self.package)
+
+    @property
+    def cnp(self) -> ModuleType:
+        return import_module(f"{self.package}.numpy")
+
+    @property
+    def scalar(self) -> ModuleType:
+        return import_module(f"{self.package}.scalar")
+
+
+ChainruleFactory = Callable[[Chainrule, Any], Call]
 
 
 @dataclass(frozen=True)
@@ -36,7 +66,7 @@ class Contender:
 class Variant:
     """chainrule's contender against its peers; `targets` maps a peer to the ratio to beat."""
 
-    chainrule: Contender
+    chainrule: ChainruleFactory
     peers: dict[str, Contender]
     targets: dict[str, float] = field(default_factory=dict)
     rtol: float | None = 1e-5  # None: results are not compared (e.g. import times)

@@ -5,16 +5,28 @@
 np.float64(10.0)
 """
 
-from chainrule.core import primitives as _primitives  # noqa: F401  (the one list)
-from chainrule.rules import impl as _impl  # noqa: F401  (fills impl_rules)
-from chainrule.rules import shape as _shape  # noqa: F401  (fills shape_rules)
+# The layers, lowest first: core (primitives, traces, bind, ops) -> rules (one table per
+# transformation) -> transforms -> the public faces.
+from chainrule.core import linalg as _linalg  # noqa: F401
+from chainrule.rules import impl as _impl, shape as _shape, vjp as _vjp  # noqa: F401
+from chainrule.rules import jvp as _jvp, batching as _batching_rules  # noqa: F401
+from chainrule.rules import transpose as _transpose_rules  # noqa: F401
+from chainrule.transforms import executor as _executor  # noqa: F401  (the fast paths)
 from chainrule import numpy  # noqa: F401
-from chainrule.rules import vjp as _vjp  # noqa: F401  (fills vjp_rules)
-from chainrule import tree_util
+from chainrule import errors, tree_util  # noqa: F401
+from chainrule.core import config
+from chainrule.core.avals import ShapeDtypeStruct
 from chainrule.transforms.reverse import (
-    elementwise_grad, grad, hessian, jacfwd, jacobian, jacrev, jvp, stop_gradient,
-    value_and_grad, vjp,
+    elementwise_grad, grad, stop_gradient, value_and_grad, vjp,
 )  # fmt: skip
+from chainrule.transforms.forward import jvp, linearize
+from chainrule.transforms.staging import eval_shape
+from chainrule.transforms.batching import all_gather, axis_index, pmax, pmean, psum, vmap
+from chainrule.transforms.jacobians import hessian, hvp, jacfwd, jacobian, jacrev
+from chainrule.transforms.custom import custom_jvp, custom_vjp
+from chainrule.transforms.checkpoint import checkpoint, checkpoint_policies, remat
+from chainrule.transforms.control import cond
+from chainrule.transforms.transpose import linear_transpose
 
 from chainrule import autograd, memory
 from chainrule.tape import GradientTape, Variable
@@ -26,12 +38,15 @@ from chainrule.tensor import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "GradientTape", "Tensor", "Variable", "arange", "autograd", "compare", "draw",
-    "elementwise_grad", "empty",
-    "enable_grad", "explain", "explain_gradient", "eye", "full", "grad", "hessian",
-    "is_grad_enabled", "jacfwd", "jacobian", "jacrev", "jvp", "linspace", "manual_seed",
-    "memory", "no_grad", "numpy", "ones", "ones_like", "rand", "randn", "stop_gradient",
-    "tensor", "to_sympy", "tree_util", "value_and_grad", "vjp", "zeros", "zeros_like",
+    "GradientTape", "ShapeDtypeStruct", "Tensor", "Variable", "all_gather", "arange",
+    "autograd", "axis_index", "checkpoint", "checkpoint_policies", "compare", "cond", "config",
+    "custom_jvp", "custom_vjp", "draw", "elementwise_grad", "empty", "enable_grad", "errors",
+    "eval_shape", "explain", "explain_gradient", "eye", "full", "grad", "hessian", "hvp",
+    "is_grad_enabled", "jacfwd", "jacobian", "jacrev", "jvp", "linear_transpose", "linearize",
+    "linspace",
+    "manual_seed", "memory", "no_grad", "numpy", "ones", "ones_like", "pmax", "pmean", "psum",
+    "rand", "randn", "remat", "stop_gradient", "tensor", "to_sympy", "tree_util",
+    "value_and_grad", "vjp", "vmap", "zeros", "zeros_like",
 ]  # fmt: skip
 
 # The transparency tools load on first use: `import chainrule` stays light.

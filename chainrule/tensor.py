@@ -21,12 +21,12 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from chainrule.core import primitives as P
-from chainrule.core.trace import Tracer, bind
-from chainrule.numpy import _ops as cnp
-from chainrule.transforms.reverse import (
-    FREED, Node, NodeMeta, ReverseTrace, RTracer, backward_pass,
-)  # fmt: skip
+from chainrule.core import linalg as _linalg
+from chainrule.core import ops as cnp
+from chainrule.core.trace import Tracer, bind_with
+from chainrule.rules.vjp import vjp_rules
+from chainrule.transforms import reverse
+from chainrule.transforms.reverse import FREED, Node, NodeMeta, ReverseTrace, RTracer
 
 # --- grad mode -------------------------------------------------------------------------------
 
@@ -105,11 +105,6 @@ def is_grad_enabled() -> bool:
 
 # --- the trace -------------------------------------------------------------------------------
 
-# Primitives whose result may be a view of their first operand: it shares its version counter.
-_VIEWS = frozenset({P.getitem_p, P.reshape_p, P.transpose_p, P.broadcast_to_p, P.real_p,
-                    P.imag_p, P.stop_gradient_p})  # fmt: skip
-
-
 class EagerTrace(ReverseTrace):
     """The level-0 trace every Tensor belongs to; records while grad mode is on."""
 
@@ -125,21 +120,28 @@ class EagerTrace(ReverseTrace):
         t._ver = [0]
         return t
 
-    def process(self, prim: Any, args: tuple, params: dict) -> Any:
+    def concrete(self, tracer: Tracer, what: str) -> Any:
+        return tracer._value  # PyTorch's float(t), bool(t): the value, outside the graph
+
+    def protect(self, v: Any) -> Any:
+        """A NumPy array a Tensor operation saves: copied (Tensors have version counters)."""
+        return np.array(v, copy=True)
+
+    def process_primitive(self, prim: Any, args: tuple, params: dict) -> Any:
         mode = _mode
         if mode.enabled:
             if mode.watched:  # constants a tape of this thread watches: use their proxies
                 w = mode.watched
                 args = tuple(w[id(a)][1] if id(a) in w and w[id(a)][0] is a else a for a in args)
-            out = ReverseTrace.process(self, prim, args, params)
+            out = ReverseTrace.process_primitive(self, prim, args, params)
         else:
-            out = self.wrap(bind(prim, *[self.lower(a) for a in args], **params), None)
-        if prim in _VIEWS and isinstance(args[0], Tensor):
+            out = self.wrap_all(bind_with(prim, tuple(self.lower(a) for a in args), params), prim)
+        if prim.view and isinstance(args[0], Tensor):
             out._ver = args[0]._ver
         return out
 
 
-_EAGER = EagerTrace(0)
+_EAGER = EagerTrace(0, "the Tensor face")
 _object_new = object.__new__
 
 
@@ -170,6 +172,17 @@ def _value_of(x: Any) -> Any:
     if isinstance(x, (list, tuple)):
         return [_value_of(e) for e in x]
     return x
+
+
+def _np_index(index: Any) -> Any:
+    """An index with Tensors (integer or boolean) replaced by their values."""
+    if type(index) is tuple:
+        return tuple(_np_index(i) for i in index)
+    if isinstance(index, Tensor):
+        return index._value
+    if isinstance(index, list):
+        return np.asarray(_value_of(index))
+    return index
 
 
 def _check_device(device: Any) -> None:
@@ -432,14 +445,13 @@ class Tensor(RTracer):
     def __setitem__(self, index: Any, value: Any) -> None:
         """`t[index] = value`, differentiable in both `t` and `value` (a recorded index_set)."""
         self._check_inplace()
-        index = cnp._clean_index(index)
         v = value if isinstance(value, Tracer) else np.asarray(_value_of(value))
         if _mode.enabled and (self._node is not None or (isinstance(v, Tensor) and
                                                          v._node is not None)):  # fmt: skip
             new = cnp.index_set(self, index, v)
             self._ver[0] += 1
             if self._value.flags.writeable and new._value.dtype == self._value.dtype:
-                self._value[index] = _value_of(v)  # views of this tensor see the write
+                self._value[_np_index(index)] = _value_of(v)  # views of this tensor see it
             else:
                 self._value = new._value
             self._node = new._node
@@ -447,7 +459,7 @@ class Tensor(RTracer):
             self._ver[0] += 1
             if not self._value.flags.writeable:
                 self._value = np.array(self._value)
-            self._value[index] = _value_of(v)
+            self._value[_np_index(index)] = _value_of(v)
 
     def _inplace(self, op: Callable, other: Any) -> Tensor:
         self._check_inplace()
@@ -595,7 +607,7 @@ class Tensor(RTracer):
         return cnp.transpose(self)
 
     def norm(self) -> Tensor:
-        return cnp.linalg.norm(self)
+        return _linalg.norm(self)
 
     def matmul(self, other: Any) -> Tensor:
         return cnp.matmul(self, other)
@@ -651,7 +663,7 @@ def _seed(t: Tensor, g: Any, i: int) -> Any:
 def _lift(node: Node) -> tuple:
     """The values a node saved, as Tensors in the graph (to record the backward pass)."""
     saved = node.saved
-    if saved is FREED:
+    if saved is FREED or vjp_rules[node.prim].joint is not None:
         return saved
     out = [saved[0] if saved[0] is None or isinstance(saved[0], tuple) else _new(saved[0], node)]
     for v, p in zip(saved[1:], node.parents):
@@ -687,9 +699,9 @@ def run_backward(
         capture = {n: None for n in targets}
     if create_graph:  # the backward pass records itself
         with enable_grad():
-            leaves = backward_pass(roots, retain, _lift, capture)
+            leaves = reverse.backward_pass(roots, retain, _lift, capture)
     else:  # on raw arrays: nothing records
-        leaves = backward_pass(roots, retain, None, capture)
+        leaves = reverse.backward_pass(roots, retain, None, capture)
     results = []
     if inputs is not None:
         for n in targets:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks import peers
-from benchmarks.registry import Call, Contender, Variant, Workload, register
+from benchmarks.registry import Call, Chainrule, Contender, Variant, Workload, register
 
 N, SIZE = 100, 1000
 
@@ -24,8 +24,8 @@ def setup() -> list[np.ndarray]:
     return [rng.random(SIZE) for _ in range(N + 1)]
 
 
-def chainrule_saved(vectors: list[np.ndarray]) -> Call:
-    import chainrule as cr
+def chainrule_saved(lib: Chainrule, vectors: list[np.ndarray]) -> Call:
+    cr = lib.cr
 
     def call() -> int:
         A = cr.tensor(vectors[0], requires_grad=True)
@@ -69,7 +69,7 @@ register(
         setup=setup,
         variants={
             "saved bytes": Variant(
-                chainrule=Contender(chainrule_saved),
+                chainrule=chainrule_saved,
                 peers={"torch eager": Contender(torch_saved, ("torch",))},
                 rtol=0.0,
                 atol=0.0,

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.registry import Call, Contender, Variant, Workload, register
+from benchmarks.registry import Call, Chainrule, Contender, Variant, Workload, register
 
 from benchmarks.notebook import Node, backward  # the notebook's own, verbatim
 
@@ -36,11 +36,8 @@ def _cell(Node: Any, backward: Any, X: np.ndarray) -> Call:
     return call
 
 
-def chainrule_scalar(X: np.ndarray) -> Call:
-    from chainrule.scalar import Node as CNode
-    from chainrule.scalar import backward as cbackward
-
-    return _cell(CNode, cbackward, X)
+def chainrule_scalar(lib: Chainrule, X: np.ndarray) -> Call:
+    return _cell(lib.scalar.Node, lib.scalar.backward, X)
 
 
 def notebook_node(X: np.ndarray) -> Call:
@@ -60,7 +57,7 @@ register(
         setup=setup,
         variants={
             "scalar": Variant(
-                chainrule=Contender(chainrule_scalar),
+                chainrule=chainrule_scalar,
                 peers={
                     "notebook Node": Contender(notebook_node),
                     "micrograd": Contender(micrograd_value, ("micrograd",)),

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks import peers
-from benchmarks.registry import Call, Contender, Variant, Workload, register
+from benchmarks.registry import Call, Chainrule, Contender, Variant, Workload, register
 
 
 def J(x: Any) -> Any:
@@ -18,15 +18,15 @@ def setup() -> np.ndarray:
     return np.linspace(-3, 3, 101)
 
 
-def chainrule_egrad(X: np.ndarray) -> Call:
-    import chainrule as cr
+def chainrule_egrad(lib: Chainrule, X: np.ndarray) -> Call:
+    cr = lib.cr
 
     dJ = cr.elementwise_grad(J)
     return lambda: dJ(X)
 
 
-def chainrule_tensor(X: np.ndarray) -> Call:
-    import chainrule as cr
+def chainrule_tensor(lib: Chainrule, X: np.ndarray) -> Call:
+    cr = lib.cr
 
     def call() -> Any:  # the notebook's torch cell, on chainrule Tensors
         Xt = cr.tensor(X, requires_grad=True)
@@ -68,7 +68,7 @@ register(
         setup=setup,
         variants={
             "elementwise_grad": Variant(
-                chainrule=Contender(chainrule_egrad),
+                chainrule=chainrule_egrad,
                 peers={
                     "torch eager": Contender(torch_eager, ("torch",)),
                     "jax.jit(vmap(grad))": Contender(jax_jit, ("jax",)),
@@ -79,7 +79,7 @@ register(
                 atol=1e-12,
             ),
             "Tensor": Variant(
-                chainrule=Contender(chainrule_tensor),
+                chainrule=chainrule_tensor,
                 peers={"torch eager": Contender(torch_eager, ("torch",))},
                 targets={"torch eager": 0.5},
                 rtol=1e-12,

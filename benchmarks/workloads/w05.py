@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks import peers
-from benchmarks.registry import Call, Contender, Variant, Workload, register
+from benchmarks.registry import Call, Chainrule, Contender, Variant, Workload, register
 
 
 @dataclass(frozen=True)
@@ -33,17 +33,15 @@ def setup() -> Data:
     )
 
 
-def chainrule_grad(d: Data) -> Call:
-    import chainrule as cr
-    import chainrule.numpy as cnp
+def chainrule_grad(lib: Chainrule, d: Data) -> Call:
+    cr, cnp = lib.cr, lib.cnp
 
     g = cr.grad(partial(loss, cnp))
     return lambda: g(d.theta, d.x, d.y)
 
 
-def chainrule_tensor(d: Data) -> Call:
-    import chainrule as cr
-    import chainrule.numpy as cnp
+def chainrule_tensor(lib: Chainrule, d: Data) -> Call:
+    cr, cnp = lib.cr, lib.cnp
 
     theta = cr.tensor(d.theta, requires_grad=True)
     x, y = cr.tensor(d.x), cr.tensor(d.y)
@@ -102,7 +100,7 @@ register(
         setup=setup,
         variants={
             "grad": Variant(
-                chainrule=Contender(chainrule_grad),
+                chainrule=chainrule_grad,
                 peers={
                     "numpy by hand": Contender(numpy_by_hand),
                     "torch eager": Contender(torch_eager, ("torch",)),
@@ -114,7 +112,7 @@ register(
                 atol=1e-6,
             ),
             "Tensor": Variant(
-                chainrule=Contender(chainrule_tensor),
+                chainrule=chainrule_tensor,
                 peers={"torch eager": Contender(torch_eager, ("torch",))},
                 targets={"torch eager": 0.7},
                 rtol=1e-4,

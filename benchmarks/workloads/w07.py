@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks import peers
-from benchmarks.registry import Call, Contender, Variant, Workload, register
+from benchmarks.registry import Call, Chainrule, Contender, Variant, Workload, register
 
 SIZES = (784, 512, 512, 10)
 BATCH = 256
@@ -60,9 +60,8 @@ def _numpy_sgd(grad_fn: Any, d: Data) -> Call:
     return call
 
 
-def chainrule_grad(d: Data) -> Call:
-    import chainrule as cr
-    import chainrule.numpy as cnp
+def chainrule_grad(lib: Chainrule, d: Data) -> Call:
+    cr, cnp = lib.cr, lib.cnp
 
     return _numpy_sgd(cr.grad(partial(loss, cnp)), d)
 
@@ -117,7 +116,7 @@ register(
         setup=setup,
         variants={
             "grad": Variant(
-                chainrule=Contender(chainrule_grad),
+                chainrule=chainrule_grad,
                 peers={
                     "torch eager": Contender(torch_eager, ("torch",)),
                     "jax.jit(step)": Contender(jax_jit, ("jax",)),

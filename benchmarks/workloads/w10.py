@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks import peers
-from benchmarks.registry import Call, Contender, Variant, Workload, register
+from benchmarks.registry import Call, Chainrule, Contender, Variant, Workload, register
 
 N = 4_000_000
 
@@ -21,9 +21,8 @@ def setup() -> np.ndarray:
     return np.random.default_rng(10).standard_normal(N).astype(np.float32)
 
 
-def chainrule_grad(x: np.ndarray) -> Call:
-    import chainrule as cr
-    import chainrule.numpy as cnp
+def chainrule_grad(lib: Chainrule, x: np.ndarray) -> Call:
+    cr, cnp = lib.cr, lib.cnp
 
     g = cr.grad(partial(f, cnp))
     return lambda: g(x)
@@ -61,7 +60,7 @@ register(
         setup=setup,
         variants={
             "grad": Variant(
-                chainrule=Contender(chainrule_grad),
+                chainrule=chainrule_grad,
                 peers={
                     "torch eager": Contender(torch_eager, ("torch",)),
                     "jax.jit(grad)": Contender(jax_jit, ("jax",)),

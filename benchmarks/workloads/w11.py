@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from benchmarks import peers
-from benchmarks.registry import Call, Contender, Variant, Workload, register
+from benchmarks.registry import Call, Chainrule, Contender, Variant, Workload, register
 
 STEPS = 20_000
 
@@ -25,8 +25,8 @@ def _chain(y: Any, steps: int) -> Any:
     return y
 
 
-def chainrule_scalar(steps: int) -> Call:
-    from chainrule.scalar import Node, backward
+def chainrule_scalar(lib: Chainrule, steps: int) -> Call:
+    Node, backward = lib.scalar.Node, lib.scalar.backward
 
     def call() -> float:
         x = Node(1.0)
@@ -76,7 +76,7 @@ register(
         setup=setup,
         variants={
             "scalar": Variant(
-                chainrule=Contender(chainrule_scalar),
+                chainrule=chainrule_scalar,
                 peers={
                     "torch eager": Contender(torch_eager, ("torch",)),
                     "micrograd": Contender(micrograd_value, ("micrograd",)),

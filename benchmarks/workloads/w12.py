@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks import peers
-from benchmarks.registry import Call, Contender, Variant, Workload, register
+from benchmarks.registry import Call, Chainrule, Contender, Variant, Workload, register
 
 N = 100
 
@@ -23,9 +23,8 @@ def setup() -> np.ndarray:
     return np.random.default_rng(12).uniform(-2, 2, N)
 
 
-def chainrule_hessian(x: np.ndarray) -> Call:
-    import chainrule as cr
-    import chainrule.numpy as cnp
+def chainrule_hessian(lib: Chainrule, x: np.ndarray) -> Call:
+    cr, cnp = lib.cr, lib.cnp
 
     h = cr.hessian(partial(rosenbrock, cnp))
     return lambda: h(x)
@@ -58,7 +57,7 @@ register(
         setup=setup,
         variants={
             "hessian": Variant(
-                chainrule=Contender(chainrule_hessian),
+                chainrule=chainrule_hessian,
                 peers={
                     "torch.func.hessian": Contender(torch_func, ("torch",)),
                     "jax.jit(hessian)": Contender(jax_jit, ("jax",)),

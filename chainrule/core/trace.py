@@ -1,107 +1,158 @@
-"""Primitives, traces, tracers and the one dispatch, `bind`.
+"""Traces, tracers and the one door every operation goes through: `bind`.
 
-Every operation chainrule knows is a `Primitive`: plain data, a name. What a primitive *does*
-under each transformation lives in that transformation's rule table (``chainrule/rules``).
+A transformation in flight is a `Trace`; the values it follows are its `Tracer` objects.
+Traces are *tagged*: each call of a transformation creates a fresh trace whose ``level`` is
+its nesting depth in this thread, so a tracer captured from an outer transformation is told
+apart from the inner one's own (no perturbation confusion). When the transformation ends its
+trace is marked dead, and `bind` refuses its tracers from then on (`UnexpectedTracerError`).
 
-A transformation in flight is a `Trace`; the values it follows are its `Tracer` objects. Traces
-are *tagged*: each call of a transformation creates a fresh trace object whose ``level`` is its
-nesting depth, so a tracer captured from an outer transformation is told apart from the inner
-one's own (no perturbation confusion). `bind` finds the highest-level trace among the arguments
-and lets it process the primitive; with no tracer among them, it runs the implementation.
+`bind(prim, *args, **params)` finds the highest-level trace among the arguments and lets it
+process the primitive; arguments that are not its tracers (plain values, tracers of lower
+traces) are its constants or are lifted by it. With no tracer among them, the primitive's
+implementation runs.
+
+Every tracer has an abstract value (`aval`: shape, dtype, weak type). `bool()`, `float()`,
+`int()` and `operator.index()` of a tracer ask its trace, which gives a concrete value or
+raises (`ConcretizationError` where only the abstract value is known).
+
+>>> from chainrule.core import primitives as P
+>>> bind(P.add_p, 1.0, 2.0)
+np.float64(3.0)
 """
 
 from __future__ import annotations
 
 import threading
+import traceback
 from typing import Any
 
 import numpy as np
 
-
-class Primitive:
-    """An operation, as data: its rules live in the tables of ``chainrule.rules``.
-
-    >>> from chainrule.core.primitives import sin_p
-    >>> sin_p
-    sin
-    """
-
-    __slots__ = ("name", "multiple_results")
-
-    def __init__(self, name: str, multiple_results: bool = False):
-        self.name = name
-        self.multiple_results = multiple_results
-
-    def __repr__(self) -> str:
-        return self.name
-
-    def bind(self, *args: Any, **params: Any) -> Any:
-        return bind(self, *args, **params)
-
-
-#: impl_rules[prim](*values, **params) -> value(s): the evaluation rule, on NumPy-protocol arrays.
-impl_rules: dict[Primitive, Any] = {}
+from chainrule.core import config
+from chainrule.core.avals import ShapeDtypeStruct
+from chainrule.core.errors import UnexpectedTracerError, concretization_error
+from chainrule.core.primitives import Primitive
 
 
 class _State(threading.local):
     def __init__(self) -> None:
-        self.depth = 0  # how many transformations are in flight in this thread: a new trace's
-        # level is one more (see transforms/reverse.py's _vjp)
+        self.depth = 0  # transformations in flight in this thread: a new trace's level is one more
 
 
 _state = _State()
 
 
 class Trace:
-    """One transformation in flight. Subclasses implement `process`."""
+    """One transformation in flight. Subclasses implement `process_primitive` and, when their
+    tracers have concrete values, `concrete`."""
 
-    __slots__ = ("level",)
+    __slots__ = ("level", "alive", "name", "fun", "stack", "__weakref__")
 
-    def __init__(self, level: int):
+    def __init__(self, level: int, name: str = "a transformation", fun: Any = None):
         self.level = level
+        self.alive = True
+        self.name = name
+        self.fun = fun
+        self.stack = traceback.format_stack(limit=12)[:-2] if config.debug_tracer_leaks else None
 
-    def process(self, prim: Primitive, args: tuple, params: dict) -> Any:  # pragma: no cover
-        raise NotImplementedError
+    def process_primitive(self, prim: Primitive, args: tuple, params: dict) -> Any:
+        raise NotImplementedError  # pragma: no cover
+
+    def concrete(self, tracer: Tracer, what: str) -> Any:
+        """The concrete value behind `tracer`, for `what` ('bool()', 'float()', ...)."""
+        raise concretization_error(what, f"inside {self.describe()}")
+
+    def describe(self) -> str:
+        """'grad of f (defined at file.py:3)'."""
+        fun = self.fun
+        if fun is None:
+            return self.name
+        name = getattr(fun, "__name__", type(fun).__name__)
+        code = getattr(fun, "__code__", None)
+        at = f" (defined at {code.co_filename}:{code.co_firstlineno})" if code else ""
+        return f"{self.name} of {name}{at}"
+
+
+def new_trace(cls: type, name: str, fun: Any = None, *args: Any) -> Any:
+    """Start a transformation: a fresh trace one level above everything in flight. Pair every
+    call with `end_trace` (in a `finally`)."""
+    state = _state
+    state.depth += 1
+    return cls(state.depth, name, fun, *args)
+
+
+def end_trace(trace: Trace) -> None:
+    """End a transformation: its tracers are refused from now on."""
+    trace.alive = False
+    _state.depth -= 1
+
+
+def _leaked(t: Tracer) -> UnexpectedTracerError:
+    trace = t._trace
+    where = "".join(trace.stack) if trace.stack else ""
+    return UnexpectedTracerError(
+        f"a value traced by {trace.describe()} was used after that transformation ended: it "
+        "escaped (stored in a global, a closure, a list or an attribute while the "
+        "transformation ran, or returned through a side channel). Pass it to the function as "
+        "an argument and return it as an output instead."
+        + (f"\nThe transformation was called here:\n{where}" if where else
+           "\n(cr.config.update('debug_tracer_leaks', True) records where it was called.)")
+    )
 
 
 def _fail(prim: Primitive, args: tuple, err: Exception) -> None:
-    shapes = " and ".join(str(np.shape(getattr(a, "_value", a))) for a in args)
+    shapes = " and ".join(str(np.shape(a)) for a in args)
     raise type(err)(f"{prim.name}: {err} (operand shapes {shapes})") from None
 
 
 def bind(prim: Primitive, *args: Any, **params: Any) -> Any:
-    """Apply `prim` to `args`: the highest trace among them processes it, else its impl runs."""
-    trace = None
+    """Apply `prim` to `args`: the highest live trace among them processes it, else its
+    implementation runs. The only door: every operation of every face goes through here."""
+    return bind_with(prim, args, params)
+
+
+def bind_with(prim: Primitive, args: tuple, params: dict) -> Any:
+    """`bind` with the operands and parameters already packed (what the operators call)."""
+    top = None
     for a in args:
         if isinstance(a, Tracer):
             t = a._trace
-            if trace is None or t.level > trace.level:
-                trace = t
-    if trace is not None:
-        return trace.process(prim, args, params)
+            if not t.alive:
+                raise _leaked(a)
+            if top is None or t.level > top.level:
+                top = t
+    if top is not None:
+        return top.process_primitive(prim, args, params)
     try:
-        return impl_rules[prim](*args, **params)
+        return prim.impl(*args, **params)
     except (ValueError, IndexError) as err:
         _fail(prim, args, err)
 
 
-class Tracer:
-    """A value followed by a trace. Operators and NumPy-style methods record through `bind`.
+# NumPy's functions called on tracers are routed through these tables, which the public
+# namespace (chainrule.numpy) fills: numpy ufunc -> function, numpy function -> function.
+ufunc_handlers: dict = {}
+function_handlers: dict = {}
 
-    The NumPy protocols are implemented, so ``np.sin(tracer)`` records as ``cnp.sin(tracer)``.
-    """
+
+class Tracer:
+    """A value followed by a trace. Array operators and methods are those of `core.ops`
+    (installed on this class there); NumPy's own functions dispatch to chainrule.numpy."""
 
     __slots__ = ("_trace",)
     __array_priority__ = 1000
 
-    # Subclasses provide `_value` or override these.
+    @property
+    def aval(self) -> ShapeDtypeStruct:
+        raise NotImplementedError  # pragma: no cover
+
     @property
     def shape(self) -> tuple:
-        return np.shape(self._value)
+        return self.aval.shape
 
     @property
     def dtype(self) -> np.dtype:
-        return np.result_type(self._value)
+        return self.aval.dtype
 
     @property
     def ndim(self) -> int:
@@ -109,11 +160,14 @@ class Tracer:
 
     @property
     def size(self) -> int:
-        return int(np.prod(self.shape))
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
 
     def __len__(self) -> int:
         if not self.shape:
-            raise TypeError("len() of a 0-d value")
+            raise TypeError("len() of unsized object (a 0-d value)")
         return self.shape[0]
 
     def __iter__(self):
@@ -122,18 +176,64 @@ class Tracer:
         return (self[i] for i in range(self.shape[0]))
 
     def __bool__(self) -> bool:
-        return bool(self._value)
+        return bool(self._trace.concrete(self, "bool()"))
 
     def __float__(self) -> float:
-        return float(self._value)
+        return float(self._trace.concrete(self, "float()"))
 
     def __int__(self) -> int:
-        return int(self._value)
+        return int(self._trace.concrete(self, "int()"))
 
     def __complex__(self) -> complex:
-        return complex(self._value)
+        return complex(self._trace.concrete(self, "complex()"))
 
     def __index__(self) -> int:
-        return self._value.__index__()
+        return self._trace.concrete(self, "operator.index()").__index__()
 
     __hash__ = object.__hash__
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        fn = ufunc_handlers.get(ufunc) if method == "__call__" else None
+        if fn is None:
+            raise NotImplementedError(
+                f"numpy.{ufunc.__name__}{'' if method == '__call__' else '.' + method} is not "
+                "supported on traced values; chainrule.numpy lists what is"
+            )
+        return fn(*inputs, **kwargs)
+
+    def __array_function__(self, func: Any, types: Any, args: tuple, kwargs: dict) -> Any:
+        fn = function_handlers.get(func)
+        if fn is None:
+            raise NotImplementedError(
+                f"numpy.{func.__name__} is not supported on traced values; chainrule.numpy "
+                "lists what is"
+            )
+        return fn(*args, **kwargs)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        raise TypeError(
+            "a traced value cannot become a NumPy array (its derivative would be lost); use "
+            "chainrule.numpy functions on it, or cr.stop_gradient(x) to drop the derivative"
+        )
+
+
+# NumPy's functions that only read shapes and dtypes work on tracers as on arrays.
+def _meta(x: Any) -> Any:
+    if isinstance(x, Tracer):
+        a = x.aval
+        return np.empty((0,) * 0, a.dtype) if a.ndim == 0 else np.empty((0,), a.dtype)
+    return x
+
+
+function_handlers.update({
+    np.shape: lambda a: a.shape if isinstance(a, Tracer) else np.shape(a),
+    np.ndim: lambda a: a.ndim if isinstance(a, Tracer) else np.ndim(a),
+    np.size: lambda a, axis=None: (a.size if axis is None else a.shape[axis])
+    if isinstance(a, Tracer) else np.size(a, axis),
+    np.result_type: lambda *xs: np.result_type(
+        *[x.dtype if isinstance(x, Tracer) else x for x in xs]),
+    np.iscomplexobj: lambda x: x.dtype.kind == "c" if isinstance(x, Tracer) else
+    np.iscomplexobj(x),
+    np.isrealobj: lambda x: x.dtype.kind != "c" if isinstance(x, Tracer) else np.isrealobj(x),
+})  # fmt: skip
+del _meta

@@ -5,6 +5,8 @@ values, Tensors, or lists holding them it records the operation. Creation functi
 and dtypes are NumPy's. `random` is NumPy's RNG. A NumPy function this module does not cover
 works on plain data and raises a clear `NotImplementedError` on traced values.
 
+NumPy's own functions called on traced values (``np.sin(x)``, ``np.sum(x)``) dispatch here.
+
 >>> import chainrule as cr, chainrule.numpy as cnp
 >>> print(round(float(cr.grad(lambda x: cnp.tanh(4 * cnp.cos(x) ** 2))(7.0)), 6))
 -0.164493
@@ -20,20 +22,21 @@ from numpy import (  # noqa: F401  (constants, dtypes and constant-valued creati
     broadcast_shapes, ix_, isscalar,
 )
 
-from chainrule.numpy._ops import *  # noqa: F401,F403
-from chainrule.numpy._ops import (  # noqa: F401  (names that `import *` skips or shadows)
+from chainrule.core.ops import *  # noqa: F401,F403
+from chainrule.core.ops import (  # noqa: F401  (names that `import *` skips or shadows)
     abs, all, any, max, min, pow, round, sum, getitem, index_add, index_set,
 )
+from chainrule.core import ops as _ops
+from chainrule.core import trace as _trace
 from chainrule.numpy import linalg  # noqa: E402,F401
 
 
 def __getattr__(name: str):
     if hasattr(_np, name) and callable(getattr(_np, name)):
         fn = getattr(_np, name)
-        from chainrule.numpy._ops import _traced
 
         def unsupported(*args, **kwargs):
-            if _traced(args) or _traced(list(kwargs.values())):
+            if _ops._traced(args) or _ops._traced(list(kwargs.values())):
                 raise NotImplementedError(
                     f"chainrule.numpy.{name} is not differentiable yet; numpy.{name} on plain "
                     "arrays works as usual (wrap the call in cr.stop_gradient if no gradient "
@@ -46,3 +49,22 @@ def __getattr__(name: str):
     if hasattr(_np, name):
         return getattr(_np, name)
     raise AttributeError(f"module 'chainrule.numpy' has no attribute {name!r}")
+
+
+def _register() -> None:
+    """Route NumPy's functions and ufuncs, called on tracers, to this namespace."""
+    mine = {n: v for n, v in globals().items() if callable(v) and not n.startswith("_")}
+    for n, v in mine.items():
+        target = getattr(_np, n, None)
+        if isinstance(target, _np.ufunc):
+            _trace.ufunc_handlers[target] = v
+        elif callable(target) and target is not v and getattr(target, "__module__", "") and \
+                hasattr(target, "__name__"):  # fmt: skip
+            _trace.function_handlers[target] = v
+    for n in dir(linalg):
+        v, target = getattr(linalg, n), getattr(_np.linalg, n, None)
+        if callable(v) and callable(target) and not n.startswith("_") and target is not v:
+            _trace.function_handlers[target] = v
+
+
+_register()

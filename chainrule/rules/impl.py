@@ -1,15 +1,38 @@
-"""Evaluation rules: how each primitive computes, on arrays that speak NumPy's protocols.
+"""Evaluation rules: how each primitive computes, on arrays of the operands' namespace.
 
-Rules call NumPy's functions and ufuncs, which dispatch through ``__array_ufunc__`` and
-``__array_function__``: the same table serves CuPy arrays.
+The rules call NumPy's functions and ufuncs, which dispatch through ``__array_ufunc__`` and
+``__array_function__`` to other array libraries; arrays they create come from the operands'
+namespace (`xp`). Each rule computes exactly what the plain NumPy call computes: a traced
+primal equals the plain one bit for bit (``tests/test_rules.py`` checks every primitive).
 """
 
-import math
+from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 
+from chainrule.core import axes
 from chainrule.core import primitives as P
-from chainrule.core.trace import impl_rules
+from chainrule.core.ops import build_index, has_arrays
+
+#: impl_rules[prim](*values, **params) -> value(s)
+impl_rules: dict[P.Primitive, Any] = {}
+
+
+def defimpl(prim: P.Primitive, fn: Any) -> None:
+    impl_rules[prim] = fn
+    prim.impl = fn
+
+
+def xp_of(*xs: Any) -> Any:
+    """The array namespace of the operands (NumPy unless one comes from another library)."""
+    for x in xs:
+        ns = getattr(x, "__array_namespace__", None)
+        if ns is not None and type(x) is not np.ndarray:
+            return ns()
+    return np
+
 
 # fmt: off
 _UFUNCS = {
@@ -22,7 +45,7 @@ _UFUNCS = {
     "real": np.real, "imag": np.imag, "conj": np.conjugate, "deg2rad": np.deg2rad,
     "rad2deg": np.rad2deg,
     "add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.true_divide,
-    "maximum": np.maximum, "minimum": np.minimum, "fmax": np.fmax,
+    "pow": np.power, "maximum": np.maximum, "minimum": np.minimum, "fmax": np.fmax,
     "fmin": np.fmin, "arctan2": np.arctan2, "hypot": np.hypot, "logaddexp": np.logaddexp,
     "logaddexp2": np.logaddexp2, "mod": np.remainder, "fmod": np.fmod,
     "sign": np.sign, "floor": np.floor, "ceil": np.ceil, "trunc": np.trunc, "rint": np.rint,
@@ -34,50 +57,38 @@ _UFUNCS = {
 }
 # fmt: on
 for _name, _f in _UFUNCS.items():
-    impl_rules[getattr(P, _name + "_p")] = _f
+    defimpl(getattr(P, _name + "_p"), _f)
 
 
-def power(x, y):
-    """`x ** y`; small integer exponents by multiplication (as PyTorch and JAX do: within an
-    ulp or two of `numpy.power`, and several times faster)."""
-    if type(y) is int and 3 <= y <= 16:
-        acc = None
-        while y:
-            if y & 1:
-                acc = x if acc is None else acc * x
-            y >>= 1
-            if y:
-                x = x * x
-        return acc
-    return np.power(x, y)
+def _count(shape: tuple, axis: tuple | None) -> int:
+    n = 1
+    for i, s in enumerate(shape):
+        if axis is None or i in axis:
+            n *= s
+    return n
 
 
-def count(shape: tuple, axis: tuple | None) -> int:
-    """How many elements a reduction over `axis` (normalised, or None) of `shape` combines."""
-    return math.prod(shape) if axis is None else math.prod(shape[i] for i in axis)
+def _mean_fast(x, axis, keepdims):
+    if x.dtype.kind in "fc" and x.dtype.itemsize >= 4:
+        return np.add.reduce(x, axis, keepdims=keepdims) / _count(x.shape, axis)
+    return np.mean(x, axis=axis, keepdims=keepdims)
 
 
-def _index_is_basic(index) -> bool:
-    """True when `index` selects each element at most once (no integer arrays)."""
-    items = index if type(index) is tuple else (index,)
-    for i in items:
-        if isinstance(i, (list, np.ndarray)) and np.asarray(i).dtype != bool:
-            return False
-    return True
-
-
-def _index_add(x, index, y):
-    out = np.array(np.broadcast_to(x, np.shape(x)), dtype=np.result_type(x, y), copy=True)
-    if _index_is_basic(index):
-        out[index] += y
+def _index_add(x, y, *arrays, index):
+    xp = xp_of(x, y)
+    out = xp.array(xp.broadcast_to(x, xp.shape(x)), dtype=xp.result_type(x, y), copy=True)
+    idx = build_index(index, arrays)
+    if not has_arrays(index):  # each element selected once
+        out[idx] += y
     else:
-        np.add.at(out, index, y)
+        np.add.at(out, idx, y)
     return out
 
 
-def _index_set(x, index, y):
-    out = np.array(x, dtype=np.result_type(x, y), copy=True)
-    out[index] = y
+def _index_set(x, y, *arrays, index):
+    xp = xp_of(x, y)
+    out = xp.array(x, dtype=xp.result_type(x, y), copy=True)
+    out[build_index(index, arrays)] = y
     return out
 
 
@@ -85,9 +96,31 @@ def _astype(x, dtype):
     return x.astype(dtype) if hasattr(x, "astype") else np.asarray(x, dtype)
 
 
+# --- collectives: values that do not vary along the axis (varying ones are vmap's) -----------
+
+
+def _psum(x, axis_name):
+    for name in axes.names(axis_name):
+        x = axes.lookup(name).handler.psum(x)
+    return x
+
+
+def _pmax(x, axis_name):
+    for name in axes.names(axis_name):
+        x = axes.lookup(name).handler.pmax(x)
+    return x
+
+
+def _all_gather(x, axis_name):
+    return axes.lookup(axis_name).handler.all_gather(x)
+
+
+def _axis_index(axis_name):
+    return axes.lookup(axis_name).handler.axis_index()
+
+
 # fmt: off
-impl_rules.update({
-    P.pow_p:          power,
+for _p, _f in {
     P.round_p:        lambda x, decimals=0: np.round(x, decimals),
     P.argmax_p:       lambda x, axis, keepdims: np.argmax(x, axis=axis, keepdims=keepdims),
     P.argmin_p:       lambda x, axis, keepdims: np.argmin(x, axis=axis, keepdims=keepdims),
@@ -98,9 +131,9 @@ impl_rules.update({
     P.where_p:        np.where,
     P.clip_p:         np.clip,
     P.astype_p:       _astype,
+    P.stop_gradient_p: lambda x, reason=None: x,
     P.sum_p:          lambda x, axis, keepdims: np.add.reduce(x, axis, keepdims=keepdims),
-    P.mean_p:         lambda x, axis, keepdims:
-                          np.add.reduce(x, axis, keepdims=keepdims) / count(x.shape, axis),
+    P.mean_p:         _mean_fast,
     P.prod_p:         lambda x, axis, keepdims: np.multiply.reduce(x, axis, keepdims=keepdims),
     P.amax_p:         lambda x, axis, keepdims: np.maximum.reduce(x, axis, keepdims=keepdims),
     P.amin_p:         lambda x, axis, keepdims: np.minimum.reduce(x, axis, keepdims=keepdims),
@@ -111,11 +144,12 @@ impl_rules.update({
     P.broadcast_to_p: lambda x, shape: np.broadcast_to(x, shape),
     P.concatenate_p:  lambda *xs, axis, sizes: np.concatenate(xs, axis),
     P.pad_p:          lambda x, pad_width: np.pad(x, pad_width),
-    P.getitem_p:      lambda x, index: x[index],
+    P.getitem_p:      lambda x, *arrays, index: x[build_index(index, arrays)],
     P.index_add_p:    _index_add,
     P.index_set_p:    _index_set,
     P.matmul_p:       np.matmul,
-    P.einsum_p:       lambda *xs, subscripts: np.einsum(subscripts, *xs, optimize=len(xs) > 1),
+    P.einsum_p:       lambda *xs, subscripts, optimize: np.einsum(subscripts, *xs,
+                                                                  optimize=optimize),
     P.inv_p:          np.linalg.inv,
     P.det_p:          np.linalg.det,
     P.slogdet_p:      lambda x: tuple(np.linalg.slogdet(x)),
@@ -124,6 +158,10 @@ impl_rules.update({
     P.eigh_p:         lambda x, UPLO: tuple(np.linalg.eigh(x, UPLO)),
     P.svd_p:          lambda x: tuple(np.linalg.svd(x, full_matrices=False)),
     P.qr_p:           lambda x: tuple(np.linalg.qr(x, mode="reduced")),
-    P.stop_gradient_p: lambda x, reason=None: x,
-})
+    P.psum_p:         _psum,
+    P.pmax_p:         _pmax,
+    P.all_gather_p:   _all_gather,
+    P.axis_index_p:   _axis_index,
+}.items():
+    defimpl(_p, _f)
 # fmt: on

@@ -1,54 +1,99 @@
-"""Reverse-mode rules: one row per primitive, one function per differentiable operand.
+"""Reverse-mode rules: one row per primitive, one rule per differentiable operand.
 
-A rule is called as ``rule(g, ans, *args, **params)`` and returns the cotangent of its
-operand. Rules are written with ``chainrule.numpy`` and operators, so they are themselves
-differentiable: higher-order derivatives come free.
+A row is ``defvjp(prim, reads_0, rule_0, reads_1, rule_1, ...)``. Rule i gives the cotangent
+of operand i: it is called as ``rule(g, ans, *operands, **params)`` and `reads_i` declares,
+by the rule's own parameter names, which of ``ans`` and the operands it reads (``"arrays"``
+stands for all the integer index operands). The recording trace keeps exactly the declared
+values, so ``mul`` by a constant keeps the constant and not both operands. A value a rule
+does not declare is given to it as a placeholder that has only ``.shape``, ``.dtype`` and
+``.ndim`` (``tests/test_rules.py`` runs every rule that way). Rules are written with
+``core.ops``, so they are themselves differentiable (higher derivatives come free), and they
+never branch on values (they run on abstract values too: ``cr.eval_shape`` of a gradient).
 
-Convention: a rule's parameters that start with ``_`` are not read (at most their ``.shape``,
-``.ndim`` and ``.dtype``), so the graph does not keep those values alive. The backward pass
-un-broadcasts and casts what a rule returns to its operand's shape and dtype; rules don't.
-Complex numbers follow JAX's (and HIPS autograd's) convention: for holomorphic f the rule is
-``g * f'(x)``, no conjugation.
+The backward pass un-broadcasts and casts what a rule returns to its operand's shape and
+dtype; rules don't. Complex numbers follow JAX's (and HIPS autograd's) convention: for a
+holomorphic f the rule is ``g * f'(x)``, without conjugation.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 from typing import Any
 from collections.abc import Callable
 
 import numpy as np
 
+from chainrule.core import linalg as la
+from chainrule.core import ops as cnp
 from chainrule.core import primitives as P
-from chainrule.core.trace import Tracer
-from chainrule.numpy import _ops as cnp
-from chainrule.numpy import linalg as la
-from chainrule.rules.impl import _index_is_basic, count, power
+from chainrule.core.ops import count, has_arrays
+from chainrule.core.trace import bind
 
 
-class VarArgs:
-    """A rule for a primitive with any number of operands: ``fn(i, g, ans, *args, **params)``."""
+class VJP:
+    """The reverse-mode row of one primitive: per-operand `rules` and what each reads.
 
-    __slots__ = ("fn",)
+    `reads[i]` is a frozenset of positions in ``(ans, *operands)``; ``-1`` stands for all
+    operands from `first_array` on (the index arrays). A `varargs` row has one function
+    ``fn(i, g, ans, *operands, **params)`` for any number of operands; a `joint` row one
+    function ``joint(g, *saved, **params)`` giving every operand's cotangent at once (the
+    primitives that carry functions, whose nodes save what their own processing chose).
+    """
 
-    def __init__(self, fn: Callable):
+    __slots__ = ("rules", "reads", "varargs", "fn", "varargs_reads", "joint")
+
+    def __init__(self, rules: tuple = (), reads: tuple = (), fn: Callable | None = None,
+                 varargs_reads: str = "", joint: Callable | None = None):  # fmt: skip
+        self.rules = rules
+        self.reads = reads
+        self.varargs = fn is not None
         self.fn = fn
+        self.varargs_reads = varargs_reads
+        self.joint = joint
 
 
-#: vjp_rules[prim] -> tuple of per-operand rules (None: that operand carries no gradient).
-vjp_rules: dict[P.Primitive, Any] = {}
+#: vjp_rules[prim] -> VJP
+vjp_rules: dict[P.Primitive, VJP] = {}
 
 
-def defvjp(prim: P.Primitive, *rules: Callable | None) -> None:
-    """Register one reverse-mode rule per operand of `prim`."""
-    vjp_rules[prim] = rules
+def _positions(rule: Callable, reads: str) -> frozenset:
+    """Positions in (ans, *operands) of the names in `reads`, by `rule`'s parameter names."""
+    names = [
+        p.name for p in inspect.signature(rule).parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ][1:]  # fmt: skip
+    out = set()
+    for word in reads.split():
+        if word == "arrays":
+            out.add(-1)
+        elif word not in names:
+            raise ValueError(f"defvjp: {word!r} is not a parameter of the rule {names}")
+        else:
+            out.add(names.index(word))
+    return frozenset(out)
 
 
-_LN2, _LN10 = float(np.log(2.0)), float(np.log(10.0))
+def defvjp(prim: P.Primitive, *pairs: Any) -> None:
+    """Register `prim`'s rules: ``reads, rule`` per operand (``None, None``: no gradient)."""
+    reads, rules = [], []
+    for r, rule in zip(pairs[::2], pairs[1::2]):
+        rules.append(rule)
+        reads.append(frozenset() if rule is None else _positions(rule, r))
+    vjp_rules[prim] = VJP(tuple(rules), tuple(reads))
+
+
+def defvjp_varargs(prim: P.Primitive, reads: str, fn: Callable) -> None:
+    """Register one rule ``fn(i, g, ans, *operands)`` for every operand; `reads` is ""
+    (nothing), "operands" or "ans operands"."""
+    vjp_rules[prim] = VJP(fn=fn, varargs_reads=reads)
+
+
+_LN2, _LN10 = math.log(2.0), math.log(10.0)
 
 
 def _is_complex(x: Any) -> bool:
-    return np.issubdtype(x.dtype, np.complexfloating)
+    return x.dtype.kind == "c"
 
 
 def _safe(x: Any, bad: Any, fill: float) -> Any:
@@ -56,36 +101,35 @@ def _safe(x: Any, bad: Any, fill: float) -> Any:
 
 
 def _T(x: Any) -> Any:
-    return x.mT
+    return cnp.swapaxes(x, -1, -2)
 
 
-def _abs_vjp(g, a, x):
-    if _is_complex(x):
-        return g * cnp.conj(x) / _safe(a, a == 0, 1.0)
+def _abs(g, ans, x):
+    if _is_complex(x):  # g · conj(x)/|x|, 0 at 0
+        return g * cnp.conj(x) / _safe(ans, ans == 0, 1.0)
     return g * cnp.sign(x)
 
 
-def _sinc_vjp(g, a, x):
+def _sinc(g, ans, x):
     zero = x == 0
     # at 0 the derivative is 0; written as -π²x/3 there so that its own derivative is right
-    return g * cnp.where(zero, x * (-np.pi**2 / 3), (cnp.cos(np.pi * x) - a) / _safe(x, zero, 1.0))
+    return g * cnp.where(zero, x * (-np.pi**2 / 3),
+                         (cnp.cos(np.pi * x) - ans) / _safe(x, zero, 1.0))  # fmt: skip
 
 
-def _pow_x(g, _a, x, y):
-    if isinstance(y, (int, float)):
+def _pow_x(g, ans, x, y):
+    if isinstance(y, (int, float)):  # a Python exponent: known while tracing
         if y == 0:
             return g * 0.0
         if y == 2:
             return g * (2 * x)
-        if type(y) is int and not isinstance(x, Tracer):
-            return g * (y * power(x, y - 1))
         return g * (y * x ** (y - 1))
     return g * cnp.where(y == 0, 0.0, y * x ** (y - 1))
 
 
-def _pow_y(g, a, x, _y):
+def _pow_y(g, ans, x, y):
     zero = x == 0
-    return g * cnp.where(zero, 0.0, a * cnp.log(_safe(x, zero, 1.0)))
+    return g * cnp.where(zero, 0.0, ans * cnp.log(_safe(x, zero, 1.0)))
 
 
 def _tie(x: Any, y: Any, first: Any) -> Any:
@@ -98,86 +142,88 @@ def _fminmax_weight(x, y, first):
 
 
 # fmt: off
-defvjp(P.neg_p,        lambda g, _a, _x: -g)
-defvjp(P.exp_p,        lambda g, a, _x: g * a)
-defvjp(P.expm1_p,      lambda g, a, _x: g * (a + 1))
-defvjp(P.exp2_p,       lambda g, a, _x: g * (a * _LN2))
-defvjp(P.log_p,        lambda g, _a, x: g / x)
-defvjp(P.log1p_p,      lambda g, _a, x: g / (x + 1))
-defvjp(P.log2_p,       lambda g, _a, x: g / (x * _LN2))
-defvjp(P.log10_p,      lambda g, _a, x: g / (x * _LN10))
-defvjp(P.sqrt_p,       lambda g, a, _x: g / (2 * a))
-defvjp(P.cbrt_p,       lambda g, a, _x: g / (3 * (a * a)))
-defvjp(P.square_p,     lambda g, _a, x: g * (2 * x))
-defvjp(P.reciprocal_p, lambda g, a, _x: -g * (a * a))
-defvjp(P.abs_p,        _abs_vjp)
-defvjp(P.sin_p,        lambda g, _a, x: g * cnp.cos(x))
-defvjp(P.cos_p,        lambda g, _a, x: -g * cnp.sin(x))
-defvjp(P.tan_p,        lambda g, a, _x: g * (1 + a * a))
-defvjp(P.arcsin_p,     lambda g, _a, x: g / cnp.sqrt((1 - x) * (1 + x)))
-defvjp(P.arccos_p,     lambda g, _a, x: -g / cnp.sqrt((1 - x) * (1 + x)))
-defvjp(P.arctan_p,     lambda g, _a, x: g / (1 + x * x))
-defvjp(P.sinh_p,       lambda g, _a, x: g * cnp.cosh(x))
-defvjp(P.cosh_p,       lambda g, _a, x: g * cnp.sinh(x))
-defvjp(P.tanh_p,       lambda g, a, _x: g * (1 - a * a))
-defvjp(P.arcsinh_p,    lambda g, _a, x: g / cnp.sqrt(x * x + 1))
-defvjp(P.arccosh_p,    lambda g, _a, x: g / (cnp.sqrt(x - 1) * cnp.sqrt(x + 1)))
-defvjp(P.arctanh_p,    lambda g, _a, x: g / ((1 - x) * (1 + x)))
-defvjp(P.sinc_p,       _sinc_vjp)
-defvjp(P.real_p,       lambda g, _a, _x: g)
-defvjp(P.imag_p,       lambda g, _a, _x: -1j * g)
-defvjp(P.conj_p,       lambda g, _a, _x: cnp.conj(g))
-defvjp(P.deg2rad_p,    lambda g, _a, _x: g * (np.pi / 180))
-defvjp(P.rad2deg_p,    lambda g, _a, _x: g * (180 / np.pi))
+#       primitive        reads  rule
+defvjp(P.neg_p,          "",    lambda g, ans, x: -g)
+defvjp(P.exp_p,          "ans", lambda g, ans, x: g * ans)
+defvjp(P.expm1_p,        "ans", lambda g, ans, x: g * (ans + 1))
+defvjp(P.exp2_p,         "ans", lambda g, ans, x: g * (ans * _LN2))
+defvjp(P.log_p,          "x",   lambda g, ans, x: g / x)
+defvjp(P.log1p_p,        "x",   lambda g, ans, x: g / (x + 1))
+defvjp(P.log2_p,         "x",   lambda g, ans, x: g / (x * _LN2))
+defvjp(P.log10_p,        "x",   lambda g, ans, x: g / (x * _LN10))
+defvjp(P.sqrt_p,         "ans", lambda g, ans, x: g / (2 * ans))
+defvjp(P.cbrt_p,         "ans", lambda g, ans, x: g / (3 * (ans * ans)))
+defvjp(P.square_p,       "x",   lambda g, ans, x: g * (2 * x))
+defvjp(P.reciprocal_p,   "ans", lambda g, ans, x: -g * (ans * ans))
+defvjp(P.abs_p,          "ans x", _abs)
+defvjp(P.sin_p,          "x",   lambda g, ans, x: g * cnp.cos(x))
+defvjp(P.cos_p,          "x",   lambda g, ans, x: -g * cnp.sin(x))
+defvjp(P.tan_p,          "ans", lambda g, ans, x: g * (1 + ans * ans))
+defvjp(P.arcsin_p,       "x",   lambda g, ans, x: g / cnp.sqrt((1 - x) * (1 + x)))
+defvjp(P.arccos_p,       "x",   lambda g, ans, x: -g / cnp.sqrt((1 - x) * (1 + x)))
+defvjp(P.arctan_p,       "x",   lambda g, ans, x: g / (1 + x * x))
+defvjp(P.sinh_p,         "x",   lambda g, ans, x: g * cnp.cosh(x))
+defvjp(P.cosh_p,         "x",   lambda g, ans, x: g * cnp.sinh(x))
+defvjp(P.tanh_p,         "ans", lambda g, ans, x: g * (1 - ans * ans))
+defvjp(P.arcsinh_p,      "x",   lambda g, ans, x: g / cnp.sqrt(x * x + 1))
+defvjp(P.arccosh_p,      "x",   lambda g, ans, x: g / (cnp.sqrt(x - 1) * cnp.sqrt(x + 1)))
+defvjp(P.arctanh_p,      "x",   lambda g, ans, x: g / ((1 - x) * (1 + x)))
+defvjp(P.sinc_p,         "ans x", _sinc)
+defvjp(P.real_p,         "",    lambda g, ans, x: g)
+defvjp(P.imag_p,         "",    lambda g, ans, x: -1j * g)
+defvjp(P.conj_p,         "",    lambda g, ans, x: cnp.conj(g))
+defvjp(P.deg2rad_p,      "",    lambda g, ans, x: g * (np.pi / 180))
+defvjp(P.rad2deg_p,      "",    lambda g, ans, x: g * (180 / np.pi))
 
-defvjp(P.add_p,        lambda g, _a, _x, _y: g,
-                       lambda g, _a, _x, _y: g)
-defvjp(P.sub_p,        lambda g, _a, _x, _y: g,
-                       lambda g, _a, _x, _y: -g)
-defvjp(P.mul_p,        lambda g, _a, _x, y: g * y,
-                       lambda g, _a, x, _y: g * x)
-defvjp(P.div_p,        lambda g, _a, _x, y: g / y,
-                       lambda g, a, _x, y: -g * a / y)
-defvjp(P.pow_p,        _pow_x, _pow_y)
-defvjp(P.maximum_p,    lambda g, _a, x, y: g * _tie(x, y, x > y),
-                       lambda g, _a, x, y: g * _tie(y, x, y > x))
-defvjp(P.minimum_p,    lambda g, _a, x, y: g * _tie(x, y, x < y),
-                       lambda g, _a, x, y: g * _tie(y, x, y < x))
-defvjp(P.fmax_p,       lambda g, _a, x, y: g * _fminmax_weight(x, y, x > y),
-                       lambda g, _a, x, y: g * _fminmax_weight(y, x, y > x))
-defvjp(P.fmin_p,       lambda g, _a, x, y: g * _fminmax_weight(x, y, x < y),
-                       lambda g, _a, x, y: g * _fminmax_weight(y, x, y < x))
-defvjp(P.arctan2_p,    lambda g, _a, x, y: g * y / (x * x + y * y),
-                       lambda g, _a, x, y: -g * x / (x * x + y * y))
-defvjp(P.hypot_p,      lambda g, a, x, _y: g * x / a,
-                       lambda g, a, _x, y: g * y / a)
-defvjp(P.logaddexp_p,  lambda g, a, x, _y: g * cnp.exp(x - a),
-                       lambda g, a, _x, y: g * cnp.exp(y - a))
-defvjp(P.logaddexp2_p, lambda g, a, x, _y: g * cnp.exp2(x - a),
-                       lambda g, a, _x, y: g * cnp.exp2(y - a))
-defvjp(P.mod_p,        lambda g, _a, _x, _y: g,
-                       lambda g, _a, x, y: -g * cnp.floor_divide(x, y))
-defvjp(P.fmod_p,       lambda g, _a, _x, _y: g,
-                       lambda g, _a, x, y: -g * cnp.trunc(x / y))
+defvjp(P.add_p,          "",    lambda g, ans, x, y: g,
+                         "",    lambda g, ans, x, y: g)
+defvjp(P.sub_p,          "",    lambda g, ans, x, y: g,
+                         "",    lambda g, ans, x, y: -g)
+defvjp(P.mul_p,          "y",   lambda g, ans, x, y: g * y,
+                         "x",   lambda g, ans, x, y: g * x)
+defvjp(P.div_p,          "y",   lambda g, ans, x, y: g / y,
+                         "ans y", lambda g, ans, x, y: -g * ans / y)
+defvjp(P.pow_p,          "x y", _pow_x,
+                         "ans x", _pow_y)
+defvjp(P.maximum_p,      "x y", lambda g, ans, x, y: g * _tie(x, y, x > y),
+                         "x y", lambda g, ans, x, y: g * _tie(y, x, y > x))
+defvjp(P.minimum_p,      "x y", lambda g, ans, x, y: g * _tie(x, y, x < y),
+                         "x y", lambda g, ans, x, y: g * _tie(y, x, y < x))
+defvjp(P.fmax_p,         "x y", lambda g, ans, x, y: g * _fminmax_weight(x, y, x > y),
+                         "x y", lambda g, ans, x, y: g * _fminmax_weight(y, x, y > x))
+defvjp(P.fmin_p,         "x y", lambda g, ans, x, y: g * _fminmax_weight(x, y, x < y),
+                         "x y", lambda g, ans, x, y: g * _fminmax_weight(y, x, y < x))
+defvjp(P.arctan2_p,      "x y", lambda g, ans, x, y: g * y / (x * x + y * y),
+                         "x y", lambda g, ans, x, y: -g * x / (x * x + y * y))
+defvjp(P.hypot_p,        "ans x", lambda g, ans, x, y: g * x / ans,
+                         "ans y", lambda g, ans, x, y: g * y / ans)
+defvjp(P.logaddexp_p,    "ans x", lambda g, ans, x, y: g * cnp.exp(x - ans),
+                         "ans y", lambda g, ans, x, y: g * cnp.exp(y - ans))
+defvjp(P.logaddexp2_p,   "ans x", lambda g, ans, x, y: g * cnp.exp2(x - ans),
+                         "ans y", lambda g, ans, x, y: g * cnp.exp2(y - ans))
+defvjp(P.mod_p,          "",    lambda g, ans, x, y: g,
+                         "x y", lambda g, ans, x, y: -g * cnp.floor_divide(x, y))
+defvjp(P.fmod_p,         "",    lambda g, ans, x, y: g,
+                         "x y", lambda g, ans, x, y: -g * cnp.trunc(x / y))
 
-defvjp(P.where_p,      None,
-                       lambda g, _a, c, _x, _y: cnp.where(c, g, 0.0),
-                       lambda g, _a, c, _x, _y: cnp.where(c, 0.0, g))
-defvjp(P.clip_p,       lambda g, _a, x, lo, hi: g * ((x >= lo) & (x <= hi)),
-                       lambda g, _a, x, lo, hi: g * ((x < lo) & (lo <= hi)),
-                       lambda g, _a, x, lo, hi: g * ((x > hi) | (lo > hi)))
-defvjp(P.astype_p,     lambda g, _a, _x, dtype: g)
-defvjp(P.stop_gradient_p, None)
+defvjp(P.where_p,        None,  None,
+                         "c",   lambda g, ans, c, x, y: cnp.where(c, g, 0.0),
+                         "c",   lambda g, ans, c, x, y: cnp.where(c, 0.0, g))
+defvjp(P.clip_p,         "x lo hi", lambda g, ans, x, lo, hi: g * ((x >= lo) & (x <= hi)),
+                         "x lo hi", lambda g, ans, x, lo, hi: g * ((x < lo) & (lo <= hi)),
+                         "x lo hi", lambda g, ans, x, lo, hi: g * ((x > hi) | (lo > hi)))
+defvjp(P.astype_p,       "",    lambda g, ans, x, dtype: g)
+defvjp(P.stop_gradient_p, None, None)
 # fmt: on
 
 
-# --- reductions ------------------------------------------------------------------------------
+# --- reductions and scans --------------------------------------------------------------------
 
 
 def _keep(g: Any, shape: tuple, axis: tuple | None) -> Any:
     """`g`, reduced over `axis` of `shape`, reshaped as if with keepdims=True."""
     kept = tuple(1 if axis is None or i in axis else s for i, s in enumerate(shape))
-    return g.reshape(kept)
+    return cnp.reshape(g, kept)
 
 
 def _expand(g: Any, shape: tuple, axis: tuple | None) -> Any:
@@ -190,98 +236,134 @@ def _expand(g: Any, shape: tuple, axis: tuple | None) -> Any:
     return cnp.broadcast_to(g, shape)
 
 
-def _minmax_vjp(g, a, x, axis, keepdims):
-    mask = x == _keep(a, x.shape, axis)
+def _minmax(g, ans, x, axis, keepdims):
+    mask = x == _keep(ans, x.shape, axis)
     return _keep(g, x.shape, axis) * mask / cnp.sum(mask, axis=axis, keepdims=True)
 
 
-def _prod_others(x: Any) -> Any:
+def prod_others(x: Any) -> Any:
     """For each i along the last axis, the product of all the other entries: by exclusive
     cumulative products from both sides, exact with zeros (no division)."""
     if x.shape[-1] == 0:
-        return np.zeros(x.shape, x.dtype)
-    one = np.ones(x.shape[:-1] + (1,), x.dtype)
+        return cnp.zeros_like(x)
+    one = cnp.ones_like(x[..., :1])
     left = cnp.cumprod(cnp.concatenate([one, x[..., :-1]], axis=-1), axis=-1)
     right = cnp.flip(cnp.cumprod(cnp.concatenate([one, cnp.flip(x, -1)[..., :-1]], -1), -1), -1)
     return left * right
 
 
-def _prod_vjp(g, _a, x, axis, keepdims):
+def _prod(g, ans, x, axis, keepdims):
     axes = tuple(range(x.ndim)) if axis is None else axis
     rest = tuple(i for i in range(x.ndim) if i not in axes)
     perm = rest + axes
     xt = cnp.transpose(x, perm)
     lead = xt.shape[: len(rest)]
-    others = _prod_others(cnp.reshape(xt, lead + (math.prod(xt.shape[len(rest) :]),)))
+    others = prod_others(cnp.reshape(xt, lead + (math.prod(xt.shape[len(rest) :]),)))
     res = cnp.reshape(cnp.reshape(g, lead + (1,)) * others, xt.shape)
-    return cnp.transpose(res, tuple(np.argsort(perm)))
+    return cnp.transpose(res, tuple(int(i) for i in np.argsort(perm)))
 
 
 def _rev_cumsum(x: Any, axis: int) -> Any:
     return cnp.flip(cnp.cumsum(cnp.flip(x, axis), axis=axis), axis)
 
 
-def _cumprod_vjp(g, a, x, axis):
-    if not cnp.any(x == 0):
-        return _rev_cumsum(g * a, axis) / x
-    # With zeros: d ans_j / d x_i = prod_{k <= j, k != i} x_k, built without division.
-    n = x.shape[axis]
+def reverse_recurrence(a: Any, b: Any) -> Any:
+    """r with r[i] = b[i] + a[i] * r[i+1] along the last axis (r[n] = 0), by a doubling scan:
+    log2(n) rounds of vectorised products and sums, exact with zeros, no branches."""
+    n = b.shape[-1]
+    s = 1
+    while s < n:
+        pad_b = cnp.concatenate([b[..., s:], cnp.zeros_like(b[..., :s])], axis=-1)
+        pad_a = cnp.concatenate([a[..., s:], cnp.zeros_like(a[..., :s])], axis=-1)
+        b = b + a * pad_b
+        a = a * pad_a
+        s *= 2
+    return b
+
+
+def _cumprod(g, ans, x, axis):
+    """d ans_j / d x_i = prod_{k<=j, k!=i} x_k for i <= j. The cotangent of x_i is
+    L_i * R_i with L_i = prod_{k<i} x_k and R_i = sum_{j>=i} g_j prod_{i<k<=j} x_k, the
+    solution of R_i = g_i + x_{i+1} R_{i+1}: O(n log n) work, exact with zeros."""
     xm, gm = cnp.moveaxis(x, axis, -1), cnp.moveaxis(g, axis, -1)
-    rows = cnp.cumprod(cnp.where(np.eye(n, dtype=bool), 1.0, xm[..., None, :]), axis=-1)
-    res = cnp.sum(cnp.where(np.triu(np.ones((n, n), bool)), rows, 0.0) * gm[..., None, :], -1)
+    if xm.shape[-1] == 0:
+        return g
+    one = cnp.ones_like(xm[..., :1])
+    left = cnp.cumprod(cnp.concatenate([one, xm[..., :-1]], axis=-1), axis=-1)
+    nxt = cnp.concatenate([xm[..., 1:], cnp.zeros_like(xm[..., :1])], axis=-1)
+    res = left * reverse_recurrence(nxt, gm)
     return cnp.moveaxis(res, -1, axis)
 
 
 # fmt: off
-defvjp(P.sum_p,     lambda g, _a, _x, axis, keepdims: _expand(g, _x.shape, axis))
-defvjp(P.mean_p,    lambda g, _a, _x, axis, keepdims:
-                        _expand(g / count(_x.shape, axis), _x.shape, axis))
-defvjp(P.prod_p,    _prod_vjp)
-defvjp(P.amax_p,    _minmax_vjp)
-defvjp(P.amin_p,    _minmax_vjp)
-defvjp(P.cumsum_p,  lambda g, _a, _x, axis: _rev_cumsum(g, axis))
-defvjp(P.cumprod_p, _cumprod_vjp)
+defvjp(P.sum_p,     "x",   lambda g, ans, x, axis, keepdims: _expand(g, x.shape, axis))
+defvjp(P.mean_p,    "x",   lambda g, ans, x, axis, keepdims:
+                               _expand(g / count(x.shape, axis), x.shape, axis))
+defvjp(P.prod_p,    "x",   _prod)
+defvjp(P.amax_p,    "ans x", _minmax)
+defvjp(P.amin_p,    "ans x", _minmax)
+defvjp(P.cumsum_p,  "",    lambda g, ans, x, axis: _rev_cumsum(g, axis))
+defvjp(P.cumprod_p, "x",   _cumprod)
 # fmt: on
+# sum and mean read x for its shape only: the placeholder gives it (nothing is kept)
+vjp_rules[P.sum_p].reads = (frozenset(),)
+vjp_rules[P.mean_p].reads = (frozenset(),)
 
 
 # --- shapes and indexing ---------------------------------------------------------------------
 
 
-def _concatenate_vjp(i, g, _a, *_xs, axis, sizes):
+def _concatenate(i, g, ans, *xs, axis, sizes):
     start = sum(sizes[:i])
     return g[(slice(None),) * axis + (slice(start, start + sizes[i]),)]
 
 
-def _pad_vjp(g, _a, _x, pad_width):
+def _pad(g, ans, x, pad_width):
     return g[tuple(slice(lo, g.shape[k] - hi) for k, (lo, hi) in enumerate(pad_width))]
 
 
-# fmt: off
-defvjp(P.reshape_p,      lambda g, _a, _x, shape: cnp.reshape(g, _x.shape))
-defvjp(P.transpose_p,    lambda g, _a, _x, axes: cnp.transpose(g, tuple(np.argsort(axes))))
-defvjp(P.broadcast_to_p, lambda g, _a, _x, shape: g)
-vjp_rules[P.concatenate_p] = VarArgs(_concatenate_vjp)
-defvjp(P.pad_p,          _pad_vjp)
-defvjp(P.getitem_p,      lambda g, _a, _x, index:
-                             cnp.index_add(np.zeros(_x.shape, g.dtype), index, g))
-defvjp(P.index_add_p,    lambda g, _a, _x, _i, _y: g,
-                         None,
-                         lambda g, _a, _x, index, _y: g[index])
-defvjp(P.index_set_p,    lambda g, _a, _x, index, _y: cnp.index_set(g, index, 0.0),
-                         None,
-                         lambda g, _a, _x, index, _y: _written(g, g.shape, index))
-# fmt: on
+def _gather(g: Any, arrays: tuple, index: tuple) -> Any:
+    return bind(P.getitem_p, g, *arrays, index=index)
 
 
-def _written(g: Any, shape: tuple, index: Any) -> Any:
+def _scatter_add(x: Any, y: Any, arrays: tuple, index: tuple) -> Any:
+    return bind(P.index_add_p, x, y, *arrays, index=index)
+
+
+def _written(g: Any, shape: tuple, arrays: tuple, index: tuple) -> Any:
     """`g[index]`, where a repeated index counts only for its last write (NumPy's rule)."""
-    if _index_is_basic(index):
-        return g[index]
-    ids = np.arange(np.broadcast_to(np.zeros((), np.int8), shape)[index].size)
-    ids = ids.reshape(np.broadcast_to(np.zeros((), np.int8), shape)[index].shape)
-    last = np.zeros(shape, np.intp)
-    last[index] = ids
-    return cnp.where(last[index] == ids, g[index], 0.0)
+    if not has_arrays(index):
+        return _gather(g, arrays, index)
+    sel = _gather(np.zeros(shape, np.int8), arrays, index)  # the selection's shape
+    ids = cnp.reshape(np.arange(math.prod(sel.shape)), sel.shape)
+    last = bind(P.index_set_p, np.zeros(shape, np.intp), ids, *arrays, index=index)
+    return cnp.where(_gather(last, arrays, index) == ids, _gather(g, arrays, index), 0.0)
+
+
+# fmt: off
+defvjp(P.reshape_p,      "x",  lambda g, ans, x, shape: cnp.reshape(g, x.shape))
+defvjp(P.transpose_p,    "",   lambda g, ans, x, axes:
+                                   cnp.transpose(g, tuple(int(i) for i in np.argsort(axes))))
+defvjp(P.broadcast_to_p, "",   lambda g, ans, x, shape: g)
+defvjp_varargs(P.concatenate_p, "", _concatenate)
+defvjp(P.pad_p,          "",   _pad)
+defvjp(P.getitem_p,      "x arrays", lambda g, ans, x, *arrays, index:
+                                   _scatter_add(np.zeros(x.shape, g.dtype), g, arrays, index))
+defvjp(P.index_add_p,    "",   lambda g, ans, x, y, *arrays, index: g,
+                         "arrays", lambda g, ans, x, y, *arrays, index: _gather(g, arrays, index))
+defvjp(P.index_set_p,    "arrays", lambda g, ans, x, y, *arrays, index:
+                                   _zero_at(g, arrays, index),
+                         "arrays", lambda g, ans, x, y, *arrays, index:
+                                   _written(g, g.shape, arrays, index))
+# fmt: on
+# reshape and getitem read x for its shape only
+vjp_rules[P.reshape_p].reads = (frozenset(),)
+vjp_rules[P.getitem_p].reads = (frozenset({-1}),)
+vjp_rules[P.index_set_p].reads = (frozenset({-1}), frozenset({-1}))
+
+
+def _zero_at(g: Any, arrays: tuple, index: tuple) -> Any:
+    return bind(P.index_set_p, g, 0.0, *arrays, index=index)
 
 
 # --- products --------------------------------------------------------------------------------
@@ -293,23 +375,23 @@ def _outer(a: Any, b: Any) -> Any:
     return a[..., None] * b[..., None, :]
 
 
-def _matmul_x(g, _a, _x, y):
+def _matmul_x(g, ans, x, y):
     if y.ndim == 1:
-        return _outer(g, y) if _x.ndim > 1 else g * y
-    if _x.ndim == 1:
+        return _outer(g, y) if x.ndim > 1 else g * y
+    if x.ndim == 1:
         return g @ _T(y) if y.ndim == 2 else (y @ g[..., None])[..., 0]
     return g @ _T(y)
 
 
-def _matmul_y(g, _a, x, _y):
+def _matmul_y(g, ans, x, y):
     if x.ndim == 1:
-        return _outer(x, g) if _y.ndim > 1 else g * x
-    if _y.ndim == 1:
+        return _outer(x, g) if y.ndim > 1 else g * x
+    if y.ndim == 1:
         return g @ x if x.ndim == 2 else (_T(x) @ g[..., None])[..., 0]
     return _T(x) @ g
 
 
-def _einsum_vjp(i, g, _a, *ops, subscripts):
+def _einsum(i, g, ans, *ops, subscripts, optimize):
     ins, out = subscripts.split("->")
     ins = ins.split(",")
     shape = ops[i].shape
@@ -329,62 +411,60 @@ def _einsum_vjp(i, g, _a, *ops, subscripts):
         if c not in present:  # summed only within this operand: broadcast back with ones
             subs.append(c)
             operands.append(np.ones(shape[pos], g.dtype))
-    return cnp.einsum(",".join(subs) + "->" + target, *operands)
+    return cnp.einsum(",".join(subs) + "->" + target, *operands, optimize=len(operands) > 2)
 
 
-defvjp(P.matmul_p, _matmul_x, _matmul_y)
-vjp_rules[P.einsum_p] = VarArgs(_einsum_vjp)
+defvjp(P.matmul_p, "x y", _matmul_x, "x y", _matmul_y)
+defvjp_varargs(P.einsum_p, "operands", _einsum)
 
 
 # --- linear algebra --------------------------------------------------------------------------
 
 
-def _eye_like(n: int, dtype: Any) -> np.ndarray:
-    return np.eye(n, dtype=dtype)
-
-
-def _solve_b(g, ans, a, _b):
+def _solve_b(g, ans, a, b):
     if ans.ndim == a.ndim - 1:  # b was a vector (or a batch of them)
         return la.solve(_T(a), g[..., None])[..., 0]
     return la.solve(_T(a), g)
 
 
-def _solve_a(g, ans, a, _b):
+def _solve_a(g, ans, a, b):
     gb = _solve_b(g, ans, a, None)
     if ans.ndim == a.ndim - 1:
         return -gb[..., :, None] * ans[..., None, :]
     return -cnp.matmul(gb, _T(ans))
 
 
-def _det_vjp(g, a, x):
-    if cnp.all(a != 0):
-        return (g * a)[..., None, None] * _T(la.inv(x))
-    # Singular: the cofactor matrix, det(U) det(Vh) U diag(prod of the other s) Vh.
+def cofactor(x: Any) -> Any:
+    """The cofactor matrix of `x` (the transposed adjugate; det(x) inv(x)ᵀ when x is
+    invertible), through the SVD: det(U) det(Vh) conj(U) diag(products of the other singular
+    values) conj(Vh). Exact at singular matrices, no branch; about three times the cost of an
+    inverse."""
     u, s, vh = la.svd(x, full_matrices=False)
     sign = la.det(u) * la.det(vh)
-    return (g * sign)[..., None, None] * cnp.matmul(u * _prod_others(s)[..., None, :], vh)
+    return sign[..., None, None] * cnp.matmul(cnp.conj(u) * prod_others(s)[..., None, :],
+                                              cnp.conj(vh))  # fmt: skip
 
 
-def _cholesky_vjp(g, L, _x):
+def _cholesky(g, L, x):
     n = L.shape[-1]
-    phi = cnp.tril(cnp.matmul(_T(L), g)) * (1 - 0.5 * _eye_like(n, L.dtype))
+    phi = cnp.tril(cnp.matmul(_T(L), g)) * (1 - 0.5 * np.eye(n, dtype=L.dtype))
     Linv = la.inv(L)
     S = cnp.matmul(cnp.matmul(_T(Linv), phi), Linv)
     return 0.5 * (S + _T(S))
 
 
-def _eigh_vjp(g, ans, _x, UPLO):
+def _eigh(g, ans, x, UPLO):
     w, v = ans
     gw, gv = g
     n = w.shape[-1]
     diff = w[..., None, :] - w[..., :, None]
     F = 1.0 / cnp.where(np.eye(n, dtype=bool), np.inf, diff)
-    inner = gw[..., :, None] * _eye_like(n, w.dtype) + F * cnp.matmul(_T(v), gv)
+    inner = gw[..., :, None] * np.eye(n, dtype=w.dtype) + F * cnp.matmul(_T(v), gv)
     res = cnp.matmul(cnp.matmul(v, inner), _T(v))
     return 0.5 * (res + _T(res))
 
 
-def _svd_vjp(g, ans, x):
+def _svd(g, ans, x):
     u, s, vh = ans
     gu, gs, gvh = g
     m, n = x.shape[-2:]
@@ -394,7 +474,7 @@ def _svd_vjp(g, ans, x):
     F = 1.0 / cnp.where(np.eye(k, dtype=bool), np.inf, s2[..., None, :] - s2[..., :, None])
     J = F * cnp.matmul(_T(u), gu)
     K = F * cnp.matmul(_T(v), gv)
-    inner = (J + _T(J)) * s[..., None, :] + gs[..., :, None] * _eye_like(k, s.dtype)
+    inner = (J + _T(J)) * s[..., None, :] + gs[..., :, None] * np.eye(k, dtype=s.dtype)
     inner = inner + s[..., :, None] * (K + _T(K))
     res = cnp.matmul(cnp.matmul(u, inner), vh)
     if m > k:
@@ -404,23 +484,49 @@ def _svd_vjp(g, ans, x):
     return res
 
 
-def _qr_vjp(g, ans, _x):
+def _qr(g, ans, x):
     q, r = ans
     gq, gr = g
     M = cnp.matmul(r, _T(gr)) - cnp.matmul(_T(gq), q)
     low = cnp.tril(M, -1)
-    sym = low + _T(low) + M * _eye_like(M.shape[-1], M.dtype)
+    sym = low + _T(low) + M * np.eye(M.shape[-1], dtype=M.dtype)
     b = gq + cnp.matmul(q, sym)
     return _T(la.solve(r, _T(b)))
 
 
 # fmt: off
-defvjp(P.inv_p,      lambda g, a, _x: -cnp.matmul(cnp.matmul(_T(a), g), _T(a)))
-defvjp(P.det_p,      _det_vjp)
-defvjp(P.slogdet_p,  lambda g, _a, x: g[1][..., None, None] * _T(la.inv(x)))
-defvjp(P.solve_p,    _solve_a, _solve_b)
-defvjp(P.cholesky_p, _cholesky_vjp)
-defvjp(P.eigh_p,     _eigh_vjp)
-defvjp(P.svd_p,      _svd_vjp)
-defvjp(P.qr_p,       _qr_vjp)
+defvjp(P.inv_p,      "ans",   lambda g, ans, x: -cnp.matmul(cnp.matmul(_T(ans), g), _T(ans)))
+defvjp(P.det_p,      "x",     lambda g, ans, x: g[..., None, None] * cofactor(x))
+defvjp(P.slogdet_p,  "x",     lambda g, ans, x: g[1][..., None, None] * _T(la.inv(x)))
+defvjp(P.solve_p,    "ans a", _solve_a,
+                     "ans a", _solve_b)
+defvjp(P.cholesky_p, "L",     _cholesky)
+defvjp(P.eigh_p,     "ans",   _eigh)
+defvjp(P.svd_p,      "ans x", _svd)
+defvjp(P.qr_p,       "ans",   _qr)
+# fmt: on
+vjp_rules[P.svd_p].reads = (frozenset({0}),)  # x for its shape only
+
+
+# --- collectives (JAX's semantics: psum's transpose is psum) ----------------------------------
+
+
+def psum(x: Any, axis_name: Any) -> Any:
+    return bind(P.psum_p, x, axis_name=axis_name)
+
+
+def _pmax(g, ans, x, axis_name):
+    mask = x == ans
+    return cnp.where(mask, psum(g, axis_name) / psum(cnp.astype(mask, g.dtype), axis_name),
+                     0.0)  # fmt: skip
+
+
+def _all_gather(g, ans, x, axis_name):
+    return psum(g, axis_name)[bind(P.axis_index_p, axis_name=axis_name)]
+
+
+# fmt: off
+defvjp(P.psum_p,       "",      lambda g, ans, x, axis_name: psum(g, axis_name))
+defvjp(P.pmax_p,       "ans x", _pmax)
+defvjp(P.all_gather_p, "",      _all_gather)
 # fmt: on

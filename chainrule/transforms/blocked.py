@@ -22,6 +22,8 @@ import numpy as np
 
 from chainrule.core import primitives as P
 from chainrule.core.trace import Tracer
+from chainrule.transforms.reverse import FREED, _FREED_MSG
+from chainrule.transforms.reverse import check_versions as _check_versions
 
 BIG = 1 << 20  # elements: below this, splitting costs more than it saves
 BLOCK = 1 << 18  # elements per block in backward regions (large: less contention for the GIL)
@@ -117,11 +119,14 @@ def elementwise(ufunc: np.ufunc, args: tuple, shape: tuple) -> np.ndarray | None
     return out
 
 
-def region(node: Any, consumers: dict, ew_rules: dict) -> list | None:
+def region(node: Any, consumers: dict, ew_rules: dict, capture: dict | None = None
+           ) -> list | None:  # fmt: skip
     """The elementwise nodes that can run block by block together with `node`, newest first.
 
-    A parent joins when it is elementwise, of the same shape, and every consumer it has that
-    the backward pass has not finished yet is already in the region.
+    A parent joins when it is elementwise, of the same shape, has no hooks, retained gradient
+    or captured cotangent (those need its complete cotangent), and every consumer it has that
+    the backward pass has not finished yet is already in the region. Members' saved values
+    are checked for in-place changes before anything runs.
     """
     shape, done = node.shape, node.seq
     members = {node}
@@ -129,7 +134,8 @@ def region(node: Any, consumers: dict, ew_rules: dict) -> list | None:
     while frontier:
         n = frontier.pop()
         for p in n.parents:
-            if p is None or p in members or p.prim not in EW or p.shape != shape:
+            if p is None or p in members or p.prim not in EW or p.shape != shape or \
+                    p.meta is not None or (capture is not None and p in capture):
                 continue
             if all(c in members or c.seq > done for c in consumers.get(p, ())):
                 if _blockable(p, shape):
@@ -137,6 +143,9 @@ def region(node: Any, consumers: dict, ew_rules: dict) -> list | None:
                     frontier.append(p)
     if len(members) < 2:
         return None
+    for m in members:
+        if m.versions:
+            _check_versions(m)
     return sorted(members, key=lambda m: -m.seq)
 
 
@@ -155,6 +164,8 @@ def run_region(nodes: list, rules_of: dict, cast: Any) -> dict | None:
     size = int(np.prod(shape))
     head_ct = {n: _flat(n.ct) for n in nodes if n.ct is not None}
     saved = {n: tuple(_flat(v) if type(v) is np.ndarray else v for v in n.saved) for n in nodes}
+    if any(v is FREED for v in saved.values()):
+        raise RuntimeError(_FREED_MSG)
     if any(v is _UNCUT for v in head_ct.values()) or any(
         v is _UNCUT for s in saved.values() for v in s
     ):
@@ -178,7 +189,7 @@ def run_region(nodes: list, rules_of: dict, cast: Any) -> dict | None:
             if g is None:
                 continue
             sv = tuple(v[s] if type(v) is np.ndarray and v.ndim else v for v in saved[n])
-            rules = rules_of[n.prim]
+            rules = rules_of[n.prim].rules
             for i, p in enumerate(n.parents):
                 if p is None or rules[i] is None:
                     continue

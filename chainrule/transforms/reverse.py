@@ -1,11 +1,16 @@
-"""Reverse mode: the recording trace, the backward pass, and the functional API over them.
+"""Reverse mode: the recording trace, the backward pass, and `vjp`/`grad` over them.
 
-A `ReverseTrace` records each primitive applied to its tracers as a `Node`: the primitive, its
-parameters, its parent nodes and only the values its VJP rules read (a rule's parameters that
-start with ``_`` are not kept: ``mul`` by a constant keeps the constant, not both operands).
+A `ReverseTrace` records each primitive applied to its tracers as a `Node`: the primitive,
+its parameters, its parent nodes and only the values its VJP rules declare they read
+(``rules/vjp.py``). Saved values are protected from the caller's later changes: a NumPy array
+the trace does not own (a closed-over constant, an index array) is copied once per trace when
+it is first saved, and a Tensor's version is recorded and checked before use.
+
 The backward pass visits nodes from the newest to the oldest (a heap on the creation number:
-no recursion, no separate topological sort, only what the output reaches), calls one VJP rule
-per parent edge, and un-broadcasts and casts cotangents in one central place.
+no recursion, only what the output reaches), calls one VJP rule per parent edge, and
+un-broadcasts and casts cotangents in one central place. This file is the readable path;
+``transforms/executor.py`` installs faster versions of `ReverseTrace.process_primitive` and
+`backward_pass` with the same semantics (a test runs the suite both ways).
 """
 
 from __future__ import annotations
@@ -17,21 +22,26 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from chainrule.core.primitives import NONDIFF_PRIMS, stop_gradient_p
-
+from chainrule.core import ops as cnp
+from chainrule.core import primitives as P
+from chainrule.core.avals import ShapeDtypeStruct
 from chainrule.core.pytree import _LEAF, tree_flatten, tree_map, tree_unflatten
-from chainrule.core.trace import Primitive, Trace, Tracer, _fail, _state, bind, impl_rules
-from chainrule.rules.vjp import VarArgs, vjp_rules
-from chainrule.transforms import blocked
+from chainrule.core.trace import Primitive, Trace, Tracer, bind, bind_with, end_trace, new_trace
+from chainrule.rules.vjp import vjp_rules
 
 _seq = itertools.count()
-_NODE_FREE = NONDIFF_PRIMS | {stop_gradient_p}  # their results carry no gradient
-_EW_UFUNCS = frozenset(p for p in blocked.EW if type(impl_rules[p]) is np.ufunc)
 proj_p = Primitive("proj")  # output i of a primitive with several results
+#: primitives whose reverse-mode processing is their own (custom rules, checkpoint): filled by
+#: the modules that define them; handler(trace, args, params) -> outputs
+process_rules: dict[Primitive, Callable] = {}
 
 
 class Node:
-    """One recorded operation (or a leaf, when `prim` is None) of a reverse-mode graph."""
+    """One recorded operation (or a leaf, when `prim` is None) of a reverse-mode graph.
+
+    `saved` is ``(ans, *operands)`` with only the values the rules read; an operand that is
+    not kept is its parent node if traced (it has `.shape` and `.dtype`), else None.
+    """
 
     __slots__ = ("prim", "params", "saved", "parents", "seq", "shape", "dtype", "ct", "versions",
                  "meta", "__weakref__")  # fmt: skip
@@ -80,33 +90,31 @@ class NodeMeta:
 FREED = ()  # node.saved after a backward pass without retain_graph
 
 
-# --- what each rule reads --------------------------------------------------------------------
+# --- what each node keeps --------------------------------------------------------------------
 
-_masks: dict = {}  # (prim, number of operands, bits of the traced ones) -> what to save
-
-
-def _rule_uses(rule: Callable, nargs: int) -> frozenset:
-    """Indices into (ans, *args) that `rule` reads: its parameters not starting with `_`."""
-    code = rule.__code__
-    names = code.co_varnames[1 : 1 + nargs + 1]  # skip g
-    return frozenset(i for i, n in enumerate(names) if not n.startswith("_"))
+_masks: dict = {}  # (prim, number of operands, bits of the traced ones) -> what to keep
 
 
-def _save_mask(prim: Primitive, n: int, bits: int) -> tuple:
-    """Which of (ans, *args) the rules of the traced operands (`bits`) read, as bools."""
+def save_mask(prim: Primitive, n: int, bits: int) -> tuple:
+    """Which of (ans, *operands) the rules of the traced operands (`bits`) read, as bools."""
     key = (prim, n, bits)
     mask = _masks.get(key)
-    if mask is None:
-        rules = vjp_rules[prim]
-        if isinstance(rules, VarArgs):
-            mask = (True,) * (n + 1)
-        else:
-            used: set = set()
-            for i in range(n):
-                if bits >> i & 1 and rules[i] is not None:
-                    used |= _rule_uses(rules[i], n)
-            mask = tuple(k in used for k in range(n + 1))
-        _masks[key] = mask
+    if mask is not None:
+        return mask
+    row = vjp_rules[prim]
+    if row.varargs:
+        words = row.varargs_reads.split()
+        mask = ("ans" in words,) + ("operands" in words,) * n
+    else:
+        used: set = set()
+        for i in range(min(n, len(row.rules))):
+            if bits >> i & 1 and row.rules[i] is not None:
+                used |= row.reads[i]
+        first_array = prim.ndiff if prim.ndiff is not None else n
+        mask = tuple(
+            k in used or (k >= 1 + first_array and -1 in used) for k in range(n + 1)
+        )
+    _masks[key] = mask
     return mask
 
 
@@ -124,6 +132,11 @@ class RTracer(Tracer):
         self._node = node
 
     @property
+    def aval(self) -> ShapeDtypeStruct:
+        v = self._value
+        return v.aval if isinstance(v, Tracer) else ShapeDtypeStruct(v.shape, v.dtype)
+
+    @property
     def shape(self) -> tuple:
         return self._value.shape
 
@@ -134,132 +147,109 @@ class RTracer(Tracer):
     def __repr__(self) -> str:
         return f"Traced<{self._value!r}>"
 
-    def __float__(self) -> float:
-        raise TypeError(
-            "float() of a value being differentiated would silently drop its gradient: keep it "
-            "an array, or write float(cr.stop_gradient(x)) if no gradient should flow through it"
-        )
 
-    __complex__ = __float__
+_DROP = (
+    "{what} of a value being differentiated would silently drop its derivative: keep it an "
+    "array, or write {what_call}(cr.stop_gradient(x)) if no derivative should flow through it"
+)
 
 
 class ReverseTrace(Trace):
     """Records primitives applied to its tracers, for a later backward pass."""
 
-    __slots__ = ()
+    __slots__ = ("copies",)
+
+    versioned = False  # whether own values are Tensors with version counters (the eager face)
+
+    def __init__(self, level: int, name: str = "grad", fun: Any = None):
+        super().__init__(level, name, fun)
+        self.copies: dict = {}  # id(foreign array) -> (array, its protected copy)
 
     def leaf(self, value: Any) -> RTracer:
         return RTracer(self, value, Node(None, None, (), value.shape, value.dtype))
 
-    versioned = False  # whether saved values are checked for in-place changes (Tensors)
+    def concrete(self, tracer: Tracer, what: str) -> Any:
+        if what in ("float()", "complex()"):
+            raise TypeError(_DROP.format(what=what, what_call=what[:-2]))
+        return tracer._value
 
     def lower(self, a: Any) -> Any:
         return a._value if (isinstance(a, Tracer) and a._trace is self) else a
 
     def wrap(self, value: Any, node: Node | None) -> Any:
+        """A result: a tracer when recorded (`node`), the value itself otherwise."""
         return value if node is None else RTracer(self, value, node)
 
-    def process(self, prim: Primitive, args: tuple, params: dict) -> Any:
-        if prim in _NODE_FREE:
-            return self.wrap(bind(prim, *[self.lower(a) for a in args], **params), None)
-        n = len(args)
-        if n == 1:  # the common arities, unrolled: this is the eager hot path
-            x = args[0]
-            if isinstance(x, Tracer) and x._trace is self:
-                xv, xn = x._value, x._node
-            else:
-                xv, xn = x, None
-            if xn is None:
-                return self.wrap(bind(prim, xv, **params), None)
-            vals, parents, bits = (xv,), (xn,), 1
-            lower = isinstance(xv, Tracer)
-        elif n == 2:
-            x, y = args
-            if isinstance(x, Tracer) and x._trace is self:
-                xv, xn = x._value, x._node
-            else:
-                xv, xn = x, None
-            if isinstance(y, Tracer) and y._trace is self:
-                yv, yn = y._value, y._node
-            else:
-                yv, yn = y, None
-            bits = (xn is not None) | (yn is not None) << 1
-            if not bits:
-                return self.wrap(bind(prim, xv, yv, **params), None)
-            vals, parents = (xv, yv), (xn, yn)
-            lower = isinstance(xv, Tracer) or isinstance(yv, Tracer)
-        else:
-            vals = tuple(self.lower(a) for a in args)
-            parents = tuple(
-                a._node if isinstance(a, Tracer) and a._trace is self else None for a in args
-            )
-            bits = sum(1 << i for i, p in enumerate(parents) if p is not None)
-            if not bits:
-                return self.wrap(bind(prim, *vals, **params), None)
-            lower = any(isinstance(v, Tracer) for v in vals)
-        try:
-            if lower:  # values that a lower trace follows
-                ans = bind(prim, *vals, **params)
-            elif prim in _EW_UFUNCS and (  # large arrays: in parallel chunks
-                n > 2 or (type(xv) is np.ndarray and xv.size >= blocked.BIG) or
-                (n == 2 and type(yv) is np.ndarray and yv.size >= blocked.BIG)
-            ) and (shape := _big(vals)):  # fmt: skip
-                ans = blocked.elementwise(impl_rules[prim], vals, shape)
-                if ans is None:
-                    ans = impl_rules[prim](*vals, **params)
-            elif params:
-                ans = impl_rules[prim](*vals, **params)
-            else:
-                ans = impl_rules[prim](*vals)
-        except (ValueError, IndexError) as err:
-            _fail(prim, vals, err)
+    def wrap_all(self, ans: Any, prim: Primitive) -> Any:
+        """Results that carry no derivative."""
         if prim.multiple_results:
-            return self._record_multi(prim, params, parents, vals, ans)
-        node = Node(prim, params, parents, ans.shape, ans.dtype)
-        mask = _masks.get((prim, n, bits)) or _save_mask(prim, n, bits)
-        if n == 1:
-            node.saved = (ans if mask[0] else None, xv if mask[1] else xn)
-        elif n == 2:
-            node.saved = (ans if mask[0] else None, xv if mask[1] else xn, yv if mask[2] else yn)
-        else:
-            node.saved = (ans if mask[0] else None,) + tuple(
-                v if keep else p for v, keep, p in zip(vals, mask[1:], parents)
-            )
-        out = self.wrap(ans, node)
-        if self.versioned:  # Tensors whose values are saved: remember their versions
-            vs = [(out._ver, 0)] if mask[0] else []
-            if n <= 2:
-                if mask[1] and isinstance(x, Tracer) and x._trace is self:
-                    vs.append((x._ver, x._ver[0]))
-                if n == 2 and mask[2] and isinstance(y, Tracer) and y._trace is self:
-                    vs.append((y._ver, y._ver[0]))
+            return tuple(self.wrap(a, None) for a in ans)
+        return self.wrap(ans, None)
+
+    def protect(self, v: Any) -> Any:
+        """A foreign NumPy array about to be saved: a copy of it, once per trace."""
+        hit = self.copies.get(id(v))
+        if hit is None or hit[0] is not v:
+            hit = self.copies[id(v)] = (v, np.array(v, copy=True))
+        return hit[1]
+
+    def process_primitive(self, prim: Primitive, args: tuple, params: dict) -> Any:
+        if prim in process_rules:
+            return process_rules[prim](self, args, params)
+        vals, parents, own = [], [], []
+        for a in args:
+            if isinstance(a, Tracer) and a._trace is self:
+                vals.append(a._value)
+                parents.append(a._node)
+                own.append(True)
             else:
-                for a, keep in zip(args, mask[1:]):
-                    if keep and isinstance(a, Tracer) and a._trace is self:
-                        vs.append((a._ver, a._ver[0]))
-            node.versions = vs
+                vals.append(a)
+                parents.append(None)
+                own.append(False)
+        ans = self.compute(prim, tuple(vals), params)
+        if prim.nondiff or prim is P.stop_gradient_p or all(p is None for p in parents):
+            return self.wrap_all(ans, prim)
+        return self.record(prim, params, args, vals, parents, own, ans)
+
+    def compute(self, prim: Primitive, vals: tuple, params: dict) -> Any:
+        """The primitive's result on the operands' values (the lower traces, or its impl)."""
+        return bind_with(prim, vals, params)
+
+    readable_process = process_primitive
+
+    def record(self, prim, params, args, vals, parents, own, ans) -> Any:
+        """The node of `prim` applied to `vals` (its traced operands' nodes in `parents`)."""
+        n = len(vals)
+        bits = sum(1 << i for i, p in enumerate(parents) if p is not None)
+        mask = save_mask(prim, n, bits)
+        saved = [ans if mask[0] else None]
+        versions = []
+        for v, keep, p, mine in zip(vals, mask[1:], parents, own):
+            if not keep:
+                saved.append(p)
+                continue
+            if type(v) is np.ndarray and not mine:
+                v = self.protect(v)  # a constant the caller may change later
+            elif isinstance(v, Tracer) and getattr(v, "_ver", None) is not None:
+                versions.append((v._ver, v._ver[0]))  # a Tensor: checked before use
+            saved.append(v)
+        for a, keep in zip(args, mask[1:]):
+            if keep and self.versioned and isinstance(a, Tracer) and a._trace is self:
+                versions.append((a._ver, a._ver[0]))
+        if prim.multiple_results:
+            node = Node(prim, params, tuple(parents), tuple(np.shape(a) for a in ans),
+                        tuple(np.result_type(a) for a in ans))  # fmt: skip
+            node.saved = tuple(saved)
+            node.versions = versions or None
+            return tuple(self.wrap(a, Node(proj_p, i, (node,), np.shape(a), np.result_type(a)))
+                         for i, a in enumerate(ans))  # fmt: skip
+        node = Node(prim, params, tuple(parents), ans.shape, ans.dtype)
+        node.saved = tuple(saved)
+        out = self.wrap(ans, node)
+        if mask[0] and self.versioned:
+            versions.append((out._ver, 0))
+        node.versions = versions or None
         return out
-
-    def _record_multi(self, prim, params, parents, vals, ans):
-        main = Node(prim, params, parents, tuple(a.shape for a in ans), tuple(a.dtype for a in ans))
-        main.saved = (tuple(ans), *vals)
-        outs = []
-        for i, a in enumerate(ans):
-            proj = Node(proj_p, i, (main,), a.shape, a.dtype)
-            outs.append(self.wrap(a, proj))
-        return tuple(outs)
-
-
-def _big(vals: tuple) -> tuple | None:
-    """The shape of the first large array operand, if any."""
-    for v in vals:
-        if type(v) is np.ndarray and v.size >= blocked.BIG:
-            return v.shape
-    return None
-
-
-def _dtype(x: Any) -> np.dtype:
-    return x.dtype if hasattr(x, "dtype") else np.result_type(x)
 
 
 # --- the backward pass -----------------------------------------------------------------------
@@ -267,8 +257,6 @@ def _dtype(x: Any) -> np.dtype:
 
 def unbroadcast(ct: Any, shape: tuple) -> Any:
     """Sum `ct` down to `shape`: the one place where broadcasting is undone."""
-    from chainrule import numpy as cnp
-
     lead = len(ct.shape) - len(shape)
     axes = tuple(range(lead)) + tuple(
         lead + i for i, s in enumerate(shape) if s == 1 and ct.shape[lead + i] != 1
@@ -278,16 +266,20 @@ def unbroadcast(ct: Any, shape: tuple) -> Any:
     return cnp.reshape(ct, shape) if ct.shape != shape else ct
 
 
-def _cast(ct: Any, dtype: np.dtype) -> Any:
-    from chainrule import numpy as cnp
-
-    if np.issubdtype(ct.dtype, np.complexfloating) and not np.issubdtype(dtype, np.complexfloating):
+def cast(ct: Any, dtype: np.dtype) -> Any:
+    """`ct` as `dtype`: the real part for a real operand of a complex computation."""
+    if ct.dtype.kind == "c" and np.dtype(dtype).kind != "c":
         ct = cnp.real(ct)
     return ct if ct.dtype == dtype else cnp.astype(ct, dtype)
 
 
-def _zeros(shape, dtype):
-    return np.zeros(shape, dtype)
+def fit(ct: Any, p: Any) -> Any:
+    """A rule's result as the cotangent of node `p`: its shape and dtype."""
+    if ct.shape != p.shape:
+        ct = unbroadcast(ct, p.shape)
+    if ct.dtype != p.dtype:
+        ct = cast(ct, p.dtype)
+    return ct
 
 
 _FREED_MSG = (
@@ -297,14 +289,51 @@ _FREED_MSG = (
 )
 
 
-def _modified(node: Node) -> str:
-    return (
-        f"one of the values needed for gradient computation has been modified by an in-place "
-        f"operation: an input of {node.name()} (output shape {node.shape}) is at version "
-        f"{max(v[0] for v, _ in node.versions)}, it was saved at version "
-        f"{min(k for _, k in node.versions)}. Compute on a copy, or change it before the "
-        "operation that uses it."
-    )
+def check_versions(node: Node) -> None:
+    for cell, v in node.versions:
+        if cell[0] != v:
+            raise RuntimeError(
+                f"one of the values needed for gradient computation has been modified by an "
+                f"in-place operation: an input of {node.name()} (output shape {node.shape}) is "
+                f"at version {cell[0]}; it was saved at version {v}. Compute on a copy, or "
+                "change it before the operation that uses it."
+            )
+
+
+def add_ct(p: Node, ct: Any, heap: list, leaves: list) -> None:
+    """Add a cotangent into node `p`; a node getting its first one joins the heap (a leaf,
+    the list of leaves)."""
+    if p.ct is None:
+        p.ct = ct
+        if p.prim is not None:
+            heappush(heap, (-p.seq, p))
+        else:
+            leaves.append(p)
+    else:
+        p.ct = p.ct + ct
+
+
+def _zeros(shape: tuple, dtype: Any) -> np.ndarray:
+    return np.zeros(shape, dtype)
+
+
+def node_cotangents(node: Node, g: Any, saved: tuple) -> list:
+    """The cotangents (None where there is none) of `node`'s parents, from its rules."""
+    row = vjp_rules[node.prim]
+    params = node.params
+    if row.joint is not None:
+        return list(row.joint(g, *saved, **params))
+    out: list = []
+    for i, p in enumerate(node.parents):
+        if p is None:
+            out.append(None)
+        elif row.varargs:
+            out.append(row.fn(i, g, *saved, **params))
+        elif i < len(row.rules) and row.rules[i] is not None:
+            out.append(row.rules[i](g, *saved, **params))
+        else:
+            out.append(None)
+    return out
 
 
 def backward_pass(
@@ -320,56 +349,27 @@ def backward_pass(
     clear. `retain=False` frees what each node saved once it has run. `lift(node)` gives the
     saved values to the rules (to record the backward pass itself: create_graph). Nodes that
     are keys of `capture` get their complete cotangent stored there, and the pass goes only
-    where it leads to one of them. `observe(node, i, parent, g, ct)` sees every edge's
-    contribution (for explanations).
+    where it leads to one of them. `observe(node, i, parent, g, ct)` sees every edge.
     """
-    needed = None if capture is None else _leading_to(roots, capture)
+    needed = None if capture is None else leading_to(roots, capture)
     heap: list = []
     leaves: list = []
-    consumers = None  # node -> its users, computed when a large elementwise region appears
-    EW, BIG, ndarray = blocked.EW, blocked.BIG, np.ndarray
     for node, ct in roots:
-        if node.ct is None:
-            node.ct = ct
-            heappush(heap, (-node.seq, node))
-            if node.prim is None:
-                leaves.append(node)
-        else:
-            node.ct = node.ct + ct
+        add_ct(node, ct, heap, leaves)
     while heap:
         node = heappop(heap)[1]
-        prim = node.prim
         g = node.ct
-        if prim is None or g is None:  # a leaf, or already run within a blocked region
+        if g is None:
             continue
         if node.meta is not None:
-            g = node.ct = _meta_deliver(node, g)
+            g = node.ct = deliver(node, g)
         if capture is not None and node in capture:
             capture[node] = g
             if not any(p in needed for p in node.parents if p is not None):
-                node.ct = None  # nothing further down is asked for: leave the graph as it is
-                continue
-        saved = node.saved
-        if saved is FREED:
-            raise RuntimeError(_FREED_MSG)
-        if node.versions:
-            for cell, v in node.versions:
-                if cell[0] != v:
-                    raise RuntimeError(_modified(node))
-        if prim in EW and type(g) is ndarray and g.size >= BIG and lift is None and not observe:
-            if consumers is None:
-                consumers = blocked.consumers_of([r for r, _ in roots])
-            region = blocked.region(node, consumers, vjp_rules)
-            done = blocked.run_region(region, vjp_rules, _cast) if region else None
-            if done is not None:
-                for p, ct in done.items():
-                    _add_ct(p, ct, heap, leaves)
-                if not retain:
-                    for n in region:
-                        n.saved = FREED
+                node.ct = None  # nothing further down is asked for
                 continue
         node.ct = None
-        if prim is proj_p:
+        if node.prim is proj_p:
             main = node.parents[0]
             if main.ct is None:
                 main.ct = [None] * len(main.shape)
@@ -377,60 +377,28 @@ def backward_pass(
             cts = main.ct
             cts[node.params] = g if cts[node.params] is None else cts[node.params] + g
             continue
-        if type(g) is list:  # several results: instantiate missing cotangents as zeros
-            g = tuple(
-                _zeros(s, d) if c is None else c for c, s, d in zip(g, node.shape, node.dtype)
-            )
-        if lift is not None:
-            saved = lift(node)
-        rules = vjp_rules[prim]
-        params = node.params
-        varargs = type(rules) is VarArgs
-        i = -1
-        for p in node.parents:
-            i += 1
-            if p is None or (needed is not None and p not in needed):
+        if node.saved is FREED:
+            raise RuntimeError(_FREED_MSG)
+        if node.versions:
+            check_versions(node)
+        if type(g) is list:  # several results: zeros where a result got no cotangent
+            g = tuple(_zeros(s, d) if c is None else c
+                      for c, s, d in zip(g, node.shape, node.dtype))  # fmt: skip
+        saved = node.saved if lift is None else lift(node)
+        for i, ct in enumerate(node_cotangents(node, g, saved)):
+            p = node.parents[i]
+            if ct is None or (needed is not None and p not in needed):
                 continue
-            if varargs:
-                ct = rules.fn(i, g, *saved, **params)
-            else:
-                rule = rules[i]
-                if rule is None:
-                    continue
-                ct = rule(g, *saved, **params) if params else rule(g, *saved)
-            if ct.shape != p.shape:
-                ct = unbroadcast(ct, p.shape)
-            if ct.dtype is not p.dtype and ct.dtype != p.dtype:
-                ct = _cast(ct, p.dtype)
+            ct = fit(ct, p)
             if observe is not None:
                 observe(node, i, p, g, ct)
-            if p.ct is None:  # _add_ct, inlined: this loop is the backward pass's hot path
-                p.ct = ct
-                if p.prim is not None:
-                    heappush(heap, (-p.seq, p))
-                else:
-                    leaves.append(p)
-            else:
-                p.ct = p.ct + ct
+            add_ct(p, ct, heap, leaves)
         if not retain:
             node.saved = FREED
     return leaves
 
 
-def _add_ct(p: Node, ct: Any, heap: list, leaves: list) -> None:
-    """Add a cotangent into node `p`; a node getting its first one joins the heap (a leaf,
-    the list of leaves)."""
-    if p.ct is None:
-        p.ct = ct
-        if p.prim is not None:
-            heappush(heap, (-p.seq, p))
-        else:
-            leaves.append(p)
-    else:
-        p.ct = p.ct + ct
-
-
-def _leading_to(roots: Sequence, targets: dict) -> set:
+def leading_to(roots: Sequence, targets: dict) -> set:
     """The nodes from which some target can be reached (the targets included)."""
     needed: set = set()
     done: set = set()
@@ -449,7 +417,7 @@ def _leading_to(roots: Sequence, targets: dict) -> set:
     return needed
 
 
-def _meta_deliver(node: Node, g: Any) -> Any:
+def deliver(node: Node, g: Any) -> Any:
     """Run a node's hooks on its complete cotangent; keep it in `.grad` for retain_grad."""
     meta = node.meta
     for h in meta.hooks:
@@ -466,7 +434,7 @@ def _meta_deliver(node: Node, g: Any) -> Any:
 # --- the functional API ----------------------------------------------------------------------
 
 
-def _arg_name(fun: Callable, i: int) -> str:
+def arg_name(fun: Callable, i: int) -> str:
     import inspect
 
     try:
@@ -476,39 +444,70 @@ def _arg_name(fun: Callable, i: int) -> str:
         return f"argument {i}"
 
 
-def _check_float(x: Any, fun: Callable, i: int, what: str) -> Any:
+def check_float(x: Any, fun: Callable, i: int, what: str) -> Any:
+    """`x` as an array to differentiate with respect to; integers are a TypeError."""
     if type(x) is float:
         return np.float64(x)
     if not isinstance(x, (np.ndarray, np.generic, Tracer)):
-        x = np.asarray(x)
+        try:
+            x = np.asarray(x)
+        except Exception:
+            raise TypeError(
+                f"{what}: {arg_name(fun, i)} of {getattr(fun, '__name__', 'the function')} is "
+                f"a {type(x).__name__}, which is not an array; differentiate with respect to "
+                "arrays (or pytrees of them), or pass it through without differentiating"
+            ) from None
+        if x.dtype == object:
+            raise TypeError(
+                f"{what}: {arg_name(fun, i)} of {getattr(fun, '__name__', 'the function')} "
+                f"holds objects of type {type(x.flat[0]).__name__ if x.size else 'object'}, "
+                "not numbers"
+            )
     dt = x.dtype
     if dt.kind not in "fc":
         raise TypeError(
-            f"{what} requires float or complex inputs, but {_arg_name(fun, i)} of "
+            f"{what} requires float or complex inputs, but {arg_name(fun, i)} of "
             f"{getattr(fun, '__name__', 'the function')} has dtype {dt}; "
             f"pass a float value (e.g. 3.0 instead of 3, or x.astype(float))"
         )
     return x
 
 
-def _vjp(fun: Callable, primals: tuple, argnums: tuple, has_aux: bool, what: str):
-    """Trace `fun` on `primals`, following the arguments in `argnums`."""
-    state = _state
-    state.depth += 1
+def _check_argnums(argnums: Any, nargs: int, what: str) -> None:
+    nums = (argnums,) if isinstance(argnums, int) else argnums
+    for a in nums:
+        if not isinstance(a, int) or isinstance(a, bool):
+            raise TypeError(f"{what}: argnums must be an int or a tuple of ints, got {argnums!r}")
+        if not -nargs <= a < nargs:
+            raise TypeError(
+                f"{what}: argnums={argnums!r} but the function was called with {nargs} "
+                f"positional argument{'s' * (nargs != 1)}"
+            )
+
+
+def trace_vjp(fun: Callable, primals: tuple, argnums: tuple, has_aux: bool, what: str,
+              protect_leaves: bool = False, trace_cls: type = ReverseTrace, *extra: Any):
+    """Trace `fun` on `primals`, following the arguments in `argnums`: (out, vjp_fn, aux).
+
+    `protect_leaves` copies the followed NumPy arrays first (when the graph outlives the call,
+    as vjp's pullback does, and the caller may change its arrays in between)."""
+    trace = new_trace(trace_cls, what, fun, *extra)
     try:
-        trace = ReverseTrace(state.depth)
         args = list(primals)
         in_trees = []
         leaf_nodes = []
         for i in argnums:
             leaves, tree = tree_flatten(primals[i])
-            tracers = [trace.leaf(_check_float(x, fun, i, what)) for x in leaves]
+            vals = [check_float(x, fun, i, what) for x in leaves]
+            if protect_leaves:
+                vals = [np.array(v) if type(v) is np.ndarray else v for v in vals]
+            tracers = [trace.leaf(v) for v in vals]
             leaf_nodes.append([t._node for t in tracers])
             in_trees.append(tree)
-            args[i] = tree_unflatten(tree, tracers)
+            args[i] = tracers[0] if tree is _LEAF else tree_unflatten(tree, tracers)
         out = fun(*args)
     finally:
-        state.depth -= 1
+        end_trace(trace)
     aux = None
     if has_aux:
         if not (isinstance(out, (tuple, list)) and len(out) == 2):
@@ -528,9 +527,8 @@ def _vjp(fun: Callable, primals: tuple, argnums: tuple, has_aux: bool, what: str
         roots = []
         for node, c, v in zip(out_nodes, ct_leaves, out_vals):
             if not isinstance(c, (np.ndarray, Tracer)):
-                c = np.asarray(c, _dtype(v))
-            if c.shape != (v.shape if isinstance(v, (np.ndarray, np.generic, Tracer)) else
-                           np.shape(v)):  # fmt: skip
+                c = np.asarray(c, np.result_type(v))
+            if c.shape != np.shape(v):
                 raise ValueError(
                     f"vjp: cotangent of shape {c.shape} for an output of shape {np.shape(v)}"
                 )
@@ -547,7 +545,7 @@ def _vjp(fun: Callable, primals: tuple, argnums: tuple, has_aux: bool, what: str
             results.append(cts[0] if tree is _LEAF else tree_unflatten(tree, cts))
         return tuple(results)
 
-    return tree_unflatten(out_tree, out_vals), vjp_fn, aux
+    return tree_unflatten(out_tree, out_vals), vjp_fn, aux, out_nodes
 
 
 def _argnums(argnums: int | Sequence[int]) -> tuple[tuple, bool]:
@@ -556,22 +554,55 @@ def _argnums(argnums: int | Sequence[int]) -> tuple[tuple, bool]:
     return tuple(argnums), False
 
 
-def _scalar(x: Any) -> Any:
+def scalar(x: Any) -> Any:
     """0-d arrays become NumPy scalars (a float64 result is then a Python float too)."""
     return x[()] if type(x) is np.ndarray and x.ndim == 0 else x
 
 
+def _fresh(x: Any) -> Any:
+    return np.array(x) if type(x) is np.ndarray else x
+
+
 def vjp(fun: Callable, *primals: Any, has_aux: bool = False):
     """Evaluate `fun(*primals)` and return `(out, vjp_fn)`; `vjp_fn(ct)` gives ctᵀ·J per primal.
+
+    The pullback can be called any number of times; it uses the primals as they were when
+    `vjp` was called, whatever happens to the arrays afterwards.
 
     >>> import chainrule as cr, chainrule.numpy as cnp
     >>> out, f_vjp = cr.vjp(cnp.sin, 0.0)
     >>> f_vjp(2.0)
     (np.float64(2.0),)
     """
-    out, fn, aux = _vjp(fun, primals, tuple(range(len(primals))), has_aux, "vjp")
-    fn2 = lambda ct: tuple(tree_map(_scalar, r) for r in fn(ct))  # noqa: E731
-    return (out, fn2, aux) if has_aux else (out, fn2)
+    out, fn, aux, nodes = trace_vjp(fun, primals, tuple(range(len(primals))), has_aux, "vjp",
+                                    protect_leaves=True)  # fmt: skip
+    out = tree_map(_fresh, out)  # the caller's copy: the graph keeps its own
+    fn2 = lambda ct: tuple(tree_map(scalar, r) for r in fn(ct))  # noqa: E731
+    if has_aux:
+        return out, fn2, tree_map(_fresh, aux)
+    return out, fn2
+
+
+def _check_scalar_output(out: Any, holomorphic: bool) -> None:
+    if isinstance(out, (np.ndarray, np.generic, Tracer)):
+        shape, dt = out.shape, out.dtype
+    elif isinstance(out, (int, float, complex)):
+        shape, dt = (), np.result_type(out)
+    else:
+        raise TypeError(
+            "grad requires a scalar float output, but the function returned "
+            f"{type(out).__name__}"
+        )
+    if shape != ():
+        raise TypeError(
+            f"grad requires a scalar output, got shape {shape}. For the gradient of each "
+            "output separately use cr.vmap(cr.grad(f)) (one example at a time) or "
+            "cr.elementwise_grad; for all derivatives cr.jacobian; for a weighted sum cr.vjp"
+        )
+    if dt.kind != "f" and not (dt.kind == "c" and holomorphic):
+        if dt.kind == "c":
+            raise TypeError("grad requires a real output, got complex; pass holomorphic=True")
+        raise TypeError(f"grad requires a float output, got {dt}")
 
 
 def value_and_grad(
@@ -590,34 +621,17 @@ def value_and_grad(
 
     def vg(*args: Any, **kwargs: Any):
         f = (lambda *a: fun(*a, **kwargs)) if kwargs else fun
-        for i in nums:
-            if i >= len(args):
-                raise TypeError(f"grad: argnums={argnums} but only {len(args)} arguments given")
-        out, fn, aux = _vjp(f, args, nums, has_aux, "grad")
-        if isinstance(out, (np.ndarray, np.generic, Tracer)):
-            shape, dt = out.shape, out.dtype
-        elif isinstance(out, (int, float, complex)):
-            shape, dt = (), np.result_type(out)
-        else:
-            raise TypeError(
-                "grad requires a scalar float output, but the function returned "
-                f"{type(out).__name__}"
-            )
-        if shape != ():
-            raise TypeError(
-                f"grad requires a scalar output, got shape {shape}; use cr.jacobian, "
-                "cr.elementwise_grad or cr.vjp for non-scalar outputs"
-            )
-        if dt.kind != "f" and not (dt.kind == "c" and holomorphic):
-            if dt.kind == "c":
-                raise TypeError("grad requires a real output, got complex; pass holomorphic=True")
-            raise TypeError(f"grad requires a float output, got {dt}")
-        g = fn(np.array(1, dt))
-        g = _scalar(g[0]) if single and type(g[0]) is np.ndarray else (
-            tree_map(_scalar, g[0]) if single else tuple(tree_map(_scalar, x) for x in g)
+        _check_argnums(argnums, len(args), "grad")
+        out, fn, aux, _ = trace_vjp(f, args, tuple(n % len(args) for n in nums), has_aux, "grad")
+        _check_scalar_output(out, holomorphic)
+        g = fn(np.array(1, np.result_type(out)))
+        g = scalar(g[0]) if single and type(g[0]) is np.ndarray else (
+            tree_map(scalar, g[0]) if single else tuple(tree_map(scalar, x) for x in g)
         )
         return ((out, aux) if has_aux else out), g
 
+    vg.__name__ = f"value_and_grad({getattr(fun, '__name__', 'f')})"
+    vg.__wrapped__ = fun
     return vg
 
 
@@ -642,6 +656,7 @@ def grad(
         return (g_, out[1]) if has_aux else g_
 
     g.__name__ = f"grad({getattr(fun, '__name__', 'f')})"
+    g.__wrapped__ = fun
     return g
 
 
@@ -656,103 +671,12 @@ def elementwise_grad(fun: Callable, argnums: int | Sequence[int] = 0) -> Callabl
 
     def eg(*args: Any, **kwargs: Any):
         f = (lambda *a: fun(*a, **kwargs)) if kwargs else fun
-        out, fn, _ = _vjp(f, args, nums, False, "elementwise_grad")
-        g = fn(tree_map(lambda o: np.ones(np.shape(o), _dtype(o)), out))
+        _check_argnums(argnums, len(args), "elementwise_grad")
+        out, fn, _, _ = trace_vjp(f, args, nums, False, "elementwise_grad")
+        g = fn(tree_map(lambda o: np.ones(np.shape(o), np.result_type(o)), out))
         return g[0] if single else g
 
     return eg
-
-
-def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:
-    """The Jacobian by reverse mode: one VJP per output element. Shape: out.shape + in.shape.
-
-    >>> import numpy as np, chainrule as cr
-    >>> cr.jacrev(lambda x: x ** 2)(np.array([1.0, 2.0]))
-    array([[2., 0.],
-           [0., 4.]])
-    """
-    nums, single = _argnums(argnums)
-
-    def jac(*args: Any, **kwargs: Any):
-        f = (lambda *a: fun(*a, **kwargs)) if kwargs else fun
-        out, fn, aux = _vjp(f, args, nums, has_aux, "jacrev")
-        out_leaves, out_tree = tree_flatten(out)
-        per_out = []
-        for k, o in enumerate(out_leaves):
-            shape, dt = np.shape(o), _dtype(o)
-            rows = []
-            for j in range(int(np.prod(shape))):
-                cts = [np.zeros(np.shape(v), _dtype(v)) for v in out_leaves]
-                e = np.zeros(int(np.prod(shape)), dt)
-                e[j] = 1
-                cts[k] = e.reshape(shape)
-                rows.append(fn(tree_unflatten(out_tree, cts)))
-            per_arg = []
-            for a in range(len(nums)):
-                in_leaves, in_tree = tree_flatten(args[nums[a]])
-                blocks = []
-                for m, x in enumerate(in_leaves):
-                    parts = [tree_flatten(r[a])[0][m] for r in rows]
-                    blocks.append(_stack_rows(parts, shape, np.shape(x)))
-                per_arg.append(tree_unflatten(in_tree, blocks))
-            per_out.append(per_arg[0] if single else tuple(per_arg))
-        res = tree_unflatten(out_tree, per_out)
-        return (res, aux) if has_aux else res
-
-    return jac
-
-
-def _stack_rows(parts: list, out_shape: tuple, in_shape: tuple) -> Any:
-    from chainrule import numpy as cnp
-
-    if not parts:
-        return np.zeros(out_shape + in_shape)
-    return cnp.reshape(cnp.stack(parts), out_shape + in_shape)
-
-
-jacobian = jacrev
-
-
-def hessian(fun: Callable, argnums: int | Sequence[int] = 0) -> Callable:
-    """The Hessian of a scalar-valued `fun` (reverse over reverse).
-
-    >>> import numpy as np, chainrule as cr, chainrule.numpy as cnp
-    >>> cr.hessian(lambda x: cnp.sum(x ** 3))(np.array([1.0, 2.0]))
-    array([[ 6.,  0.],
-           [ 0., 12.]])
-    """
-    return jacrev(jacrev(fun, argnums), argnums)
-
-
-def jvp(fun: Callable, primals: Sequence, tangents: Sequence):
-    """Forward-mode product `(fun(*primals), J · tangents)`.
-
-    Computed as the transpose of the VJP (the VJP is linear in its cotangent, so its own VJP
-    is the JVP) until the forward-mode trace lands.
-
-    >>> import chainrule as cr, chainrule.numpy as cnp
-    >>> cr.jvp(cnp.sin, (0.0,), (3.0,))
-    (np.float64(0.0), np.float64(3.0))
-    """
-    primals, tangents = tuple(primals), tuple(tangents)
-    if len(primals) != len(tangents):
-        raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
-    out, fn, _ = _vjp(fun, primals, tuple(range(len(primals))), False, "jvp")
-    zero_ct = tree_map(lambda o: np.zeros(np.shape(o), _dtype(o)), out)
-    _, fn2, _ = _vjp(lambda ct: fn(ct), (zero_ct,), (0,), False, "jvp")
-    (t_out,) = fn2(tuple(tangents))
-    return out, tree_map(_scalar, t_out)
-
-
-def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0) -> Callable:
-    """The Jacobian with `jacrev`'s shape convention (computed by reverse mode for now).
-
-    >>> import numpy as np, chainrule as cr
-    >>> cr.jacfwd(lambda x: x ** 2)(np.array([1.0, 2.0]))
-    array([[2., 0.],
-           [0., 4.]])
-    """
-    return jacrev(fun, argnums)
 
 
 def stop_gradient(x: Any) -> Any:
@@ -762,4 +686,4 @@ def stop_gradient(x: Any) -> Any:
     >>> cr.grad(lambda x: x * cr.stop_gradient(x))(3.0)
     np.float64(3.0)
     """
-    return tree_map(lambda v: bind(stop_gradient_p, v) if isinstance(v, Tracer) else v, x)
+    return tree_map(lambda v: bind(P.stop_gradient_p, v) if isinstance(v, Tracer) else v, x)

@@ -21,7 +21,7 @@ from collections.abc import Callable
 import numpy as np
 
 from chainrule.transparency.graph import Graph, capture, tensor_graph
-from chainrule.numpy import _ops as cnp
+from chainrule import numpy as cnp
 
 __all__ = ["Explanation", "explain", "explain_node"]
 

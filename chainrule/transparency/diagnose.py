@@ -43,15 +43,15 @@ class _Diagnosing(_Recording):
 
     __slots__ = ("dropped",)
 
-    def process(self, prim: Any, args: tuple, params: dict) -> Any:
+    def process_primitive(self, prim: Any, args: tuple, params: dict) -> Any:
         if prim in _DROPS:
             for a in args:
                 if isinstance(a, Tracer) and a._trace is self and a._node is not None:
                     self.dropped.append((prim, a._node, params))
-        return _Recording.process(self, prim, args, params)
+        return _Recording.process_primitive(self, prim, args, params)
 
 
-_DROPS = P.NONDIFF_PRIMS | {P.stop_gradient_p}
+_DROPS = P.NONDIFF | {P.stop_gradient_p}
 
 
 def _why_dropped(prim: Any, params: dict, src: str) -> tuple[str, str]:

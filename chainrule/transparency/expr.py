@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.numpy import _ops as cnp
+from chainrule import numpy as cnp
 
 FUNCTIONS: dict[str, Callable] = {
     name: getattr(cnp, name)

@@ -16,9 +16,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from chainrule.core.trace import _state
-from chainrule.rules.vjp import VarArgs, vjp_rules
-from chainrule.transforms.reverse import Node, ReverseTrace, RTracer, _check_float, backward_pass
+from chainrule.core.trace import end_trace, new_trace
+from chainrule.transforms import reverse
+from chainrule.transforms.reverse import Node, ReverseTrace, RTracer, check_float, node_cotangents
 
 # How each primitive reads in a table: infix symbols, or a function name.
 _INFIX = {"add": "+", "sub": "−", "mul": "×", "div": "/", "pow": "**"}
@@ -86,8 +86,8 @@ class _Recording(ReverseTrace):
 
     __slots__ = ("made",)
 
-    def process(self, prim: Any, args: tuple, params: dict) -> Any:
-        out = ReverseTrace.process(self, prim, args, params)
+    def process_primitive(self, prim: Any, args: tuple, params: dict) -> Any:
+        out = ReverseTrace.process_primitive(self, prim, args, params)
         for o in out if isinstance(out, tuple) else (out,):
             if isinstance(o, RTracer) and o._trace is self:
                 self.made.append((o._node, o._value, args))
@@ -127,18 +127,16 @@ def capture_with(
 ) -> tuple[Graph, Any]:
     """`capture` with a recording trace class of one's own; returns the graph and the trace.
     With `constant_ok`, an output that does not depend on the inputs is a constant step."""
-    state = _state
-    state.depth += 1
+    trace = new_trace(cls, "explain", fun)
     try:
-        trace = cls(state.depth)
         trace.made = []
         for k, v in (extra or {}).items():
             setattr(trace, k, v)
         names = names or _names(fun, len(args))
-        tracers = [trace.leaf(_check_float(a, fun, i, "explain")) for i, a in enumerate(args)]
+        tracers = [trace.leaf(check_float(a, fun, i, "explain")) for i, a in enumerate(args)]
         out = fun(*tracers)
     finally:
-        state.depth -= 1
+        end_trace(trace)
     steps: list[Step] = []
     by_node: dict = {}
     for name, t in zip(names, tracers):
@@ -172,11 +170,8 @@ def _local(node: Node, i: int, g: Any) -> Any:
     """∂node/∂(operand i) for scalar values: the rule applied to a unit cotangent."""
     if np.ndim(g) != 0 or np.ndim(node.saved[i + 1] if node.saved[i + 1] is not None else 0):
         return None
-    rules = vjp_rules[node.prim]
     one = np.ones((), np.result_type(g))
-    if isinstance(rules, VarArgs):
-        return rules.fn(i, one, *node.saved, **node.params)
-    return rules[i](one, *node.saved, **node.params)
+    return node_cotangents(node, one, node.saved)[i]
 
 
 def tensor_graph(t: Any) -> Graph:
@@ -241,7 +236,7 @@ def _run_backward(graph: Graph, root: Node, value: Any, by_node: dict) -> None:
         )
 
     seed = np.ones(np.shape(value), np.result_type(value))
-    leaves = backward_pass([(root, seed)], True, None, None, observe)
+    leaves = reverse.backward_pass([(root, seed)], True, None, None, observe)
     graph.steps[graph.output].grad = seed
     for c in graph.contributions:
         graph.steps[c.parent].grad = c.accumulated

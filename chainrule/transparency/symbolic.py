@@ -37,6 +37,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from chainrule.core import primitives as P
+from chainrule.core.ops import build_index
 from chainrule.core.trace import Primitive, Trace, Tracer, bind
 from chainrule.transforms.reverse import grad as _grad
 
@@ -296,7 +297,7 @@ class SymbolicTrace(Trace):
     def __init__(self, level: int = SYMBOLIC_LEVEL):
         super().__init__(level)
 
-    def process(self, prim: Primitive, args: tuple, params: dict) -> Any:
+    def process_primitive(self, prim: Primitive, args: tuple, params: dict) -> Any:
         rule = sympy_rules.get(prim)
         if rule is None:
             raise NotImplementedError(
@@ -304,8 +305,9 @@ class SymbolicTrace(Trace):
                 f"{' and '.join(str(np.shape(getattr(a, '_value', a))) for a in args)}): it "
                 "has no symbolic form here (decompositions, data-dependent operations)"
             )
-        if prim in _INDEXED:  # (x, index, y): the index stays as it is
-            vals = (_const(args[0]), args[1], _const(args[2]))
+        if prim.ndiff is not None:  # index arrays stay integer arrays
+            vals = tuple(_const(a) if i < prim.ndiff else np.asarray(_const_int(a))
+                         for i, a in enumerate(args))  # fmt: skip
         else:
             vals = tuple(_const(a) for a in args)
         try:
@@ -356,7 +358,11 @@ def _symbols(names: Sequence, real: bool) -> list:
 #: arrays of them. Elementwise rules are written for scalars and mapped over arrays.
 sympy_rules: dict[Primitive, Callable] = {}
 
-_INDEXED = frozenset({P.index_add_p, P.index_set_p})
+def _const_int(a: Any) -> Any:
+    """An integer index operand as its values."""
+    if isinstance(a, SymTracer):
+        return np.asarray(_const(a), dtype=np.intp)
+    return a
 
 
 def _map(fn: Callable, *vals: Any) -> Any:
@@ -523,11 +529,11 @@ sympy_rules.update({
     P.broadcast_to_p: lambda x, shape: np.broadcast_to(_arr(x), shape).copy(),
     P.concatenate_p:  lambda *xs, axis, sizes: np.concatenate([_arr(x) for x in xs], axis),
     P.pad_p:          lambda x, pad_width: np.pad(_arr(x), pad_width),
-    P.getitem_p:      lambda x, index: _arr(x)[index],
-    P.index_add_p:    lambda x, index, y: _index_add(x, index, y),
-    P.index_set_p:    lambda x, index, y: _index_set(x, index, y),
+    P.getitem_p:      lambda x, *arrays, index: _arr(x)[build_index(index, arrays)],
+    P.index_add_p:    lambda x, y, *arrays, index: _index_add(x, build_index(index, arrays), y),
+    P.index_set_p:    lambda x, y, *arrays, index: _index_set(x, build_index(index, arrays), y),
     P.matmul_p:       lambda x, y: np.matmul(_numeric_array(x), _numeric_array(y)),
-    P.einsum_p:       lambda *xs, subscripts:
+    P.einsum_p:       lambda *xs, subscripts, optimize:
                           np.einsum(subscripts, *[_numeric_array(_arr(x)) for x in xs]),
 })
 # fmt: on

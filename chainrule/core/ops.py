@@ -1,21 +1,23 @@
-"""The differentiable NumPy namespace, built on the primitives of ``chainrule.core``.
+"""The array functions every layer above the core is written with: NumPy's names and
+signatures, on plain data and on tracers.
 
-Each function mirrors NumPy's name and signature. On plain NumPy data it calls NumPy directly
-(NumPy speed, NumPy results); on tracers or Tensors, or lists holding them, it binds the
-primitive, or composes other functions of this module. Tracers get the same functions as
-methods and operators at the end of this file.
+On plain NumPy data each function calls NumPy directly (NumPy speed, NumPy results); on
+tracers, or lists holding them, it binds a primitive or composes other functions of this
+module. The rule tables (``chainrule/rules``) are written with these functions, and the public
+namespace ``chainrule.numpy`` re-exports them; the tracer operators and NumPy-style methods are
+installed from here onto `Tracer` (at the end of this file).
 """
 
 from __future__ import annotations
 
 import builtins
+import math
 from typing import Any
 
 import numpy as np
 
 from chainrule.core import primitives as P
-from chainrule.core.trace import Tracer, bind
-from chainrule.rules.impl import count
+from chainrule.core.trace import Tracer, bind, bind_with
 
 _SEQ = (list, tuple)
 _NO_PARAMS: dict = {}  # shared, never mutated
@@ -24,6 +26,11 @@ _ALIASES = {
     "neg": "negative", "sub": "subtract", "mul": "multiply", "div": "true_divide",
     "pow": "power", "abs": "absolute", "conj": "conjugate", "mod": "remainder",
 }  # fmt: skip
+
+
+def count(shape: tuple, axis: tuple | None) -> int:
+    """How many elements a reduction over `axis` (normalised, or None) of `shape` combines."""
+    return math.prod(shape) if axis is None else math.prod(shape[i] for i in axis)
 
 
 def _has_tracer(x: Any) -> bool:
@@ -71,7 +78,7 @@ def _make_unary(name: str) -> Any:
 
     def fn(x, /, **kwargs):
         if isinstance(x, Tracer) and not kwargs:
-            return x._trace.process(prim, (x,), _NO_PARAMS)
+            return bind_with(prim, (x,), _NO_PARAMS)
         if isinstance(x, Tracer) or (type(x) in _SEQ and _has_tracer(x)):
             _no_kwargs(ufunc.__name__, kwargs)
             return bind(prim, _lift(x))
@@ -366,7 +373,7 @@ def _reduction(prim: Any, npfun: Any, doc: str) -> Any:
     def fn(a, axis=None, dtype=None, out=None, keepdims=False, **kwargs):
         if axis is None and dtype is None and out is None and not kwargs and \
                 isinstance(a, Tracer):  # the common case, fast  # fmt: skip
-            return a._trace.process(prim, (a,), {"axis": None, "keepdims": keepdims})
+            return bind_with(prim, (a,), {"axis": None, "keepdims": bool(keepdims)})
         if isinstance(a, Tracer) or _has_tracer(a):
             _no_kwargs(name, kwargs)
             _no_out(name, out)
@@ -918,10 +925,6 @@ def vsplit(ary, indices_or_sections):
     return split(ary, indices_or_sections, 0)
 
 
-def _take_axis(a: Any, index: Any, axis: int) -> Any:
-    return a[(slice(None),) * axis + (index,)]
-
-
 def repeat(a, repeats, axis=None):
     """`numpy.repeat`; the gradient sums over the copies.
 
@@ -1098,7 +1101,7 @@ def diag(v, k=0):
     n = v.shape[0] + builtins.abs(k)
     i = np.arange(v.shape[0])
     rows, cols = (i, i + k) if k >= 0 else (i - k, i)
-    return bind(P.index_add_p, np.zeros((n, n), v.dtype), (rows, cols), v)
+    return index_add(np.zeros((n, n), v.dtype), (rows, cols), v)
 
 
 def trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
@@ -1150,20 +1153,89 @@ def tril(m, k=0):
 # --- indexing --------------------------------------------------------------------------------
 
 
-def _clean_index(index: Any) -> Any:
-    """Indices carry no gradient: traced integer/boolean indices are replaced by their values."""
-    if isinstance(index, tuple):
-        return tuple(_clean_index(i) for i in index)
-    if isinstance(index, Tracer):
-        v = index._value
-        while isinstance(v, Tracer):
-            v = v._value
-        if np.result_type(v).kind not in "iub":
-            raise IndexError(f"only integer or boolean arrays are valid indices, got {v.dtype}")
-        return v
-    if isinstance(index, list):
-        return np.asarray(index)
-    return index
+_basic_cache: dict = {}  # index spec -> the index it stands for (basic indexing only)
+
+
+def index_spec(index: Any) -> tuple[tuple, list]:
+    """Split an index into its static part (hashable: a primitive parameter) and its integer
+    index arrays (operands, so that they are protected, traced and batched like any value).
+
+    In the spec, ``("s", start, stop, step)`` is a slice, an int is an int, None and Ellipsis
+    are themselves, and ``("a", k)`` is the k-th array. Boolean masks become the integer
+    arrays of their nonzero positions (which needs their values).
+
+    >>> index_spec((slice(1, None), [0, 2]))
+    ((('s', 1, None, None), ('a', 0)), [array([0, 2])])
+    """
+    items = index if type(index) is tuple else (index,)
+    spec: list = []
+    arrays: list = []
+    for it in items:
+        t = type(it)
+        if t is slice:
+            spec.append(("s", _opt_index(it.start), _opt_index(it.stop), _opt_index(it.step)))
+        elif it is None or it is Ellipsis:
+            spec.append(it)
+        elif t is bool or t is np.bool_:
+            if not it:
+                raise NotImplementedError("indexing with False on a traced value")
+            spec.append(None)  # x[True] is x[None]
+        elif isinstance(it, _INT):
+            spec.append(int(it))
+        else:
+            arr = it
+            if isinstance(arr, Tracer):
+                kind = arr.dtype.kind
+                if kind == "b":
+                    arr = np.asarray(arr._trace.concrete(arr, "a boolean mask index"))
+                    while isinstance(arr, Tracer):
+                        arr = np.asarray(arr._trace.concrete(arr, "a boolean mask index"))
+                elif kind not in "iu":
+                    raise IndexError(
+                        "only integers, slices (`:`), ellipsis (`...`), numpy.newaxis (`None`) "
+                        f"and integer or boolean arrays are valid indices, not {arr.dtype} values"
+                    )
+            else:
+                arr = np.asarray(arr)
+            if not isinstance(arr, Tracer) and arr.dtype.kind == "b":
+                for nz in np.nonzero(arr):
+                    spec.append(("a", len(arrays)))
+                    arrays.append(nz)
+                continue
+            if not isinstance(arr, Tracer) and arr.dtype.kind not in "iu":
+                if arr.size == 0:
+                    arr = arr.astype(np.intp)
+                else:
+                    raise IndexError(
+                        "only integers, slices (`:`), ellipsis (`...`), numpy.newaxis (`None`) "
+                        f"and integer or boolean arrays are valid indices, not {arr.dtype}"
+                    )
+            spec.append(("a", len(arrays)))
+            arrays.append(arr)
+    return tuple(spec), arrays
+
+
+def _opt_index(v: Any) -> Any:
+    return None if v is None else v.__index__()
+
+
+def build_index(spec: tuple, arrays: Any) -> tuple:
+    """The NumPy index that `spec` and `arrays` stand for."""
+    if not arrays:
+        idx = _basic_cache.get(spec)
+        if idx is None:
+            idx = _basic_cache[spec] = tuple(
+                slice(*s[1:]) if type(s) is tuple else s for s in spec
+            )
+        return idx
+    return tuple(
+        (arrays[s[1]] if s[0] == "a" else slice(*s[1:])) if type(s) is tuple else s for s in spec
+    )
+
+
+def has_arrays(spec: tuple) -> bool:
+    """Whether the index has integer arrays (advanced indexing)."""
+    return builtins.any(type(s) is tuple and s[0] == "a" for s in spec)
 
 
 def getitem(a, index):
@@ -1173,7 +1245,39 @@ def getitem(a, index):
     >>> cr.grad(lambda x: cnp.sum(x[[0, 0, 1]]))(np.array([1.0, 2.0]))
     array([2., 1.])
     """
-    return bind(P.getitem_p, _lift(a), index=_clean_index(index))
+    if not isinstance(a, Tracer):
+        if not _traced(a, index):
+            return np.asarray(a)[index]
+        a = _lift(a) if _traced(a) else np.asarray(a)
+    spec, arrays = index_spec(index)
+    return bind_with(P.getitem_p, (a, *arrays), {"index": spec})
+
+
+def index_add(x, index, y):
+    """`x` with `y` added at `index` (repeated indices accumulate): a copy, differentiable
+    in both `x` and `y`. The transpose of indexing.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.index_add(cnp.zeros(3), [0, 0], 1.0)
+    array([2., 0., 0.])
+    """
+    spec, arrays = index_spec(index)
+    return bind(P.index_add_p, _lift(x), _lift(y), *arrays, index=spec)
+
+
+def index_set(x, index, y):
+    """`x` with `y` written at `index`: a copy, differentiable in both `x` and `y`.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.index_set(cnp.zeros(2), 1, 5.0)
+    array([0., 5.])
+    """
+    spec, arrays = index_spec(index)
+    return bind(P.index_set_p, _lift(x), _lift(y), *arrays, index=spec)
+
+
+def _take_axis(a: Any, index: Any, axis: int) -> Any:
+    return getitem(a, (slice(None),) * axis + (index,))
 
 
 def take(a, indices, axis=None, out=None, mode=None):
@@ -1189,7 +1293,7 @@ def take(a, indices, axis=None, out=None, mode=None):
     a = _lift(a)
     if axis is None:
         a, axis = ravel(a), 0
-    return _take_axis(a, _clean_index(indices), axis % a.ndim)
+    return _take_axis(a, indices, axis % a.ndim)
 
 
 def take_along_axis(arr, indices, axis):
@@ -1202,10 +1306,10 @@ def take_along_axis(arr, indices, axis):
     if not _traced(arr):
         return np.take_along_axis(arr, indices, axis)
     arr = _lift(arr)
-    indices = np.asarray(_clean_index(indices))
     if axis is None:
         arr, axis = ravel(arr), 0
     axis = axis % arr.ndim
+    indices = indices if isinstance(indices, Tracer) else np.asarray(indices)
     if indices.ndim != arr.ndim:
         raise ValueError("take_along_axis: indices and arr must have the same number of dimensions")
     shape = np.broadcast_shapes(
@@ -1222,27 +1326,6 @@ def take_along_axis(arr, indices, axis):
     return arr[tuple(idx)]
 
 
-def index_add(x, index, y):
-    """`x` with `y` added at `index` (repeated indices accumulate): a copy, differentiable
-    in both `x` and `y`. The transpose of indexing.
-
-    >>> import chainrule.numpy as cnp
-    >>> cnp.index_add(cnp.zeros(3), [0, 0], 1.0)
-    array([2., 0., 0.])
-    """
-    return bind(P.index_add_p, _lift(x), _clean_index(index), _lift(y))
-
-
-def index_set(x, index, y):
-    """`x` with `y` written at `index`: a copy, differentiable in both `x` and `y`.
-
-    >>> import chainrule.numpy as cnp
-    >>> cnp.index_set(cnp.zeros(2), 1, 5.0)
-    array([0., 5.])
-    """
-    return bind(P.index_set_p, _lift(x), _clean_index(index), _lift(y))
-
-
 # --- products --------------------------------------------------------------------------------
 
 
@@ -1256,10 +1339,7 @@ def matmul(x1, x2, /):
     """
     if isinstance(x1, Tracer):
         if isinstance(x2, (Tracer, np.ndarray)) and x1.shape and x2.shape:  # the common case
-            t = x1._trace
-            if isinstance(x2, Tracer) and x2._trace.level > t.level:
-                t = x2._trace
-            return t.process(P.matmul_p, (x1, x2), _NO_PARAMS)
+            return bind_with(P.matmul_p, (x1, x2), _NO_PARAMS)
     elif not _traced(x2):
         if not _traced(x1):
             return np.matmul(x1, x2)
@@ -1392,19 +1472,23 @@ def _parse_einsum(subscripts: str, shapes: list) -> str:
     return ",".join(new_ins) + "->" + out
 
 
-def einsum(subscripts, *operands, **kwargs):
+def einsum(subscripts, *operands, optimize=False, **kwargs):
     """`numpy.einsum`, including '...' and implicit output; differentiable in every operand.
+    The traced call computes exactly what the plain call does (same `optimize`).
 
     >>> import chainrule.numpy as cnp
     >>> cnp.einsum("ij,jk->ik", cnp.ones((2, 3)), cnp.ones((3, 4))).shape
     (2, 4)
     """
     if not _traced(operands):
-        return np.einsum(subscripts, *operands, **kwargs)
+        return np.einsum(subscripts, *operands, optimize=optimize, **kwargs)
     if not isinstance(subscripts, str):
         raise NotImplementedError("chainrule.numpy.einsum: only the string form on traced values")
+    _no_kwargs("einsum", kwargs)
     ops = [_lift(o) if _traced(o) else np.asarray(o) for o in operands]
-    return bind(P.einsum_p, *ops, subscripts=_parse_einsum(subscripts, [_shape(o) for o in ops]))
+    subs = _parse_einsum(subscripts, [_shape(o) for o in ops])
+    opt = optimize if isinstance(optimize, (bool, str)) else True
+    return bind(P.einsum_p, *ops, subscripts=subs, optimize=opt)
 
 
 def kron(a, b):
@@ -1488,52 +1572,97 @@ def copy(a):
     return _lift(a) if _traced(a) else np.copy(a)
 
 
-# --- methods and operators of every tracer ---------------------------------------------------
+
+# --- operators and methods of every tracer ---------------------------------------------------
 
 
-
-def _binop(prim: Any) -> tuple:
-    """`self op other` and `other op self`, dispatched straight to the higher trace."""
+def _binop(prim: P.Primitive) -> tuple:
+    """`self op other` and `other op self`."""
 
     def op(self, other):
-        t = self._trace
-        if isinstance(other, Tracer) and other._trace.level > t.level:
-            t = other._trace
-        return t.process(prim, (self, other), _NO_PARAMS)
+        if type(other) in _SEQ:
+            other = _lift(other)
+        return bind_with(prim, (self, other), _NO_PARAMS)
 
     def rop(self, other):
-        t = self._trace
-        if isinstance(other, Tracer) and other._trace.level > t.level:
-            t = other._trace
-        return t.process(prim, (other, self), _NO_PARAMS)
+        if type(other) in _SEQ:
+            other = _lift(other)
+        return bind_with(prim, (other, self), _NO_PARAMS)
 
     return op, rop
 
 
-def _install_tracer_methods() -> None:
-    T = Tracer
+def _logical(prim: P.Primitive, name: str) -> tuple:
+    """`&`, `|`, `^` on boolean values (NumPy's bitwise operators on bools)."""
+
+    def check(x: Any) -> None:
+        if np.result_type(x).kind != "b":
+            raise NotImplementedError(
+                f"the operator {name} on traced values is defined for booleans only (got "
+                f"{np.result_type(x)}); bitwise operations on integers carry no derivative: "
+                "apply them to cr.stop_gradient(x)"
+            )
+
+    def op(self, other):
+        check(self)
+        check(other)
+        return bind_with(prim, (self, other), _NO_PARAMS)
+
+    def rop(self, other):
+        check(self)
+        check(other)
+        return bind_with(prim, (other, self), _NO_PARAMS)
+
+    return op, rop
+
+
+def _pow(self, other):
+    if type(other) is int and other == 2:  # NumPy computes x**2 as square too
+        return bind_with(P.square_p, (self,), _NO_PARAMS)
+    if type(other) in _SEQ:
+        other = _lift(other)
+    return bind_with(P.pow_p, (self, other), _NO_PARAMS)
+
+
+def _invert(self):
+    if self.dtype.kind != "b":
+        raise NotImplementedError("~ on traced values is defined for booleans only")
+    return bind_with(P.logical_not_p, (self,), _NO_PARAMS)
+
+
+def _reshape_method(self, *shape, order="C"):
+    return reshape(self, shape[0] if len(shape) == 1 else shape, order)
+
+
+def _transpose_method(self, *axes):
+    return transpose(self, None if not axes else (axes[0] if len(axes) == 1 else axes))
+
+
+def _install(T: type) -> None:
     for name, prim in [("add", P.add_p), ("sub", P.sub_p), ("mul", P.mul_p),
-                       ("truediv", P.div_p), ("pow", P.pow_p), ("mod", P.mod_p),
+                       ("truediv", P.div_p), ("mod", P.mod_p),
                        ("floordiv", P.floor_divide_p)]:  # fmt: skip
         f, r = _binop(prim)
         setattr(T, f"__{name}__", f)
         setattr(T, f"__r{name}__", r)
-    pow_, _ = _binop(P.pow_p)
-    T.__pow__ = lambda self, other: (
-        self._trace.process(P.square_p, (self,), _NO_PARAMS)
-        if type(other) in (int, float) and other == 2
-        else pow_(self, other)
-    )
+    T.__pow__ = _pow
+    T.__rpow__ = _binop(P.pow_p)[1]
     for name, prim in [("lt", P.less_p), ("le", P.less_equal_p), ("gt", P.greater_p),
                        ("ge", P.greater_equal_p), ("eq", P.equal_p),
                        ("ne", P.not_equal_p)]:  # fmt: skip
         setattr(T, f"__{name}__", _binop(prim)[0])
+    for name, prim in [("and", P.logical_and_p), ("or", P.logical_or_p),
+                       ("xor", P.logical_xor_p)]:  # fmt: skip
+        f, r = _logical(prim, {"and": "&", "or": "|", "xor": "^"}[name])
+        setattr(T, f"__{name}__", f)
+        setattr(T, f"__r{name}__", r)
+    T.__invert__ = _invert
     T.__hash__ = object.__hash__
     T.__matmul__ = matmul
     T.__rmatmul__ = lambda self, other: matmul(other, self)
-    T.__neg__ = lambda self: self._trace.process(P.neg_p, (self,), _NO_PARAMS)
+    T.__neg__ = lambda self: bind_with(P.neg_p, (self,), _NO_PARAMS)
     T.__pos__ = lambda self: self
-    T.__abs__ = lambda self: bind(P.abs_p, self)
+    T.__abs__ = lambda self: bind_with(P.abs_p, (self,), _NO_PARAMS)
     T.__getitem__ = getitem
     T.__divmod__ = lambda self, other: (self // other, self % other)
     T.T = property(lambda self: transpose(self))
@@ -1542,55 +1671,20 @@ def _install_tracer_methods() -> None:
     T.imag = property(lambda self: imag(self))
     T.flat = property(lambda self: ravel(self))
     T.astype = astype
-    T.reshape = lambda self, *shape, order="C": reshape(
-        self, shape[0] if len(shape) == 1 else shape, order
-    )
-    T.transpose = lambda self, *axes: transpose(
-        self, None if not axes else (axes[0] if len(axes) == 1 else axes)
-    )
+    T.reshape = _reshape_method
+    T.transpose = _transpose_method
+    g = globals()
     for name in ("sum", "prod", "mean", "var", "std", "max", "min", "cumsum", "cumprod",
                  "argmax", "argmin", "argsort", "any", "all", "ravel", "squeeze", "swapaxes",
                  "clip", "dot", "nonzero", "round", "conj", "conjugate", "diagonal", "trace",
                  "repeat", "take", "sort", "flatten", "copy"):  # fmt: skip
-        fn = _g["ravel" if name == "flatten" else name]
-        setattr(T, name, fn)
-
-    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        fn = _g.get(ufunc.__name__)
-        if method != "__call__" or fn is None:
-            raise NotImplementedError(
-                f"numpy.{ufunc.__name__}.{method} is not supported on traced values; "
-                "chainrule.numpy lists what is"
-            )
-        return fn(*inputs, **kwargs)
-
-    def __array_function__(self, func, types, args, kwargs):
-        from chainrule import numpy as cnp
-
-        mod = getattr(func, "__module__", "") or ""
-        sub = cnp.linalg if "linalg" in mod else cnp
-        fn = sub.__dict__.get(func.__name__)
-        if fn is None or fn is func:
-            raise NotImplementedError(
-                f"numpy.{func.__name__} is not supported on traced values: "
-                "chainrule.numpy lists what is"
-            )
-        return fn(*args, **kwargs)
-
-    def __array__(self, dtype=None, copy=None):
-        raise TypeError(
-            "a traced value cannot become a NumPy array (its gradient would be lost); use "
-            "chainrule.numpy functions, or cr.stop_gradient(x) / float(x) to drop the gradient"
-        )
-
-    T.__array_ufunc__ = __array_ufunc__
-    T.__array_function__ = __array_function__
-    T.__array__ = __array__
+        setattr(T, name, g["ravel" if name == "flatten" else name])
 
 
-_install_tracer_methods()
+_install(Tracer)
 
 __all__ = [
-    n for n, v in list(_g.items())
+    n for n, v in list(globals().items())
     if not n.startswith("_") and callable(v) and getattr(v, "__module__", None) == __name__
+    and n not in ("count", "index_spec", "build_index", "has_arrays")
 ]  # fmt: skip

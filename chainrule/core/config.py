@@ -1,0 +1,26 @@
+"""Global switches, as `jax.config`: ``cr.config.update("debug_tracer_leaks", True)``.
+
+>>> import chainrule as cr
+>>> cr.config.update("debug_tracer_leaks", False)
+>>> cr.config.debug_tracer_leaks
+False
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: record where each transformation was called, to name it when one of its values escapes
+debug_tracer_leaks = False
+
+_NAMES = ("debug_tracer_leaks",)
+
+
+def update(name: str, value: Any) -> None:
+    """Set the switch `name` to `value`.
+
+    >>> update("debug_tracer_leaks", False)
+    """
+    if name not in _NAMES:
+        raise ValueError(f"config.update: unknown option {name!r}; known: {', '.join(_NAMES)}")
+    globals()[name] = value

@@ -1,0 +1,253 @@
+"""`checkpoint` (rematerialisation): keep a function's inputs, not its intermediate values,
+and run it again during the backward pass.
+
+``checkpoint_p`` carries the function. Under reverse mode its node saves the inputs (and,
+with a policy, the intermediate values the policy names, such as matrix products); the
+backward pass re-runs the function under a fresh reverse trace, reusing those values, and
+pulls the cotangent back through it. Under grad the body runs exactly twice, and the results
+are bitwise those of the unchecked function. Forward mode checkpoints the JVP of the
+function, vmap the batched function, and staging inlines it.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+from collections.abc import Callable
+
+import numpy as np
+
+from chainrule.core import primitives as P
+from chainrule.core.pytree import tree_flatten, tree_unflatten
+from chainrule.core.trace import Primitive, Trace, Tracer, bind, end_trace, new_trace
+from chainrule.rules import batching as batching_rules
+from chainrule.rules import impl, jvp as jvp_table, shape as shape_table
+from chainrule.rules.vjp import VJP, vjp_rules
+from chainrule.transforms import batching, forward, reverse, staging
+
+
+class checkpoint_policies:
+    """Which intermediate values a checkpointed function keeps (JAX's names). A policy is
+    ``policy(prim, *avals, **params) -> bool``.
+
+    >>> import chainrule as cr
+    >>> cr.checkpoint_policies.dots_saveable.__name__
+    'dots_saveable'
+    """
+
+    @staticmethod
+    def nothing_saveable(prim: Primitive, *avals: Any, **params: Any) -> bool:
+        """Keep nothing: recompute everything (the default)."""
+        return False
+
+    @staticmethod
+    def everything_saveable(prim: Primitive, *avals: Any, **params: Any) -> bool:
+        """Keep every intermediate value (no recomputation; for comparison)."""
+        return True
+
+    @staticmethod
+    def dots_saveable(prim: Primitive, *avals: Any, **params: Any) -> bool:
+        """Keep the results of matrix products (matmul, einsum): recompute the rest."""
+        return prim in (P.matmul_p, P.einsum_p)
+
+    checkpoint_dots = dots_saveable
+
+    @staticmethod
+    def dots_with_no_batch_dims_saveable(prim: Primitive, *avals: Any, **params: Any) -> bool:
+        """Keep the results of matrix products of matrices and vectors (no batch axes)."""
+        return prim is P.matmul_p and all(np.ndim(a) <= 2 for a in avals)
+
+
+class CheckpointCall:
+    """What checkpoint_p carries: the flat function and the policy (hashable by identity)."""
+
+    def __init__(self, name: str, fun: Callable, policy: Callable | None):
+        self.name, self.fun, self.policy = name, fun, policy
+
+    def __repr__(self) -> str:
+        return f"<checkpoint of {self.name}>"
+
+
+def checkpoint(fun: Callable | None = None, *, policy: Callable | None = None,
+               static_argnums: int | tuple = (), prevent_cse: bool = True) -> Callable:  # fmt: skip
+    """Make `fun` keep only its inputs for the backward pass and recompute the rest.
+
+    Usable as ``cr.checkpoint(f)`` or as a decorator, with `policy` (see
+    `cr.checkpoint_policies`) and `static_argnums` (arguments passed through as Python values).
+
+    >>> import numpy as np, chainrule as cr, chainrule.numpy as cnp
+    >>> layer = cr.checkpoint(lambda x: cnp.sin(cnp.sin(x)))
+    >>> cr.grad(lambda x: cnp.sum(layer(x)))(np.array([0.0]))
+    array([1.])
+    """
+    if fun is None:
+        return functools.partial(checkpoint, policy=policy, static_argnums=static_argnums,
+                                 prevent_cse=prevent_cse)  # fmt: skip
+    statics = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
+    name = getattr(fun, "__name__", "function")
+
+    @functools.wraps(fun)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        n = len(args)
+        st = {i % n: args[i] for i in statics}
+        dyn = [a for i, a in enumerate(args) if i not in st]
+        leaves, in_tree = tree_flatten(tuple(dyn))
+        store: dict = {}
+
+        def flat(*xs):
+            it = iter(tree_unflatten(in_tree, list(xs)))
+            full = [st[i] if i in st else next(it) for i in range(n)]
+            out = fun(*full, **kwargs)
+            ol, store["out"] = tree_flatten(out)
+            return tuple(ol)
+
+        outs = bind(P.checkpoint_p, *leaves, call=CheckpointCall(name, flat, policy))
+        if "out" not in store:
+            flat(*leaves)
+        return tree_unflatten(store["out"], list(outs))
+
+    return wrapped
+
+
+remat = checkpoint
+
+
+# --- reverse mode ----------------------------------------------------------------------------
+
+
+class _Keep(Trace):
+    """Runs a function on values, keeping the results of the primitives `policy` names."""
+
+    __slots__ = ("policy", "kept")
+
+    def __init__(self, level: int, name: str, fun: Any, policy: Callable):
+        super().__init__(level, name, fun)
+        self.policy, self.kept = policy, []
+
+    def concrete(self, tracer: Tracer, what: str) -> Any:
+        return tracer.val
+
+    def process_primitive(self, prim: Primitive, args: tuple, params: dict) -> Any:
+        vals = tuple(a.val if isinstance(a, Tracer) and a._trace is self else a for a in args)
+        ans = bind(prim, *vals, **params)
+        if self.policy(prim, *vals, **params):
+            self.kept.append(ans)
+        if prim.multiple_results:
+            return tuple(_Kept(self, a) for a in ans)
+        return _Kept(self, ans)
+
+
+class _Kept(Tracer):
+    __slots__ = ("val",)
+
+    def __init__(self, trace: _Keep, val: Any):
+        self._trace, self.val = trace, val
+
+    @property
+    def aval(self) -> Any:
+        from chainrule.core.avals import aval_of
+
+        return aval_of(self.val)
+
+
+class _Replay(reverse.ReverseTrace):
+    """The recomputation: the primitives the policy kept take their kept results."""
+
+    __slots__ = ("policy", "kept")
+    process_primitive = reverse.ReverseTrace.readable_process
+
+    def __init__(self, level: int, name: str, fun: Any, policy: Callable, kept: list):
+        super().__init__(level, name, fun)
+        self.policy, self.kept = policy, list(kept)
+
+    def compute(self, prim: Primitive, vals: tuple, params: dict) -> Any:
+        if self.policy is not None and self.kept and self.policy(prim, *vals, **params):
+            return self.kept.pop(0)
+        return bind(prim, *vals, **params)
+
+
+def _forward(call: CheckpointCall, vals: list) -> tuple[tuple, list]:
+    """Run the function on the values: (outputs, values kept by the policy)."""
+    if call.policy is None:
+        return tuple(call.fun(*vals)), []
+    trace = new_trace(_Keep, "checkpoint", call.fun, call.policy)
+    try:
+        outs = call.fun(*[_Kept(trace, v) for v in vals])
+    finally:
+        end_trace(trace)
+    outs = tuple(o.val if isinstance(o, _Kept) and o._trace is trace else o for o in outs)
+    return outs, trace.kept
+
+
+def _reverse(trace: reverse.ReverseTrace, args: tuple, params: dict) -> Any:
+    call = params["call"]
+    vals = [trace.lower(a) for a in args]
+    parents = [a._node if isinstance(a, Tracer) and a._trace is trace else None for a in args]
+    if all(p is None for p in parents):
+        return trace.wrap_all(bind(P.checkpoint_p, *vals, call=call), P.checkpoint_p)
+    outs, kept = _forward(call, vals)
+    own = [p is not None for p in parents]
+    saved_in = [trace.protect(v) if type(v) is np.ndarray and not mine else v
+                for v, mine in zip(vals, own)]  # fmt: skip
+    node = reverse.Node(P.checkpoint_p, {"call": call, "n": len(vals)}, tuple(parents),
+                        tuple(np.shape(o) for o in outs),
+                        tuple(np.result_type(o) for o in outs))  # fmt: skip
+    node.saved = (None, *saved_in, *kept)
+    versions = [(v._ver, v._ver[0]) for v in saved_in if getattr(v, "_ver", None) is not None]
+    node.versions = versions or None
+    return tuple(trace.wrap(o, reverse.Node(reverse.proj_p, i, (node,), np.shape(o),
+                                            np.result_type(o)))
+                 for i, o in enumerate(outs))  # fmt: skip
+
+
+def _joint(g: tuple, ans: Any, *saved: Any, call: CheckpointCall, n: int) -> list:
+    inputs, kept = saved[:n], saved[n:]
+    extra = (call.policy, kept)
+    _, pullback, _, _ = reverse.trace_vjp(call.fun, tuple(inputs), tuple(range(n)), False,
+                                          "checkpoint", False, _Replay, *extra)  # fmt: skip
+    return list(pullback(tuple(g)))
+
+
+# --- forward mode, vmap, staging -------------------------------------------------------------
+
+
+def _forward_mode(trace: forward.JVPTrace, args: tuple, params: dict) -> Any:
+    call = params["call"]
+    primals = [a.primal if isinstance(a, Tracer) and a._trace is trace else a for a in args]
+    tangents = [a.tangent if isinstance(a, Tracer) and a._trace is trace else None for a in args]
+    if all(t is None for t in tangents):
+        return bind(P.checkpoint_p, *primals, **params)
+    tangents = [jvp_table.instantiate(t, p) for t, p in zip(tangents, primals)]
+    n = len(primals)
+
+    def jvp_fun(*xs):
+        out, t = forward.jvp(lambda *a: call.fun(*a), tuple(xs[:n]), tuple(xs[n:]))
+        return tuple(out) + tuple(t)
+
+    res = bind(P.checkpoint_p, *primals, *tangents,
+               call=CheckpointCall(call.name, jvp_fun, call.policy))  # fmt: skip
+    k = len(res) // 2
+    return tuple(trace.wrap(o, t) for o, t in zip(res[:k], res[k:]))
+
+
+def _batch(trace: batching.BatchTrace, args: tuple, params: dict) -> Any:
+    call = params["call"]
+    vals = [a.val if isinstance(a, Tracer) and a._trace is trace else a for a in args]
+    dims = [a.bdim if isinstance(a, Tracer) and a._trace is trace else None for a in args]
+    vals = [v if d is None else batching_rules.front(v, d, trace.size) for v, d in zip(vals, dims)]
+    in_axes = tuple(None if d is None else 0 for d in dims)
+    bfun = batching.vmap(lambda *a: tuple(call.fun(*a)), in_axes=in_axes, axis_size=trace.size,
+                         axis_name=trace.axis_name)  # fmt: skip
+    outs = bind(P.checkpoint_p, *vals, call=CheckpointCall(call.name, bfun, call.policy))
+    return tuple(batching.BatchTracer(trace, o, 0) for o in outs)
+
+
+impl.defimpl(P.checkpoint_p, lambda *xs, call: tuple(call.fun(*xs)))
+shape_table.shape_rules[P.checkpoint_p] = lambda *avals, call: tuple(
+    staging.eval_shape(lambda *xs: call.fun(*xs), *avals))  # fmt: skip
+staging.process_rules[P.checkpoint_p] = lambda trace, args, params: tuple(
+    params["call"].fun(*args))  # fmt: skip
+reverse.process_rules[P.checkpoint_p] = _reverse
+forward.process_rules[P.checkpoint_p] = _forward_mode
+batching.process_rules[P.checkpoint_p] = _batch
+vjp_rules[P.checkpoint_p] = VJP(joint=_joint)

@@ -1,0 +1,271 @@
+"""The fast paths of reverse mode, installed beside the readable ones (one hook: `use`).
+
+``transforms/reverse.py`` holds the readable definitions of how a primitive is recorded
+(`ReverseTrace.process_primitive`) and how the backward pass runs (`backward_pass`). This
+module installs equivalents with the same semantics that run faster:
+- recording with the common arities unrolled and no intermediate lists, operands that no
+  trace follows evaluated by their implementation directly (what `bind` does for them), and
+  large elementwise work split over the cores (``transforms/blocked.py``);
+- a backward pass with its accumulation inlined, that runs chains of large elementwise nodes
+  block by block (nodes with hooks, retained gradients or captured cotangents stay outside
+  such regions; version checks run for every node).
+
+`use(False)` (or the `readable()` context manager) switches them off; the test suite runs a
+sample of itself both ways.
+
+>>> from chainrule.transforms import executor
+>>> executor.enabled()
+True
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from heapq import heappop, heappush
+from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+
+import numpy as np
+
+from chainrule.core import primitives as P
+from chainrule.core.trace import Tracer, _fail, bind_with
+from chainrule.rules.vjp import vjp_rules
+from chainrule.transforms import blocked, reverse
+from chainrule.transforms.reverse import (
+    FREED, Node, ReverseTrace, add_ct, cast, check_versions, deliver, leading_to,
+    node_cotangents, proj_p, save_mask, unbroadcast,
+)  # fmt: skip
+
+_SPECIAL = reverse.process_rules
+_NO_NODE = P.NONDIFF | {P.stop_gradient_p}
+_EW_UFUNCS = frozenset(p for p in blocked.EW if type(p.impl) is np.ufunc)
+
+
+def _big(vals: tuple) -> tuple | None:
+    """The shape of the first large array operand, if any."""
+    for v in vals:
+        if type(v) is np.ndarray and v.size >= blocked.BIG:
+            return v.shape
+    return None
+
+
+def process_primitive(self: ReverseTrace, prim: Any, args: tuple, params: dict) -> Any:
+    """`ReverseTrace.process_primitive`, fast: see the module's docstring."""
+    if prim in _SPECIAL:
+        return _SPECIAL[prim](self, args, params)
+    n = len(args)
+    if n == 1:
+        x = args[0]
+        if isinstance(x, Tracer) and x._trace is self:
+            xv, xn = x._value, x._node
+        else:
+            xv, xn = x, None
+        vals, parents, bits = (xv,), (xn,), xn is not None
+        lower = isinstance(xv, Tracer)
+    elif n == 2:
+        x, y = args
+        if isinstance(x, Tracer) and x._trace is self:
+            xv, xn = x._value, x._node
+        else:
+            xv, xn = x, None
+        if isinstance(y, Tracer) and y._trace is self:
+            yv, yn = y._value, y._node
+        else:
+            yv, yn = y, None
+        vals, parents = (xv, yv), (xn, yn)
+        bits = (xn is not None) | (yn is not None) << 1
+        lower = isinstance(xv, Tracer) or isinstance(yv, Tracer)
+    else:
+        vals = tuple(a._value if isinstance(a, Tracer) and a._trace is self else a for a in args)
+        parents = tuple(
+            a._node if isinstance(a, Tracer) and a._trace is self else None for a in args
+        )
+        bits = sum(1 << i for i, p in enumerate(parents) if p is not None)
+        lower = any(isinstance(v, Tracer) for v in vals)
+    if lower:  # values that a lower trace follows
+        ans = bind_with(prim, vals, params)
+    else:
+        try:
+            if prim in _EW_UFUNCS and (n > 2 or (type(vals[0]) is np.ndarray and vals[0].size >=
+                                                  blocked.BIG) or (n == 2 and type(vals[1]) is
+                                                  np.ndarray and vals[1].size >= blocked.BIG)) \
+                    and (shape := _big(vals)):  # fmt: skip
+                ans = blocked.elementwise(prim.impl, vals, shape)
+                if ans is None:
+                    ans = prim.impl(*vals, **params)
+            elif params:
+                ans = prim.impl(*vals, **params)
+            else:
+                ans = prim.impl(*vals)
+        except (ValueError, IndexError) as err:
+            _fail(prim, vals, err)
+    if not bits or prim in _NO_NODE:
+        return self.wrap_all(ans, prim)
+    if prim.multiple_results:
+        own = [p is not None for p in parents]
+        return self.record(prim, params, args, vals, parents, own, ans)
+    mask = save_mask(prim, n, bits)
+    node = Node(prim, params, parents, ans.shape, ans.dtype)
+    versions = None
+    if n == 1:
+        v = xv if mask[1] else xn
+        if mask[1] and type(x) is np.ndarray:  # a constant the caller may change later
+            v = self.protect(v)
+        node.saved = (ans if mask[0] else None, v)
+    elif n == 2:
+        a = xv if mask[1] else xn
+        if mask[1] and type(x) is np.ndarray:  # a constant the caller may change later
+            a = self.protect(a)
+        b = yv if mask[2] else yn
+        if mask[2] and type(y) is np.ndarray:
+            b = self.protect(b)
+        node.saved = (ans if mask[0] else None, a, b)
+    else:
+        saved = [ans if mask[0] else None]
+        for a, v, keep, p in zip(args, vals, mask[1:], parents):
+            if keep and type(a) is np.ndarray:
+                v = self.protect(v)
+            saved.append(v if keep else p)
+        node.saved = tuple(saved)
+    out = self.wrap(ans, node)
+    if self.versioned:  # Tensors whose values are saved: remember their versions
+        versions = [(out._ver, 0)] if mask[0] else []
+        for a, keep in zip(args, mask[1:]):
+            if keep and isinstance(a, Tracer) and getattr(a, "_ver", None) is not None:
+                versions.append((a._ver, a._ver[0]))
+        node.versions = versions or None
+    elif lower:  # Tensors a functional transformation saves
+        vs = [(v._ver, v._ver[0]) for v, keep in zip(vals, mask[1:])
+              if keep and isinstance(v, Tracer) and getattr(v, "_ver", None) is not None]
+        node.versions = vs or None
+    return out
+
+
+def backward_pass(
+    roots: Sequence[tuple[Node, Any]],
+    retain: bool = True,
+    lift: Callable | None = None,
+    capture: dict | None = None,
+    observe: Callable | None = None,
+) -> list:
+    """`reverse.backward_pass`, fast: see the module's docstring."""
+    needed = None if capture is None else leading_to(roots, capture)
+    heap: list = []
+    leaves: list = []
+    consumers = None  # node -> its users, computed when a large elementwise region appears
+    EW, BIG, ndarray = blocked.EW, blocked.BIG, np.ndarray
+    for node, ct in roots:
+        add_ct(node, ct, heap, leaves)
+    while heap:
+        node = heappop(heap)[1]
+        g = node.ct
+        if g is None:  # already run within a blocked region
+            continue
+        prim = node.prim
+        if node.meta is not None:
+            g = node.ct = deliver(node, g)
+        if capture is not None and node in capture:
+            capture[node] = g
+            if not any(p in needed for p in node.parents if p is not None):
+                node.ct = None
+                continue
+        if prim is proj_p:
+            node.ct = None
+            main = node.parents[0]
+            if main.ct is None:
+                main.ct = [None] * len(main.shape)
+                heappush(heap, (-main.seq, main))
+            cts = main.ct
+            cts[node.params] = g if cts[node.params] is None else cts[node.params] + g
+            continue
+        saved = node.saved
+        if saved is FREED:
+            raise RuntimeError(reverse._FREED_MSG)
+        if node.versions:
+            check_versions(node)
+        if prim in EW and type(g) is ndarray and g.size >= BIG and lift is None and not observe:
+            if consumers is None:
+                consumers = blocked.consumers_of([r for r, _ in roots])
+            region = blocked.region(node, consumers, vjp_rules, capture)
+            done = blocked.run_region(region, vjp_rules, cast) if region else None
+            if done is not None:
+                for p, ct in done.items():
+                    add_ct(p, ct, heap, leaves)
+                if not retain:
+                    for n in region:
+                        n.saved = FREED
+                continue
+        node.ct = None
+        if type(g) is list:  # several results: zeros where a result got no cotangent
+            g = tuple(np.zeros(s, d) if c is None else c
+                      for c, s, d in zip(g, node.shape, node.dtype))  # fmt: skip
+        if lift is not None:
+            saved = lift(node)
+        row = vjp_rules[prim]
+        if row.varargs or row.joint is not None:
+            cts = node_cotangents(node, g, saved)
+        else:
+            rules, params, cts = row.rules, node.params, None
+        i = -1
+        for p in node.parents:
+            i += 1
+            if p is None or (needed is not None and p not in needed):
+                continue
+            if cts is not None:
+                ct = cts[i]
+                if ct is None:
+                    continue
+            else:
+                rule = rules[i]
+                if rule is None:
+                    continue
+                ct = rule(g, *saved, **params) if params else rule(g, *saved)
+            if ct.shape != p.shape:
+                ct = unbroadcast(ct, p.shape)
+            if ct.dtype is not p.dtype and ct.dtype != p.dtype:
+                ct = cast(ct, p.dtype)
+            if observe is not None:
+                observe(node, i, p, g, ct)
+            if p.ct is None:  # add_ct, inlined: this loop is the backward pass's hot path
+                p.ct = ct
+                if p.prim is not None:
+                    heappush(heap, (-p.seq, p))
+                else:
+                    leaves.append(p)
+            else:
+                p.ct = p.ct + ct
+        if not retain:
+            node.saved = FREED
+    return leaves
+
+
+_READABLE = {"process_primitive": ReverseTrace.readable_process,
+             "backward_pass": reverse.backward_pass}  # fmt: skip
+_state = {"on": False}
+
+
+def use(on: bool) -> None:
+    """Install (True) or remove (False) the fast paths."""
+    on = bool(on)
+    ReverseTrace.process_primitive = process_primitive if on else _READABLE["process_primitive"]
+    reverse.backward_pass = backward_pass if on else _READABLE["backward_pass"]
+    _state["on"] = on
+
+
+def enabled() -> bool:
+    """Whether the fast paths are installed."""
+    return _state["on"]
+
+
+@contextmanager
+def readable() -> Iterator[None]:
+    """Run the block on the readable paths only."""
+    prev = enabled()
+    use(False)
+    try:
+        yield
+    finally:
+        use(prev)
+
+
+use(True)

@@ -1,0 +1,253 @@
+"""Forward mode: the JVP trace, `jvp` and `linearize`.
+
+A `JVPTracer` carries a primal value and its tangent (None where the tangent is zero: no work
+is done for it). Each primitive is processed by its JVP rule (``rules/jvp.py``); the trace
+broadcasts and casts the tangent a rule returns to the result's shape and dtype, in one place.
+`linearize` stages the tangent half of that computation (the primal half runs once, now) and
+returns a function that replays it, so calling it never re-runs the function.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from collections.abc import Callable
+
+import numpy as np
+
+from chainrule.core import ops as cnp
+from chainrule.core.avals import ShapeDtypeStruct, aval_of, inexact
+from chainrule.core.pytree import tree_flatten, tree_map, tree_unflatten
+from chainrule.core.trace import Primitive, Trace, Tracer, bind_with, end_trace, new_trace
+from chainrule.rules.jvp import jvp_rules
+from chainrule.transforms.reverse import arg_name, scalar
+from chainrule.transforms.staging import StagingTrace, evaluate
+
+#: primitives whose forward-mode processing is their own: handler(trace, args, params)
+process_rules: dict[Primitive, Callable] = {}
+
+
+class JVPTracer(Tracer):
+    """A primal value and its tangent (None: zero)."""
+
+    __slots__ = ("primal", "tangent")
+
+    def __init__(self, trace: JVPTrace, primal: Any, tangent: Any):
+        self._trace = trace
+        self.primal = primal
+        self.tangent = tangent
+
+    @property
+    def aval(self) -> ShapeDtypeStruct:
+        return aval_of(self.primal)
+
+    @property
+    def shape(self) -> tuple:
+        return np.shape(self.primal)
+
+    @property
+    def dtype(self) -> np.dtype:
+        p = self.primal
+        return p.dtype if hasattr(p, "dtype") else np.result_type(p)
+
+    def __repr__(self) -> str:
+        return f"JVPTracer(primal={self.primal!r}, tangent={self.tangent!r})"
+
+
+def fit_tangent(t: Any, out: Any) -> Any:
+    """A rule's tangent as the tangent of `out`: its shape and dtype (None stays None)."""
+    if t is None:
+        return None
+    if not hasattr(t, "shape"):  # a Python scalar
+        t = np.asarray(t, out.dtype if hasattr(out, "dtype") else np.result_type(out))
+    shape = np.shape(out)
+    if t.shape != shape:
+        t = cnp.broadcast_to(t, shape)
+    dt = out.dtype if hasattr(out, "dtype") else np.result_type(out)
+    if t.dtype != dt:
+        if t.dtype.kind == "c" and dt.kind != "c":
+            t = cnp.real(t)
+        if t.dtype != dt:
+            t = cnp.astype(t, dt)
+    return t
+
+
+class JVPTrace(Trace):
+    """Processes each primitive with its JVP rule."""
+
+    __slots__ = ()
+
+    def concrete(self, tracer: Tracer, what: str) -> Any:
+        if what in ("float()", "complex()"):
+            raise TypeError(
+                f"{what} of a value being differentiated would silently drop its tangent: keep "
+                f"it an array, or write {what[:-2]}(cr.stop_gradient(x))"
+            )
+        return tracer.primal
+
+    def wrap(self, primal: Any, tangent: Any) -> Any:
+        if tangent is None or not inexact(np.result_type(primal)):
+            return primal
+        return JVPTracer(self, primal, fit_tangent(tangent, primal))
+
+    def process_primitive(self, prim: Primitive, args: tuple, params: dict) -> Any:
+        if prim in process_rules:
+            return process_rules[prim](self, args, params)
+        primals, tangents = [], []
+        for a in args:
+            if isinstance(a, Tracer) and a._trace is self:
+                primals.append(a.primal)
+                tangents.append(a.tangent)
+            else:
+                primals.append(a)
+                tangents.append(None)
+        if all(t is None for t in tangents):
+            return bind_with(prim, tuple(primals), params)
+        out, t = jvp_rules[prim](primals, tangents, **params)
+        if prim.multiple_results:
+            t = (None,) * len(out) if t is None else t
+            return tuple(self.wrap(o, ti) for o, ti in zip(out, t))
+        return self.wrap(out, t)
+
+
+def _check_tangent(p: Any, t: Any, i: int, fun: Callable, what: str) -> tuple:
+    """The primal and tangent of argument leaf `i`, checked as JAX does."""
+    if isinstance(p, (list, tuple)) or not isinstance(p, (np.ndarray, np.generic, Tracer,
+                                                          float, int, complex, bool)):  # fmt: skip
+        p = np.asarray(p)
+    pdt = p.dtype if hasattr(p, "dtype") else np.result_type(p)
+    if not inexact(pdt):
+        raise TypeError(
+            f"{what}: {arg_name(fun, i)} has dtype {pdt}: integer and boolean values have no "
+            "tangent; pass a float value, or close over it instead of passing it"
+        )
+    if type(t) in (float, int, complex, bool):
+        t = np.asarray(t, pdt) if hasattr(p, "dtype") else t
+    elif not isinstance(t, (np.ndarray, np.generic, Tracer)):
+        t = np.asarray(t)
+    tdt = t.dtype if hasattr(t, "dtype") else np.result_type(t)
+    if np.shape(t) != np.shape(p):
+        raise TypeError(
+            f"{what} called with different primal and tangent shapes: got primal shape "
+            f"{np.shape(p)} and tangent shape {np.shape(t)} for {arg_name(fun, i)}"
+        )
+    if tdt != pdt:
+        raise TypeError(
+            f"primal and tangent arguments to {what} do not match: dtypes must be equal; got "
+            f"primal dtype {pdt} and tangent dtype {tdt} for {arg_name(fun, i)}"
+        )
+    return p, t
+
+
+def _tree_pairs(primals: Any, tangents: Any, fun: Callable, what: str) -> tuple:
+    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+        raise TypeError(
+            f"{what}: primals and tangents must be tuples or lists (one entry per argument), "
+            f"got {type(primals).__name__} and {type(tangents).__name__}"
+        )
+    if len(primals) != len(tangents):
+        raise TypeError(
+            f"{what}: {len(primals)} primals but {len(tangents)} tangents: give one tangent per "
+            "argument"
+        )
+    pl, ptree = tree_flatten(tuple(primals))
+    tl, ttree = tree_flatten(tuple(tangents))
+    if ptree != ttree:
+        raise TypeError(
+            f"primal and tangent arguments to {what} must have the same tree structure; "
+            f"primals have tree structure {ptree} whereas tangents have tree structure {ttree}"
+        )
+    pairs = [_check_tangent(p, t, i, fun, what) for i, (p, t) in enumerate(zip(pl, tl))]
+    return pairs, ptree
+
+
+def _zero_tangent(o: Any) -> Any:
+    return np.zeros(np.shape(o), o.dtype if hasattr(o, "dtype") else np.result_type(o))
+
+
+def jvp(fun: Callable, primals: Any, tangents: Any, has_aux: bool = False) -> tuple:
+    """Forward mode: ``(fun(*primals), J · tangents)``, in one evaluation of `fun`.
+
+    >>> import chainrule as cr, chainrule.numpy as cnp
+    >>> cr.jvp(cnp.sin, (0.0,), (3.0,))
+    (np.float64(0.0), np.float64(3.0))
+    """
+    pairs, tree = _tree_pairs(primals, tangents, fun, "jvp")
+    trace = new_trace(JVPTrace, "jvp", fun)
+    try:
+        tracers = [JVPTracer(trace, p, t) for p, t in pairs]
+        out = fun(*tree_unflatten(tree, tracers))
+    finally:
+        end_trace(trace)
+    aux = None
+    if has_aux:
+        if not (isinstance(out, (tuple, list)) and len(out) == 2):
+            raise TypeError("jvp(..., has_aux=True) needs the function to return (output, aux)")
+        out, aux = out
+        aux = tree_map(lambda x: x.primal if isinstance(x, Tracer) and x._trace is trace else x,
+                       aux)  # fmt: skip
+    leaves, otree = tree_flatten(out)
+    ps, ts = [], []
+    for o in leaves:
+        if isinstance(o, Tracer) and o._trace is trace:
+            ps.append(o.primal)
+            ts.append(o.tangent if o.tangent is not None else _zero_tangent(o.primal))
+        else:
+            ps.append(o)
+            ts.append(_zero_tangent(o))
+    res = (tree_unflatten(otree, [scalar(p) for p in ps]),
+           tree_unflatten(otree, [scalar(t) for t in ts]))  # fmt: skip
+    return (*res, aux) if has_aux else res
+
+
+def linearize(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
+    """``(fun(*primals), f_jvp)``: `f_jvp(*tangents)` gives J · tangents by replaying the
+    staged linear computation; it never runs `fun` again.
+
+    >>> import numpy as np, chainrule as cr, chainrule.numpy as cnp
+    >>> y, f_jvp = cr.linearize(cnp.sin, 0.0)
+    >>> f_jvp(2.0)
+    np.float64(2.0)
+    """
+    leaves, tree = tree_flatten(primals)
+    pairs = [_check_tangent(p, np.zeros(np.shape(p), getattr(p, "dtype", np.float64)), i, fun,
+                            "linearize") for i, p in enumerate(leaves)]  # fmt: skip
+    leaves = [np.array(p) if type(p) is np.ndarray else p for p, _ in pairs]  # protected
+    stage = new_trace(StagingTrace, "linearize", fun)
+    trace = None
+    try:
+        t_in = [stage.new_arg(ShapeDtypeStruct(np.shape(p), np.result_type(p))) for p in leaves]
+        trace = new_trace(JVPTrace, "linearize", fun)
+        tracers = [JVPTracer(trace, p, t) for p, t in zip(leaves, t_in)]
+        out = fun(*tree_unflatten(tree, tracers))
+    finally:
+        if trace is not None:
+            end_trace(trace)
+        end_trace(stage)
+    aux = None
+    if has_aux:
+        out, aux = out
+        aux = tree_map(lambda x: x.primal if isinstance(x, Tracer) and x._trace is trace else x,
+                       aux)  # fmt: skip
+    out_leaves, otree = tree_flatten(out)
+    prim_out, tan_out = [], []
+    for o in out_leaves:
+        if isinstance(o, Tracer) and o._trace is trace:
+            prim_out.append(o.primal)
+            tan_out.append(o.tangent if o.tangent is not None else _zero_tangent(o.primal))
+        else:
+            prim_out.append(o)
+            tan_out.append(_zero_tangent(o))
+    program = stage.to_program(t_in, tan_out)
+
+    def f_jvp(*tangents: Any) -> Any:
+        tl, ttree = tree_flatten(tangents)
+        if ttree != tree:
+            raise TypeError(f"linearize: tangents have structure {ttree}, primals {tree}")
+        checked = [_check_tangent(p, t, i, fun, "linearize")[1]
+                   for i, (p, t) in enumerate(zip(leaves, tl))]  # fmt: skip
+        res = evaluate(program, checked)
+        return tree_unflatten(otree, [scalar(np.array(r)) if type(r) is np.ndarray else r
+                                      for r in res])  # fmt: skip
+
+    primal = tree_unflatten(otree, [scalar(p) for p in prim_out])
+    return (primal, f_jvp, aux) if has_aux else (primal, f_jvp)
