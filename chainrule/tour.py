@@ -55,7 +55,7 @@ def run(print=print, out_dir: str | None = None) -> dict:  # noqa: A002
     section(5)
     out.update(_tf_style(print))
     section(6)
-    _jax_style(print)
+    out.update(_jax_style(print))
     section(7)
     out.update(_memory(print))
     section(8)
@@ -175,12 +175,28 @@ def _chain_rule(print) -> dict:  # noqa: A002
     return {"tanh": t, "x2cos": float(e.gradient)}
 
 
-def _jax_style(print) -> None:  # noqa: A002
-    print("grad, value_and_grad, jacobian and hessian are here:")
+def _jax_style(print) -> dict:  # noqa: A002
+    print("The notebook's JAX cells: functions in, functions out.")
+    f_of_x = lambda x: x**2  # noqa: E731
+    xV = np.linspace(-5, 5, 100)
+    f_of_xV, f_of_xV_dx = cr.vmap(f_of_x), cr.vmap(cr.grad(f_of_x))
+    fx, dfx = f_of_xV(xV), f_of_xV_dx(xV)
+    print("  f_of_x = lambda x: x**2;  vmap(f_of_x)(xV), vmap(grad(f_of_x))(xV) on "
+          "linspace(-5, 5, 100):")
+    print(f"    f:  {fx[0]:.4g} {fx[1]:.4g} ... {fx[-1]:.4g}     f': {dfx[0]:.4g} {dfx[1]:.4g} ... "
+          f"{dfx[-1]:.4g}  (2x, exactly: {bool(np.array_equal(dfx, 2 * xV))})")
+    try:
+        cr.grad(f_of_x)(xV)
+    except TypeError as err:
+        print(f"  grad(f_of_x)(xV) is refused, as in JAX: {str(err).split('. ')[0]}.")
     v, g = cr.value_and_grad(lambda x: x**2)(3.0)
+    H = cr.hessian(lambda x: cnp.sum(x**3))(np.array([1.0, 2.0]))
     print(f"  value_and_grad(x²)(3) = ({v}, {g});  hessian(sum(x³))([1, 2]) diagonal = "
-          f"{np.diag(cr.hessian(lambda x: cnp.sum(x**3))(np.array([1.0, 2.0])))}")  # fmt: skip
-    print("  vmap and jit come in a later part of chainrule (not yet in this version).")
+          f"{np.diag(H)} (forward over reverse)")  # fmt: skip
+    t = cr.jvp(cnp.sin, (0.0,), (3.0,))[1]
+    print(f"  jvp(sin, (0,), (3,)) = {t} (forward mode: one pass, no graph kept)")
+    print("  jit comes in a later part of chainrule (not yet in this version).")
+    return {"vmap_grad": bool(np.array_equal(dfx, 2 * xV))}
 
 
 def _scalar(print) -> dict:  # noqa: A002

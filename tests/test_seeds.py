@@ -168,6 +168,16 @@ def test_f_of_x_squared_derivative_on_linspace():
     np.testing.assert_allclose(cr.elementwise_grad(lambda x: x**2)(xV), 2 * xV, rtol=1e-15)
 
 
+def test_the_jax_cells_vmap_and_vmap_of_grad():
+    # notebook 001: f_of_xV = vmap(f_of_x); f_of_xV_dx = vmap(grad(f_of_x))
+    f_of_x = lambda x: x**2  # noqa: E731
+    xV = np.linspace(-5, 5, 100)
+    np.testing.assert_array_equal(cr.vmap(f_of_x)(xV), xV**2)
+    np.testing.assert_array_equal(cr.vmap(cr.grad(f_of_x))(xV), 2 * xV)
+    with pytest.raises(TypeError, match="vmap"):  # "C'est normal que l'on ne puisse pas faire"
+        cr.grad(f_of_x)(xV)
+
+
 # --- the 100x100 network loss of notebook 001 ------------------------------------------------
 
 

@@ -114,13 +114,26 @@ def bind(prim: Primitive, *args: Any, **params: Any) -> Any:
 def bind_with(prim: Primitive, args: tuple, params: dict) -> Any:
     """`bind` with the operands and parameters already packed (what the operators call)."""
     top = None
-    for a in args:
-        if isinstance(a, Tracer):
-            t = a._trace
+    if len(args) == 2:  # the common case, unrolled
+        x, y = args
+        if isinstance(x, Tracer):
+            top = x._trace
+            if not top.alive:
+                raise _leaked(x)
+        if isinstance(y, Tracer):
+            t = y._trace
             if not t.alive:
-                raise _leaked(a)
+                raise _leaked(y)
             if top is None or t.level > top.level:
                 top = t
+    else:
+        for a in args:
+            if isinstance(a, Tracer):
+                t = a._trace
+                if not t.alive:
+                    raise _leaked(a)
+                if top is None or t.level > top.level:
+                    top = t
     if top is not None:
         return top.process_primitive(prim, args, params)
     try:
@@ -209,6 +222,22 @@ class Tracer:
                 "lists what is"
             )
         return fn(*args, **kwargs)
+
+    def backward(self, *args: Any, **kwargs: Any) -> None:
+        """Tensors have `.backward()`; a value inside a transformation does not."""
+        raise TypeError(
+            f".backward() on a value traced by {self._trace.describe()}: inside cr.vmap, "
+            "cr.jvp and the other transformations, differentiate a function instead, with "
+            "cr.grad(f), cr.vjp(f, x) or cr.jacrev(f)"
+        )
+
+    def register_hook(self, hook: Any) -> None:
+        """Tensors have hooks; a value inside a transformation does not."""
+        raise TypeError(
+            f"register_hook on a value traced by {self._trace.describe()}: hooks belong to "
+            "Tensors outside transformations; inside one, use cr.custom_vjp to change a "
+            "gradient, or cr.grad(f) to compute one"
+        )
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         raise TypeError(

@@ -41,7 +41,7 @@ class VJP:
     primitives that carry functions, whose nodes save what their own processing chose).
     """
 
-    __slots__ = ("rules", "reads", "varargs", "fn", "varargs_reads", "joint")
+    __slots__ = ("rules", "reads", "varargs", "fn", "varargs_reads", "joint", "simple")
 
     def __init__(self, rules: tuple = (), reads: tuple = (), fn: Callable | None = None,
                  varargs_reads: str = "", joint: Callable | None = None):  # fmt: skip
@@ -51,6 +51,7 @@ class VJP:
         self.fn = fn
         self.varargs_reads = varargs_reads
         self.joint = joint
+        self.simple = None if (fn is not None or joint is not None) else self.rules
 
 
 #: vjp_rules[prim] -> VJP
@@ -101,7 +102,7 @@ def _safe(x: Any, bad: Any, fill: float) -> Any:
 
 
 def _T(x: Any) -> Any:
-    return cnp.swapaxes(x, -1, -2)
+    return x.mT
 
 
 def _abs(g, ans, x):
@@ -223,7 +224,7 @@ defvjp(P.stop_gradient_p, None, None)
 def _keep(g: Any, shape: tuple, axis: tuple | None) -> Any:
     """`g`, reduced over `axis` of `shape`, reshaped as if with keepdims=True."""
     kept = tuple(1 if axis is None or i in axis else s for i, s in enumerate(shape))
-    return cnp.reshape(g, kept)
+    return g.reshape(kept)
 
 
 def _expand(g: Any, shape: tuple, axis: tuple | None) -> Any:

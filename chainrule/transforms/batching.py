@@ -27,7 +27,7 @@ from chainrule.core.avals import ShapeDtypeStruct
 from chainrule.core.errors import concretization_error
 from chainrule.core.pytree import tree_flatten, tree_unflatten
 from chainrule.core.trace import Primitive, Trace, Tracer, bind, bind_with, end_trace, new_trace
-from chainrule.rules.batching import batch_rules, front
+from chainrule.rules.batching import batch_rules
 
 #: primitives whose batching is their own (they carry functions): handler(trace, args, params)
 process_rules: dict[Primitive, Callable] = {}
@@ -121,19 +121,6 @@ class BatchTrace(Trace):
 # --- vmap ------------------------------------------------------------------------------------
 
 
-def _flat_axes(spec: Any, tree: Any, what: str) -> list:
-    """`spec` (an int, None, or a pytree prefix of `tree` of them) as one entry per leaf."""
-    if spec is None or isinstance(spec, int):
-        return [spec] * tree.num_leaves
-    try:
-        return tree.flatten_up_to(spec, broadcast=True)
-    except (ValueError, TypeError) as err:
-        raise ValueError(
-            f"vmap {what} specification must be a tree prefix of the corresponding value, got "
-            f"specification {spec!r} for value tree {tree}: {err}"
-        ) from None
-
-
 def _broadcast_prefix(prefix: Any, full: Any) -> list:
     """Leaves of `prefix` repeated over the subtrees of `full` (prefix semantics)."""
     from chainrule.core.pytree import tree_structure
@@ -165,10 +152,6 @@ def _in_axes_leaves(in_axes: Any, args: tuple) -> list:
             f"vmap in_axes specification must be a tree prefix of the corresponding value: "
             f"{err}"
         ) from None
-
-
-def _arg_label(fun: Callable, path: int, args: tuple) -> str:
-    return f"argument {path}"
 
 
 def vmap(
@@ -206,6 +189,12 @@ def vmap(
                 continue
             if not isinstance(d, int):
                 raise TypeError(f"vmap in_axes must contain ints or None, got {d!r}")
+            if not (hasattr(x, "shape") or isinstance(x, (int, float, complex, list, tuple))):
+                raise TypeError(
+                    f"vmap: the argument leaf at {_path_of(args, i)} is a {type(x).__name__}, "
+                    "which is not an array: give it in_axes None (shared by all examples), or "
+                    "close over it"
+                )
             nd = np.ndim(x)
             if not -nd <= d < nd:
                 raise ValueError(
@@ -269,6 +258,13 @@ def vmap(
     batched.__name__ = f"vmap({getattr(fun, '__name__', 'f')})"
     batched.__wrapped__ = fun
     return batched
+
+
+def _path_of(tree: Any, k: int) -> str:
+    """The key path of leaf `k` of `tree`, as text: "args[0]['a']"."""
+    from chainrule.core.pytree import keystr, tree_flatten_with_path
+
+    return "args" + keystr(tree_flatten_with_path(tree)[0][k][0])
 
 
 def _as_array(x: Any) -> Any:
@@ -336,5 +332,3 @@ def _tree(f: Callable, x: Any) -> Any:
     leaves, tree = tree_flatten(x)
     return tree_unflatten(tree, [f(v) for v in leaves])
 
-
-_ = front

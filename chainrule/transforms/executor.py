@@ -33,7 +33,7 @@ from chainrule.rules.vjp import vjp_rules
 from chainrule.transforms import blocked, reverse
 from chainrule.transforms.reverse import (
     FREED, Node, ReverseTrace, add_ct, cast, check_versions, deliver, leading_to,
-    node_cotangents, proj_p, save_mask, unbroadcast,
+    _masks, node_cotangents, proj_p, save_mask, unbroadcast,
 )  # fmt: skip
 
 _SPECIAL = reverse.process_rules
@@ -102,9 +102,9 @@ def process_primitive(self: ReverseTrace, prim: Any, args: tuple, params: dict) 
     if not bits or prim in _NO_NODE:
         return self.wrap_all(ans, prim)
     if prim.multiple_results:
-        own = [p is not None for p in parents]
+        own = [isinstance(a, Tracer) and a._trace is self for a in args]
         return self.record(prim, params, args, vals, parents, own, ans)
-    mask = save_mask(prim, n, bits)
+    mask = _masks.get((prim, n, bits)) or save_mask(prim, n, bits)
     node = Node(prim, params, parents, ans.shape, ans.dtype)
     versions = None
     if n == 1:
@@ -130,10 +130,20 @@ def process_primitive(self: ReverseTrace, prim: Any, args: tuple, params: dict) 
     out = self.wrap(ans, node)
     if self.versioned:  # Tensors whose values are saved: remember their versions
         versions = [(out._ver, 0)] if mask[0] else []
-        for a, keep in zip(args, mask[1:]):
-            if keep and isinstance(a, Tracer) and getattr(a, "_ver", None) is not None:
-                versions.append((a._ver, a._ver[0]))
-        node.versions = versions or None
+        if n == 1:
+            if mask[1] and isinstance(x, Tracer) and x._trace is self:
+                versions.append((x._ver, x._ver[0]))
+        elif n == 2:
+            if mask[1] and isinstance(x, Tracer) and x._trace is self:
+                versions.append((x._ver, x._ver[0]))
+            if mask[2] and isinstance(y, Tracer) and y._trace is self:
+                versions.append((y._ver, y._ver[0]))
+        else:
+            for a, keep in zip(args, mask[1:]):
+                if keep and isinstance(a, Tracer) and getattr(a, "_ver", None) is not None:
+                    versions.append((a._ver, a._ver[0]))
+        if versions:
+            node.versions = versions
     elif lower:  # Tensors a functional transformation saves
         vs = [(v._ver, v._ver[0]) for v, keep in zip(vals, mask[1:])
               if keep and isinstance(v, Tracer) and getattr(v, "_ver", None) is not None]
@@ -201,11 +211,11 @@ def backward_pass(
                       for c, s, d in zip(g, node.shape, node.dtype))  # fmt: skip
         if lift is not None:
             saved = lift(node)
-        row = vjp_rules[prim]
-        if row.varargs or row.joint is not None:
+        rules = vjp_rules[prim].simple
+        if rules is None:
             cts = node_cotangents(node, g, saved)
         else:
-            rules, params, cts = row.rules, node.params, None
+            params, cts = node.params, None
         i = -1
         for p in node.parents:
             i += 1

@@ -109,15 +109,20 @@ class JVPTrace(Trace):
         return self.wrap(out, t)
 
 
-def _check_tangent(p: Any, t: Any, i: int, fun: Callable, what: str) -> tuple:
-    """The primal and tangent of argument leaf `i`, checked as JAX does."""
+def _check_tangent(p: Any, t: Any, i: int, fun: Callable, what: str, label: str = "") -> tuple:
+    """The primal and tangent of argument leaf `i`, checked as JAX does (`label` names the
+    leaf in messages; by default, argument `i` of `fun`)."""
+    label = label or arg_name(fun, i)
     if isinstance(p, (list, tuple)) or not isinstance(p, (np.ndarray, np.generic, Tracer,
                                                           float, int, complex, bool)):  # fmt: skip
         p = np.asarray(p)
+        if p.dtype == object:
+            raise TypeError(f"{what}: {label} is not an array (an object of type "
+                            f"{type(p.flat[0]).__name__ if p.size else 'object'})")  # fmt: skip
     pdt = p.dtype if hasattr(p, "dtype") else np.result_type(p)
     if not inexact(pdt):
         raise TypeError(
-            f"{what}: {arg_name(fun, i)} has dtype {pdt}: integer and boolean values have no "
+            f"{what}: {label} has dtype {pdt}: integer and boolean values have no "
             "tangent; pass a float value, or close over it instead of passing it"
         )
     if type(t) in (float, int, complex, bool):
@@ -128,12 +133,12 @@ def _check_tangent(p: Any, t: Any, i: int, fun: Callable, what: str) -> tuple:
     if np.shape(t) != np.shape(p):
         raise TypeError(
             f"{what} called with different primal and tangent shapes: got primal shape "
-            f"{np.shape(p)} and tangent shape {np.shape(t)} for {arg_name(fun, i)}"
+            f"{np.shape(p)} and tangent shape {np.shape(t)} for {label}"
         )
     if tdt != pdt:
         raise TypeError(
             f"primal and tangent arguments to {what} do not match: dtypes must be equal; got "
-            f"primal dtype {pdt} and tangent dtype {tdt} for {arg_name(fun, i)}"
+            f"primal dtype {pdt} and tangent dtype {tdt} for {label}"
         )
     return p, t
 
@@ -156,7 +161,15 @@ def _tree_pairs(primals: Any, tangents: Any, fun: Callable, what: str) -> tuple:
             f"primal and tangent arguments to {what} must have the same tree structure; "
             f"primals have tree structure {ptree} whereas tangents have tree structure {ttree}"
         )
-    pairs = [_check_tangent(p, t, i, fun, what) for i, (p, t) in enumerate(zip(pl, tl))]
+    from chainrule.core.pytree import keystr, tree_flatten_with_path
+
+    if len(pl) == len(primals):  # one leaf per argument
+        pairs = [_check_tangent(p, t, i, fun, what) for i, (p, t) in enumerate(zip(pl, tl))]
+    else:
+        paths = [keystr(k[1:]) for k, _ in tree_flatten_with_path(tuple(primals))[0]]
+        arg_of = [k[0].idx for k, _ in tree_flatten_with_path(tuple(primals))[0]]
+        pairs = [_check_tangent(p, t, a, fun, what, f"{arg_name(fun, a)} at {path}")
+                 for p, t, a, path in zip(pl, tl, arg_of, paths)]  # fmt: skip
     return pairs, ptree
 
 

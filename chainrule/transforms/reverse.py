@@ -163,7 +163,7 @@ class ReverseTrace(Trace):
 
     def __init__(self, level: int, name: str = "grad", fun: Any = None):
         super().__init__(level, name, fun)
-        self.copies: dict = {}  # id(foreign array) -> (array, its protected copy)
+        self.copies: dict | None = None  # id(foreign array) -> (array, its protected copy)
 
     def leaf(self, value: Any) -> RTracer:
         return RTracer(self, value, Node(None, None, (), value.shape, value.dtype))
@@ -188,6 +188,8 @@ class ReverseTrace(Trace):
 
     def protect(self, v: Any) -> Any:
         """A foreign NumPy array about to be saved: a copy of it, once per trace."""
+        if self.copies is None:
+            self.copies = {}
         hit = self.copies.get(id(v))
         if hit is None or hit[0] is not v:
             hit = self.copies[id(v)] = (v, np.array(v, copy=True))
@@ -444,33 +446,47 @@ def arg_name(fun: Callable, i: int) -> str:
         return f"argument {i}"
 
 
-def check_float(x: Any, fun: Callable, i: int, what: str) -> Any:
-    """`x` as an array to differentiate with respect to; integers are a TypeError."""
+def check_float(x: Any, fun: Callable, i: int, what: str, path: str = "") -> Any:
+    """`x` as an array to differentiate with respect to; integers and objects that are not
+    arrays are a TypeError naming the argument (and the leaf's key path in a pytree)."""
     if type(x) is float:
         return np.float64(x)
-    if not isinstance(x, (np.ndarray, np.generic, Tracer)):
+    name = f"{arg_name(fun, i)}{' at ' + path if path else ''}"
+    fname = getattr(fun, "__name__", "the function")
+    if not isinstance(x, (np.ndarray, np.generic, Tracer, int, complex, bool)):
         try:
-            x = np.asarray(x)
+            a = np.asarray(x)
         except Exception:
+            a = None
+        if a is None or a.dtype == object:
             raise TypeError(
-                f"{what}: {arg_name(fun, i)} of {getattr(fun, '__name__', 'the function')} is "
-                f"a {type(x).__name__}, which is not an array; differentiate with respect to "
-                "arrays (or pytrees of them), or pass it through without differentiating"
-            ) from None
-        if x.dtype == object:
-            raise TypeError(
-                f"{what}: {arg_name(fun, i)} of {getattr(fun, '__name__', 'the function')} "
-                f"holds objects of type {type(x.flat[0]).__name__ if x.size else 'object'}, "
-                "not numbers"
+                f"{what}: {name} of {fname} is a {type(x).__name__}, which is not an array; "
+                "differentiate with respect to arrays (or pytrees of them: register a class "
+                "with cr.tree_util.register_pytree_node), or close over it"
             )
+        x = a
+    elif not isinstance(x, (np.ndarray, np.generic, Tracer)):
+        x = np.asarray(x)
     dt = x.dtype
     if dt.kind not in "fc":
         raise TypeError(
-            f"{what} requires float or complex inputs, but {arg_name(fun, i)} of "
-            f"{getattr(fun, '__name__', 'the function')} has dtype {dt}; "
+            f"{what} requires float or complex inputs, but {name} of {fname} has dtype {dt}; "
             f"pass a float value (e.g. 3.0 instead of 3, or x.astype(float))"
         )
     return x
+
+
+def check_leaves(tree: Any, fun: Callable, i: int, what: str) -> tuple[list, Any]:
+    """The leaves of argument `i` checked as arrays to differentiate (`check_float`)."""
+    from chainrule.core.pytree import keystr, tree_flatten_with_path
+
+    leaves, td = tree_flatten(tree)
+    try:
+        return [check_float(x, fun, i, what) for x in leaves], td
+    except TypeError:
+        for path, x in tree_flatten_with_path(tree)[0]:
+            check_float(x, fun, i, what, keystr(path))
+        raise
 
 
 def _check_argnums(argnums: Any, nargs: int, what: str) -> None:
@@ -497,8 +513,7 @@ def trace_vjp(fun: Callable, primals: tuple, argnums: tuple, has_aux: bool, what
         in_trees = []
         leaf_nodes = []
         for i in argnums:
-            leaves, tree = tree_flatten(primals[i])
-            vals = [check_float(x, fun, i, what) for x in leaves]
+            vals, tree = check_leaves(primals[i], fun, i, what)
             if protect_leaves:
                 vals = [np.array(v) if type(v) is np.ndarray else v for v in vals]
             tracers = [trace.leaf(v) for v in vals]
@@ -546,6 +561,72 @@ def trace_vjp(fun: Callable, primals: tuple, argnums: tuple, has_aux: bool, what
         return tuple(results)
 
     return tree_unflatten(out_tree, out_vals), vjp_fn, aux, out_nodes
+
+
+def _leaf_tracer(trace: ReverseTrace, x: Any, fun: Callable, i: int, what: str) -> RTracer:
+    if type(x) is not np.ndarray or x.dtype.kind not in "fc":
+        x = check_float(x, fun, i, what)
+    return RTracer(trace, x, Node(None, None, (), x.shape, x.dtype))
+
+
+def grad_call(fun: Callable, args: tuple, nums: tuple, has_aux: bool, what: str,
+              holomorphic: bool = False, elementwise: bool = False) -> tuple:
+    """`fun(*args)` and the gradient of its (scalar) output with respect to the arguments
+    `nums` (of the sum of its output, when `elementwise`): (out, aux, gradients per argnum).
+
+    What `trace_vjp` and a pullback do, without the pullback: the path of `grad`."""
+    trace = new_trace(ReverseTrace, what, fun)
+    try:
+        args = list(args)
+        leaves_of = []
+        for i in nums:
+            x = args[i]
+            if type(x) is np.ndarray or type(x) is float or isinstance(x, Tracer):
+                t = _leaf_tracer(trace, x, fun, i, what)
+                leaves_of.append((_LEAF, (t._node,)))
+                args[i] = t
+            else:
+                leaves, tree = check_leaves(x, fun, i, what)
+                ts = [RTracer(trace, v, Node(None, None, (), v.shape, v.dtype)) for v in leaves]
+                leaves_of.append((tree, tuple(t._node for t in ts)))
+                args[i] = ts[0] if tree is _LEAF else tree_unflatten(tree, ts)
+        out = fun(*args)
+    finally:
+        end_trace(trace)
+    aux = None
+    if has_aux:
+        if not (isinstance(out, (tuple, list)) and len(out) == 2):
+            raise TypeError(f"{what}(..., has_aux=True) needs the function to return (output, aux)")
+        out, aux = out
+        aux = tree_map(trace.lower, aux)
+    if elementwise:
+        out_leaves, out_tree = tree_flatten(out)
+    else:
+        out_leaves, out_tree = [out], _LEAF
+    roots = []
+    vals = []
+    for o in out_leaves:
+        if isinstance(o, RTracer) and o._trace is trace:
+            v = o._value
+            node = o._node
+        else:
+            v, node = trace.lower(o), None
+        vals.append(v)
+        if not elementwise:
+            _check_scalar_output(v, holomorphic)
+        if node is not None:
+            roots.append((node, np.ones(v.shape, v.dtype)))
+    if roots:
+        backward_pass(roots)
+    grads = []
+    for tree, nodes in leaves_of:
+        cts = []
+        for n in nodes:
+            c = n.ct
+            n.ct = None
+            cts.append(_zeros(n.shape, n.dtype) if c is None else c)
+        grads.append(cts[0] if tree is _LEAF else tree_unflatten(tree, cts))
+    return tree_unflatten(out_tree, vals), aux, grads
 
 
 def _argnums(argnums: int | Sequence[int]) -> tuple[tuple, bool]:
@@ -618,13 +699,16 @@ def value_and_grad(
     (np.float64(1.0), np.float64(10.0))
     """
     nums, single = _argnums(argnums)
+    _check_argnums(argnums, max(nums) + 1 if min(nums) >= 0 else -min(nums), "grad")
+    top = max(max(nums), -min(nums) - 1)
 
     def vg(*args: Any, **kwargs: Any):
         f = (lambda *a: fun(*a, **kwargs)) if kwargs else fun
-        _check_argnums(argnums, len(args), "grad")
-        out, fn, aux, _ = trace_vjp(f, args, tuple(n % len(args) for n in nums), has_aux, "grad")
-        _check_scalar_output(out, holomorphic)
-        g = fn(np.array(1, np.result_type(out)))
+        n = len(args)
+        if top >= n:
+            _check_argnums(argnums, n, "grad")
+        ns = nums if min(nums) >= 0 else tuple(k % n for k in nums)
+        out, aux, g = grad_call(f, args, ns, has_aux, "grad", holomorphic)
         g = scalar(g[0]) if single and type(g[0]) is np.ndarray else (
             tree_map(scalar, g[0]) if single else tuple(tree_map(scalar, x) for x in g)
         )
@@ -672,9 +756,8 @@ def elementwise_grad(fun: Callable, argnums: int | Sequence[int] = 0) -> Callabl
     def eg(*args: Any, **kwargs: Any):
         f = (lambda *a: fun(*a, **kwargs)) if kwargs else fun
         _check_argnums(argnums, len(args), "elementwise_grad")
-        out, fn, _, _ = trace_vjp(f, args, nums, False, "elementwise_grad")
-        g = fn(tree_map(lambda o: np.ones(np.shape(o), np.result_type(o)), out))
-        return g[0] if single else g
+        _, _, g = grad_call(f, args, nums, False, "elementwise_grad", elementwise=True)
+        return g[0] if single else tuple(g)
 
     return eg
 
