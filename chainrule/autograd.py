@@ -10,6 +10,8 @@ tensor(6.)
 from __future__ import annotations
 
 from typing import Any
+
+import numpy as np
 from collections.abc import Sequence
 
 from chainrule.tensor import Tensor, _tensors, enable_grad, no_grad, run_backward
@@ -80,6 +82,7 @@ class FunctionCtx:
         self.needs_input_grad = needs
         self.saved_tensors: tuple = ()
         self._nondiff: set = set()
+        self._versions: list = []
         self.materialize_grads = True
 
     def save_for_backward(self, *tensors: Any) -> None:
@@ -100,7 +103,11 @@ class Function:
     subclass it with static `forward(ctx, *args)` and `backward(ctx, *grad_outputs)`, call
     it with `.apply(*args)`.
 
-    Under `cr.vmap` it runs once per example.
+    Called with Tensors, `forward` and `backward` see Tensors (`backward` may be recorded:
+    `create_graph=True` differentiates through it); called with arrays inside a
+    transformation (`cr.grad`), they see its values. Under `cr.vmap` it runs once per example.
+    Arguments that are not arrays (Python numbers, options) are passed through; their
+    gradient must be None.
 
     >>> import chainrule as cr
     >>> class Exp(cr.autograd.Function):
@@ -130,50 +137,70 @@ class Function:
     @classmethod
     def apply(cls, *args: Any) -> Any:
         from chainrule.core import primitives as P
-        from chainrule.core.trace import bind
+        from chainrule.core.trace import Tracer, bind
         from chainrule.transforms.custom import CustomVJPCall
 
-        positions = [i for i, a in enumerate(args) if _is_array(a)]
-        store: dict = {}
+        # arrays, Tensors and traced values are operands; anything else passes through
+        positions = [i for i, a in enumerate(args) if isinstance(a, (Tracer, np.ndarray))]
+        tensors = any(isinstance(a, Tensor) for a in args)
         name = cls.__name__
+        store: dict = {}
 
-        def wrap(v: Any) -> Any:  # forward and backward see Tensors, as in PyTorch
-            return _new_tensor(v) if _concrete(v) else v
-
-        def unwrap(v: Any) -> Any:
-            return v._value if isinstance(v, Tensor) and v._node is None else v
-
-        def call_forward(ctx: FunctionCtx, xs: tuple) -> tuple:
+        def inputs(xs: tuple) -> list:
+            """The arguments for forward: the caller's Tensors where the values are theirs
+            (so that a graph through saved tensors is kept), fresh Tensors for other values
+            of the Tensor face, the values themselves in the functional face."""
             full = list(args)
             for i, x in zip(positions, xs):
-                full[i] = wrap(x)
+                a = args[i]
+                if isinstance(a, Tensor) and x is a._value:
+                    full[i] = a
+                elif tensors and isinstance(x, (np.ndarray, np.generic)):
+                    full[i] = _new_tensor(x)
+                else:
+                    full[i] = x
+            return full
+
+        def run_forward(ctx: FunctionCtx, xs: tuple) -> tuple:
             with no_grad():
-                out = cls.forward(ctx, *full)
-            single = not isinstance(out, tuple)
-            outs = (out,) if single else out
-            store["single"] = single
-            return outs
+                out = cls.forward(ctx, *inputs(xs))
+            store["single"] = not isinstance(out, tuple)
+            return (out,) if store["single"] else out
 
         def fun(*xs):
-            return tuple(unwrap(o) for o in call_forward(FunctionCtx((False,) * len(xs)), xs))
+            ctx = FunctionCtx((False,) * len(args))
+            return tuple(_value(o) for o in run_forward(ctx, xs))
 
         def fwd(needs, *xs):
-            ctx = FunctionCtx(tuple(needs))
-            outs = call_forward(ctx, xs)
+            flags = [False] * len(args)
+            for i, n in zip(positions, needs):
+                flags[i] = n
+            ctx = FunctionCtx(tuple(flags))
+            outs = run_forward(ctx, xs)
             nondiff = tuple(k for k, o in enumerate(outs) if id(o) in ctx._nondiff)
-            store["ctx"] = ctx
-            return tuple(unwrap(o) for o in outs), [], nondiff
+            ctx._versions = [(t._ver, t._ver[0]) for t in ctx.saved_tensors
+                             if isinstance(t, Tensor)]  # fmt: skip
+            return tuple(_value(o) for o in outs), [ctx], nondiff
 
         def bwd(res, cts):
-            ctx = store["ctx"]
-            got = cls.backward(ctx, *[wrap(c) for c in cts])
+            ctx = res[0]
+            for cell, v in ctx._versions:
+                if cell[0] != v:
+                    raise RuntimeError(
+                        f"one of the variables needed for gradient computation has been "
+                        f"modified by an inplace operation: a tensor {name}.forward saved with "
+                        f"ctx.save_for_backward is at version {cell[0]}; expected version {v}"
+                    )
+            gs = [_new_tensor(c) if tensors and isinstance(c, (np.ndarray, np.generic)) else c
+                  for c in cts]  # fmt: skip
+            got = cls.backward(ctx, *gs)
             got = got if isinstance(got, tuple) else (got,)
             if len(got) != len(args):
                 raise RuntimeError(
                     f"function {name}Backward returned an incorrect number of gradients "
                     f"(expected {len(args)}, got {len(got)})"
                 )
-            return [None if got[i] is None else unwrap(got[i]) for i in positions]
+            return [None if got[i] is None else _value(got[i]) for i in positions]
 
         call = CustomVJPCall(name, fun, fwd, bwd, per_example=True)
         outs = bind(P.custom_vjp_call_p, *[args[i] for i in positions], call=call)
@@ -182,25 +209,12 @@ class Function:
         return outs[0] if store["single"] else tuple(outs)
 
 
-def _is_array(a: Any) -> bool:
-    import numpy as np
-
-    from chainrule.core.trace import Tracer
-
-    return isinstance(a, (Tracer, np.ndarray)) or (
-        isinstance(a, float) and not isinstance(a, bool)
-    )
-
-
-def _concrete(v: Any) -> bool:
-    import numpy as np
-
-    return isinstance(v, (np.ndarray, np.generic, float))
+def _value(o: Any) -> Any:
+    """A Tensor made without recording, as its value (a recorded one stays itself)."""
+    return o._value if isinstance(o, Tensor) and o._node is None else o
 
 
 def _new_tensor(v: Any) -> Any:
     from chainrule.tensor import _new
-
-    import numpy as np
 
     return _new(np.asarray(v), None)

@@ -500,9 +500,9 @@ class Node:
         >>> print(str((x ** 3 + x ** 2 - x * 6 + 1).explain()).splitlines()[-1])
         Result: df/dx = 10, df/dNode = -2, df/dNode2 = 1
         """
-        from chainrule.transparency import explain_node
+        from chainrule.core.plugins import load
 
-        return explain_node(self)
+        return load("explain_node")(self)
 
     def backward(self) -> None:
         """``backward(self)``: the gradient of this node with respect to every node it depends on.

@@ -541,9 +541,9 @@ class Tensor(RTracer):
         >>> print(str((x ** 3 + x).explain()).splitlines()[-1])
         Result: df/dx = 13
         """
-        from chainrule.transparency import explain
+        from chainrule.core.plugins import load
 
-        return explain(self)
+        return load("explain")(self)
 
     # reductions etc. come from Tracer's NumPy methods; PyTorch's names too:
     def abs(self) -> Tensor:  # noqa: A003
@@ -700,8 +700,13 @@ def run_backward(
     if create_graph:  # the backward pass records itself
         with enable_grad():
             leaves = reverse.backward_pass(roots, retain, _lift, capture)
-    else:  # on raw arrays: nothing records
-        leaves = reverse.backward_pass(roots, retain, None, capture)
+    else:  # on raw arrays; what custom backward functions do on Tensors is not recorded
+        mode = _mode
+        prev, mode.enabled = mode.enabled, False
+        try:
+            leaves = reverse.backward_pass(roots, retain, None, capture)
+        finally:
+            mode.enabled = prev
     results = []
     if inputs is not None:
         for n in targets:
@@ -723,6 +728,10 @@ def run_backward(
                 t = meta.owner() if meta.owner is not None else None
                 if t is not None:
                     t._accumulate(g)
+    if accumulate and inputs is not None:  # non-leaf inputs get their .grad too (PyTorch)
+        for t, n, g in zip(inputs, targets, results):
+            if n.prim is not None and g is not None:
+                t._accumulate(g)
     out = []
     for g in results:
         if g is None and not allow_unused:

@@ -5,7 +5,6 @@ import copy
 import dataclasses
 import functools
 import pickle
-import timeit
 from typing import NamedTuple
 
 import numpy as np
@@ -85,18 +84,6 @@ def test_a_leaf_flattens_to_the_leaf_singleton():
     assert tree_structure([x, (x,)]).children()[0] is _LEAF
     assert tree_unflatten(_LEAF, [x]) is x
     assert copy.deepcopy(_LEAF) is _LEAF and pickle.loads(pickle.dumps(_LEAF)) is _LEAF
-
-
-def test_flattening_is_fast():
-    x = np.ones(3)
-    t = (x, x, x)
-    n = 20000
-    one = min(timeit.repeat(lambda: tree_flatten(x), number=n, repeat=3)) / n
-    three = min(timeit.repeat(lambda: tree_flatten(t), number=n, repeat=3)) / n
-    assert one < 2e-6 and three < 10e-6  # ~0.1 and ~0.5 us here; generous for slow CI
-
-
-# ------------------------------------------------------------------- node types
 
 
 def test_tuple_list_and_dict_with_sorted_keys():

@@ -570,10 +570,27 @@ def reshape(a, shape=None, order="C", *, newshape=None):
     if order != "C":
         raise NotImplementedError("chainrule.numpy.reshape: only order='C' on traced values")
     a = _lift(a)
-    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    shape = _resolve_shape(a.shape, shape)
     if shape == a.shape:
         return a
     return bind(P.reshape_p, a, shape=shape)
+
+
+def _resolve_shape(old: tuple, shape: Any) -> tuple:
+    """A reshape's target shape with its -1 resolved (NumPy's rules and error message)."""
+    shape = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(s) for s in shape)
+    size = math.prod(old)
+    if shape.count(-1) > 1:
+        raise ValueError("reshape: can only specify one unknown dimension")
+    if -1 in shape:
+        known = math.prod(s for s in shape if s != -1)
+        if known == 0 or size % known:
+            raise ValueError(f"reshape: cannot reshape array of size {size} into shape {shape}")
+        shape = tuple(size // known if s == -1 else s for s in shape)
+    if math.prod(shape) != size or builtins.any(s < 0 for s in shape):
+        raise ValueError(f"reshape: cannot reshape array of size {size} (shape {old}) into "
+                         f"shape {shape}")  # fmt: skip
+    return shape
 
 
 def ravel(a, order="C"):

@@ -21,8 +21,6 @@ flattening recurses once per node, never once per leaf.
 from __future__ import annotations
 
 import collections
-import dataclasses
-import difflib
 import functools
 import operator
 import sys
@@ -854,6 +852,8 @@ def _prefix_error(path: tuple, prefix: Any, full: Any, is_leaf_kp: Any) -> Calla
         )
     if p_meta != f_meta:
         p_str, f_str = str(p_meta), str(f_meta)
+        import difflib
+
         diff = textwrap.indent(
             "\n".join(difflib.ndiff(p_str.splitlines(), f_str.splitlines())), prefix="    "
         )
@@ -1014,6 +1014,8 @@ def register_dataclass(
     >>> tree_flatten(Layer(1.0, 2.0))
     ([1.0, 2.0], PyTreeDef(CustomNode(Layer[('dense',)], [*, *])))
     """
+    import dataclasses
+
     if data_fields is None or meta_fields is None:
         if (data_fields is None) != (meta_fields is None):
             raise TypeError(

@@ -23,7 +23,6 @@ np.float64(3.0)
 from __future__ import annotations
 
 import threading
-import traceback
 from typing import Any
 
 import numpy as np
@@ -53,7 +52,7 @@ class Trace:
         self.alive = True
         self.name = name
         self.fun = fun
-        self.stack = traceback.format_stack(limit=12)[:-2] if config.debug_tracer_leaks else None
+        self.stack = _stack() if config.debug_tracer_leaks else None
 
     def process_primitive(self, prim: Primitive, args: tuple, params: dict) -> Any:
         raise NotImplementedError  # pragma: no cover
@@ -71,6 +70,12 @@ class Trace:
         code = getattr(fun, "__code__", None)
         at = f" (defined at {code.co_filename}:{code.co_firstlineno})" if code else ""
         return f"{self.name} of {name}{at}"
+
+
+def _stack() -> list:
+    import traceback
+
+    return traceback.format_stack(limit=12)[:-3]
 
 
 def new_trace(cls: type, name: str, fun: Any = None, *args: Any) -> Any:
@@ -101,7 +106,11 @@ def _leaked(t: Tracer) -> UnexpectedTracerError:
 
 
 def _fail(prim: Primitive, args: tuple, err: Exception) -> None:
-    shapes = " and ".join(str(np.shape(a)) for a in args)
+    """Re-raise `err` naming the primitive and its operands' shapes (once)."""
+    msg = str(err)
+    if msg.startswith(f"{prim.name}: ") and "operand shapes" in msg:
+        raise err
+    shapes = " and ".join(str(a.shape if hasattr(a, "shape") else np.shape(a)) for a in args)
     raise type(err)(f"{prim.name}: {err} (operand shapes {shapes})") from None
 
 
@@ -188,20 +197,26 @@ class Tracer:
             raise TypeError("iteration over a 0-d value")
         return (self[i] for i in range(self.shape[0]))
 
+    def _concrete(self, what: str) -> Any:
+        t = self._trace
+        if not t.alive:
+            raise _leaked(self)
+        return t.concrete(self, what)
+
     def __bool__(self) -> bool:
-        return bool(self._trace.concrete(self, "bool()"))
+        return bool(self._concrete("bool()"))
 
     def __float__(self) -> float:
-        return float(self._trace.concrete(self, "float()"))
+        return float(self._concrete("float()"))
 
     def __int__(self) -> int:
-        return int(self._trace.concrete(self, "int()"))
+        return int(self._concrete("int()"))
 
     def __complex__(self) -> complex:
-        return complex(self._trace.concrete(self, "complex()"))
+        return complex(self._concrete("complex()"))
 
     def __index__(self) -> int:
-        return self._trace.concrete(self, "operator.index()").__index__()
+        return self._concrete("operator.index()").__index__()
 
     __hash__ = object.__hash__
 

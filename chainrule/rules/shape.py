@@ -106,8 +106,9 @@ def _dtype_of(prim: P.Primitive, x: SD, **params: Any) -> np.dtype:
 
 
 def _reshape(x: SD, shape: tuple) -> SD:
-    if math.prod(shape) != x.size:
-        raise ValueError(f"reshape: cannot reshape array of size {x.size} into shape {shape}")
+    if math.prod(shape) != x.size or any(s < 0 for s in shape):
+        raise ValueError(f"reshape: cannot reshape array of size {x.size} (shape {x.shape}) "
+                         f"into shape {shape}")  # fmt: skip
     return SD(shape, x.dtype, x.weak_type)
 
 

@@ -17,7 +17,6 @@ holomorphic f the rule is ``g * f'(x)``, without conjugation.
 
 from __future__ import annotations
 
-import inspect
 import math
 from typing import Any
 from collections.abc import Callable
@@ -60,10 +59,8 @@ vjp_rules: dict[P.Primitive, VJP] = {}
 
 def _positions(rule: Callable, reads: str) -> frozenset:
     """Positions in (ans, *operands) of the names in `reads`, by `rule`'s parameter names."""
-    names = [
-        p.name for p in inspect.signature(rule).parameters.values()
-        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-    ][1:]  # fmt: skip
+    code = rule.__code__
+    names = list(code.co_varnames[1 : code.co_argcount])  # the positional parameters after g
     out = set()
     for word in reads.split():
         if word == "arrays":
@@ -523,7 +520,7 @@ def _pmax(g, ans, x, axis_name):
 
 
 def _all_gather(g, ans, x, axis_name):
-    return psum(g, axis_name)[bind(P.axis_index_p, axis_name=axis_name)]
+    return cnp.getitem(psum(g, axis_name), bind(P.axis_index_p, axis_name=axis_name))
 
 
 # fmt: off

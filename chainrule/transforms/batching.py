@@ -26,8 +26,12 @@ from chainrule.core import primitives as P
 from chainrule.core.avals import ShapeDtypeStruct
 from chainrule.core.errors import concretization_error
 from chainrule.core.pytree import tree_flatten, tree_unflatten
-from chainrule.core.trace import Primitive, Trace, Tracer, bind, bind_with, end_trace, new_trace
+from chainrule.core.trace import (
+    Primitive, Trace, Tracer, bind, bind_with, end_trace, new_trace,
+)  # fmt: skip
+from chainrule.core.avals import aval_of
 from chainrule.rules.batching import batch_rules
+from chainrule.rules.shape import shape_rules
 
 #: primitives whose batching is their own (they carry functions): handler(trace, args, params)
 process_rules: dict[Primitive, Callable] = {}
@@ -99,7 +103,20 @@ class BatchTrace(Trace):
                 dims.append(None)
         if all(d is None for d in dims):
             return bind_with(prim, tuple(vals), params)
-        out, out_dim = batch_rules[prim](self, vals, dims, **params)
+        try:
+            out, out_dim = batch_rules[prim](self, vals, dims, **params)
+        except (ValueError, IndexError) as err:  # say it with the shapes of one example
+            avals = [a.aval if isinstance(a, Tracer) else aval_of(a) for a in args]
+            try:  # the shape rule states the problem per example
+                shape_rules[prim](*avals, **params)
+                msg = str(err).split(" (operand shapes ")[0]
+            except (ValueError, IndexError) as per_example:
+                msg = str(per_example)
+            if msg.startswith(f"{prim.name}: "):
+                msg = msg[len(prim.name) + 2 :]
+            shapes = " and ".join(str(a.shape) for a in avals)
+            raise type(err)(f"{prim.name}: {msg} (operand shapes {shapes}, per example of "
+                            f"{self.describe()})") from None  # fmt: skip
         if prim.multiple_results:
             return tuple(self.wrap(o, d) for o, d in zip(out, out_dim))
         return self.wrap(out, out_dim)
@@ -139,7 +156,13 @@ def _in_axes_leaves(in_axes: Any, args: tuple) -> list:
         return [in_axes] * len(tree_flatten(args)[0])
     if isinstance(in_axes, list):
         in_axes = tuple(in_axes)
-    if not isinstance(in_axes, tuple) or len(in_axes) != len(args):
+    if not isinstance(in_axes, tuple):
+        raise TypeError(
+            f"vmap in_axes must be an int, None, or a tuple of entries corresponding to the "
+            f"positional arguments passed to the function, but got {in_axes!r} (a "
+            f"{type(in_axes).__name__}); for a dict argument write in_axes=({in_axes!r},)"
+        )
+    if len(in_axes) != len(args):
         raise ValueError(
             f"vmap in_axes must be an int, None, or a tuple of entries corresponding to the "
             f"positional arguments passed to the function, but got len(in_axes)="
@@ -235,7 +258,13 @@ def vmap(
         if out_axes is None or isinstance(out_axes, int):
             odims = [out_axes] * len(out_leaves)
         else:
-            odims = _broadcast_prefix(out_axes, out)
+            try:
+                odims = _broadcast_prefix(out_axes, out)
+            except (ValueError, TypeError):
+                raise ValueError(
+                    f"vmap out_axes specification must be a tree prefix of the function's "
+                    f"output, got out_axes={out_axes!r} for an output of structure {otree}"
+                ) from None
         res = []
         for o, d in zip(out_leaves, odims):
             if isinstance(o, Tracer) and o._trace is trace:
@@ -252,6 +281,11 @@ def vmap(
                 val = cnp.broadcast_to(o, (size, *np.shape(o)))
                 bd = 0
             nd = np.ndim(val)
+            if not isinstance(d, int) or not -nd <= d < nd:
+                raise ValueError(
+                    f"vmap out_axes={d!r} is out of bounds for an output of dimension {nd} "
+                    f"(its shape per example is {np.shape(val)[:bd] + np.shape(val)[bd + 1:]})"
+                )
             res.append(cnp.moveaxis(val, bd, d % nd) if bd != d % nd else val)
         return tree_unflatten(otree, res)
 

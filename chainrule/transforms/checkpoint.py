@@ -116,25 +116,56 @@ remat = checkpoint
 
 
 class _Keep(Trace):
-    """Runs a function on values, keeping the results of the primitives `policy` names."""
+    """Runs a function on values, keeping the results of the primitives `policy` names and a
+    copy of each NumPy constant the function combines with them (the recomputation uses
+    these: a closed-over array changed before the backward pass does not change it)."""
 
-    __slots__ = ("policy", "kept")
+    __slots__ = ("policy", "kept", "layout", "consts")
 
-    def __init__(self, level: int, name: str, fun: Any, policy: Callable):
+    def __init__(self, level: int, name: str, fun: Any, policy: Callable | None):
         super().__init__(level, name, fun)
-        self.policy, self.kept = policy, []
+        self.policy, self.kept, self.layout, self.consts = policy, [], [], []
 
     def concrete(self, tracer: Tracer, what: str) -> Any:
         return tracer.val
 
     def process_primitive(self, prim: Primitive, args: tuple, params: dict) -> Any:
         vals = tuple(a.val if isinstance(a, Tracer) and a._trace is self else a for a in args)
+        where = tuple(k for k, a in enumerate(args) if type(a) is np.ndarray)
+        self.layout.append(where)
+        self.consts.extend(_Const(args[k]) for k in where)
         ans = bind(prim, *vals, **params)
-        if self.policy(prim, *vals, **params):
+        if self.policy is not None and self.policy(prim, *vals, **params):
             self.kept.append(ans)
         if prim.multiple_results:
             return tuple(_Kept(self, a) for a in ans)
         return _Kept(self, ans)
+
+
+class _Const:
+    """A NumPy constant of a checkpointed function, kept by reference with a digest of its
+    bytes that is checked before the recomputation uses it (no copy is kept: the graph
+    stays the size of the function's inputs)."""
+
+    __slots__ = ("array", "digest")
+
+    def __init__(self, a: np.ndarray):
+        self.array, self.digest = a, _digest(a)
+
+    def get(self) -> np.ndarray:
+        if _digest(self.array) != self.digest:
+            raise RuntimeError(
+                f"a NumPy array of shape {self.array.shape} that a checkpointed function uses "
+                "was changed in place after the forward pass: its recomputation would use the "
+                "new values. Pass the array as an argument, or change a copy of it."
+            )
+        return self.array
+
+
+def _digest(a: np.ndarray) -> bytes:
+    import hashlib
+
+    return hashlib.blake2b(memoryview(np.ascontiguousarray(a)).cast("B"), digest_size=16).digest()
 
 
 class _Kept(Tracer):
@@ -151,14 +182,33 @@ class _Kept(Tracer):
 
 
 class _Replay(reverse.ReverseTrace):
-    """The recomputation: the primitives the policy kept take their kept results."""
+    """The recomputation: the primitives the policy kept take their kept results, and the
+    NumPy constants are the copies made during the first run."""
 
-    __slots__ = ("policy", "kept")
-    process_primitive = reverse.ReverseTrace.readable_process
+    __slots__ = ("policy", "kept", "layout", "consts")
 
-    def __init__(self, level: int, name: str, fun: Any, policy: Callable, kept: list):
+    def __init__(self, level: int, name: str, fun: Any, policy: Callable | None, kept: list,
+                 layout: tuple, consts: list):  # fmt: skip
         super().__init__(level, name, fun)
         self.policy, self.kept = policy, list(kept)
+        self.layout, self.consts = list(layout), list(consts)
+
+    def process_primitive(self, prim: Primitive, args: tuple, params: dict) -> Any:
+        if self.layout:
+            where = self.layout.pop(0)
+            if where:
+                args = list(args)
+                for k in where:
+                    c = self.consts.pop(0).get()
+                    if k >= len(args) or np.shape(args[k]) != c.shape:
+                        raise RuntimeError(
+                            "checkpoint: the function did not repeat its first run when "
+                            "recomputed (different operations or shapes): checkpointed "
+                            "functions must be deterministic"
+                        )
+                    args[k] = c
+                args = tuple(args)
+        return reverse.ReverseTrace.readable_process(self, prim, args, params)
 
     def compute(self, prim: Primitive, vals: tuple, params: dict) -> Any:
         if self.policy is not None and self.kept and self.policy(prim, *vals, **params):
@@ -166,17 +216,15 @@ class _Replay(reverse.ReverseTrace):
         return bind(prim, *vals, **params)
 
 
-def _forward(call: CheckpointCall, vals: list) -> tuple[tuple, list]:
-    """Run the function on the values: (outputs, values kept by the policy)."""
-    if call.policy is None:
-        return tuple(call.fun(*vals)), []
+def _forward(call: CheckpointCall, vals: list) -> tuple[tuple, list, tuple, list]:
+    """Run the function on the values: (outputs, kept values, constants' layout, constants)."""
     trace = new_trace(_Keep, "checkpoint", call.fun, call.policy)
     try:
         outs = call.fun(*[_Kept(trace, v) for v in vals])
     finally:
         end_trace(trace)
     outs = tuple(o.val if isinstance(o, _Kept) and o._trace is trace else o for o in outs)
-    return outs, trace.kept
+    return outs, trace.kept, tuple(trace.layout), trace.consts
 
 
 def _reverse(trace: reverse.ReverseTrace, args: tuple, params: dict) -> Any:
@@ -185,12 +233,14 @@ def _reverse(trace: reverse.ReverseTrace, args: tuple, params: dict) -> Any:
     parents = [a._node if isinstance(a, Tracer) and a._trace is trace else None for a in args]
     if all(p is None for p in parents):
         return trace.wrap_all(bind(P.checkpoint_p, *vals, call=call), P.checkpoint_p)
-    outs, kept = _forward(call, vals)
+    outs, kept, layout, consts = _forward(call, vals)
+    outs = tuple(trace.lower(o) for o in outs)  # a Tensor made inside the body: its value
     own = [p is not None for p in parents]
     saved_in = [trace.protect(v) if type(v) is np.ndarray and not mine else v
                 for v, mine in zip(vals, own)]  # fmt: skip
-    node = reverse.Node(P.checkpoint_p, {"call": call, "n": len(vals)}, tuple(parents),
-                        tuple(np.shape(o) for o in outs),
+    node = reverse.Node(P.checkpoint_p, {"call": call, "n": len(vals), "nk": len(kept),
+                                         "layout": layout, "consts": tuple(consts)},
+                        tuple(parents), tuple(np.shape(o) for o in outs),
                         tuple(np.result_type(o) for o in outs))  # fmt: skip
     node.saved = (None, *saved_in, *kept)
     versions = [(v._ver, v._ver[0]) for v in saved_in if getattr(v, "_ver", None) is not None]
@@ -200,12 +250,18 @@ def _reverse(trace: reverse.ReverseTrace, args: tuple, params: dict) -> Any:
                  for i, o in enumerate(outs))  # fmt: skip
 
 
-def _joint(g: tuple, ans: Any, *saved: Any, call: CheckpointCall, n: int) -> list:
-    inputs, kept = saved[:n], saved[n:]
-    extra = (call.policy, kept)
-    _, pullback, _, _ = reverse.trace_vjp(call.fun, tuple(inputs), tuple(range(n)), False,
+def _joint(g: tuple, ans: Any, *saved: Any, call: CheckpointCall, n: int, nk: int,
+           layout: tuple, consts: tuple) -> list:  # fmt: skip
+    inputs, kept = saved[:n], saved[n:n + nk]
+    extra = (call.policy, kept, layout, consts)
+    floats = tuple(i for i, x in enumerate(inputs) if np.result_type(x).kind in "fc")
+    _, pullback, _, _ = reverse.trace_vjp(call.fun, tuple(inputs), floats, False,
                                           "checkpoint", False, _Replay, *extra)  # fmt: skip
-    return list(pullback(tuple(g)))
+    cts = pullback(tuple(g))
+    out: list = [None] * n
+    for i, c in zip(floats, cts):
+        out[i] = c
+    return out
 
 
 # --- forward mode, vmap, staging -------------------------------------------------------------

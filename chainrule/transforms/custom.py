@@ -163,13 +163,15 @@ class custom_vjp:
                 if c is None:
                     out.extend([None] * len(xl))
                     continue
-                cl, ct = tree_flatten(c, is_leaf=lambda v: v is None)
-                if ct != xt and not (len(cl) == len(xl)):
+                try:  # the argument's structure, with None allowed for a zero subtree
+                    parts = xt.flatten_up_to(c)
+                except (ValueError, TypeError):
                     raise TypeError(
                         f"custom_vjp bwd of {name}: the cotangent of differentiable argument "
-                        f"{k} has structure {ct}, expected {xt} (the argument's)"
-                    )
-                for ci, xi in zip(cl, xl):
+                        f"{k} has structure {tree_structure(c)}, expected {xt} (the "
+                        "argument's structure)"
+                    ) from None
+                for ci, xi in zip(parts, xl):
                     if ci is not None and np.shape(ci) != np.shape(xi):
                         raise ValueError(
                             f"custom_vjp bwd of {name}: a cotangent of shape {np.shape(ci)} "

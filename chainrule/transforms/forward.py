@@ -17,7 +17,9 @@ import numpy as np
 from chainrule.core import ops as cnp
 from chainrule.core.avals import ShapeDtypeStruct, aval_of, inexact
 from chainrule.core.pytree import tree_flatten, tree_map, tree_unflatten
-from chainrule.core.trace import Primitive, Trace, Tracer, bind_with, end_trace, new_trace
+from chainrule.core.trace import (
+    Primitive, Trace, Tracer, _fail, bind_with, end_trace, new_trace,
+)  # fmt: skip
 from chainrule.rules.jvp import jvp_rules
 from chainrule.transforms.reverse import arg_name, scalar
 from chainrule.transforms.staging import StagingTrace, evaluate
@@ -102,7 +104,10 @@ class JVPTrace(Trace):
                 tangents.append(None)
         if all(t is None for t in tangents):
             return bind_with(prim, tuple(primals), params)
-        out, t = jvp_rules[prim](primals, tangents, **params)
+        try:
+            out, t = jvp_rules[prim](primals, tangents, **params)
+        except (ValueError, IndexError) as err:
+            _fail(prim, tuple(primals), err)
         if prim.multiple_results:
             t = (None,) * len(out) if t is None else t
             return tuple(self.wrap(o, ti) for o, ti in zip(out, t))
@@ -225,7 +230,7 @@ def linearize(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
     pairs = [_check_tangent(p, np.zeros(np.shape(p), getattr(p, "dtype", np.float64)), i, fun,
                             "linearize") for i, p in enumerate(leaves)]  # fmt: skip
     leaves = [np.array(p) if type(p) is np.ndarray else p for p, _ in pairs]  # protected
-    stage = new_trace(StagingTrace, "linearize", fun)
+    stage = new_trace(StagingTrace, "linearize", fun, True)
     trace = None
     try:
         t_in = [stage.new_arg(ShapeDtypeStruct(np.shape(p), np.result_type(p))) for p in leaves]
@@ -262,5 +267,6 @@ def linearize(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
         return tree_unflatten(otree, [scalar(np.array(r)) if type(r) is np.ndarray else r
                                       for r in res])  # fmt: skip
 
-    primal = tree_unflatten(otree, [scalar(p) for p in prim_out])
+    primal = tree_unflatten(otree, [scalar(np.array(p)) if type(p) is np.ndarray else p
+                                    for p in prim_out])  # the caller's copy  # fmt: skip
     return (primal, f_jvp, aux) if has_aux else (primal, f_jvp)

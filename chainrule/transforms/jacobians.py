@@ -8,7 +8,6 @@ has shape S + T (pytrees of outputs and inputs give pytrees of such blocks).
 
 from __future__ import annotations
 
-import math
 from typing import Any
 from collections.abc import Callable, Sequence
 
@@ -41,15 +40,17 @@ def _basis(leaves: list, dtype_of: Callable) -> list:
     return out
 
 
-def _check_holomorphic(leaves: list, holomorphic: bool, what: str) -> None:
+def _check_holomorphic(leaves: list, holomorphic: bool, what: str, side: str) -> None:
+    """JAX's rules: holomorphic=True needs complex `side` ('inputs' or 'outputs'); without
+    it, complex outputs of jacrev (and complex inputs of jacfwd) are refused."""
     for x in leaves:
         kind = _dtype(x).kind
         if holomorphic and kind != "c":
-            raise TypeError(f"{what} with holomorphic=True requires complex inputs, got "
-                            f"{_dtype(x)}")  # fmt: skip
+            raise TypeError(f"{what} with holomorphic=True requires {side} with complex dtype, "
+                            f"but got {_dtype(x)}")  # fmt: skip
         if not holomorphic and kind == "c":
             raise TypeError(
-                f"{what} requires real-valued inputs (input dtype {_dtype(x)}); for holomorphic "
+                f"{what} requires real-valued {side} (dtype {_dtype(x)}); for holomorphic "
                 "functions pass holomorphic=True"
             )
 
@@ -70,9 +71,13 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
         f = (lambda *a: fun(*a, **kwargs)) if kwargs else fun
         _check_argnums(argnums, len(args), "jacrev")
         nums_ = tuple(n % len(args) for n in nums)
-        out, pullback, aux, _ = trace_vjp(f, args, nums_, has_aux, "jacrev")
+        if holomorphic:
+            _check_holomorphic([x for i in nums_ for x in tree_flatten(args[i])[0]], True,
+                               "jacrev", "inputs")  # fmt: skip
+        out, pullback, aux, _ = trace_vjp(f, args, nums_, has_aux, "jacrev",
+                                          protect_leaves=True)  # fmt: skip
         out_leaves, out_tree = tree_flatten(out)
-        _check_holomorphic(out_leaves, holomorphic, "jacrev")
+        _check_holomorphic(out_leaves, holomorphic, "jacrev", "outputs")
         sizes = [int(np.prod(np.shape(o))) for o in out_leaves]
         total = sum(sizes)
         if total == 1:  # one row: no need to batch
@@ -91,7 +96,7 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
             for o, n in zip(out_leaves, sizes):
                 blocks = [cnp.reshape(rl[start:start + n], np.shape(o) + np.shape(x))
                           for rl, x in zip(r_leaves, in_leaves)]  # fmt: skip
-                blocks_per_out.append(tree_unflatten(in_tree, [scalar(_arr(b)) for b in blocks]))
+                blocks_per_out.append(tree_unflatten(in_tree, [scalar(b) for b in blocks]))
                 start += n
             per_arg.append(blocks_per_out)
         res = tree_unflatten(out_tree, [
@@ -102,10 +107,6 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
 
     jac.__name__ = f"jacrev({getattr(fun, '__name__', 'f')})"
     return jac
-
-
-def _arr(x: Any) -> Any:
-    return x
 
 
 jacobian = jacrev
@@ -129,7 +130,7 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
         dyn = [args[i] for i in nums_]
         leaves, tree = tree_flatten(dyn)
         leaves = [check_float(x, fun, nums_[0], "jacfwd") for x in leaves]
-        _check_holomorphic(leaves, holomorphic, "jacfwd")
+        _check_holomorphic(leaves, holomorphic, "jacfwd", "inputs")
 
         def f_dyn(*xs):
             full = list(args)
@@ -190,5 +191,3 @@ def hvp(fun: Callable, primals: Sequence, tangents: Sequence) -> Any:
     _, out = jvp(lambda *a: g(*a)[1], primals, tangents)
     return out[0] if len(primals) == 1 else out
 
-
-_ = math

@@ -62,6 +62,8 @@ class Node:
         """The operation's name, as PyTorch shows a grad_fn: 'MulBackward'."""
         if self.prim is None:
             return "AccumulateGrad"
+        if self.prim is proj_p:  # one result of a primitive with several
+            return self.parents[0].name()
         return "".join(w.capitalize() for w in str(self.prim).split("_")) + "Backward"
 
     @property
@@ -119,6 +121,31 @@ def save_mask(prim: Primitive, n: int, bits: int) -> tuple:
 
 
 # --- the trace -------------------------------------------------------------------------------
+
+
+def protect(trace: Any, v: np.ndarray) -> np.ndarray:
+    """A copy of `v` as it is now, shared by the saves of the same unchanged array within
+    `trace` (whose `copies` dict maps id(array) -> (array, copy))."""
+    if trace.copies is None:
+        trace.copies = {}
+    hit = trace.copies.get(id(v))
+    if hit is not None and hit[0] is v and _same_bits(hit[1], v):
+        return hit[1]
+    c = np.array(v, copy=True)
+    trace.copies[id(v)] = (v, c)
+    return c
+
+
+def _same_bits(c: np.ndarray, v: np.ndarray) -> bool:
+    """Whether `v` holds exactly the values of `c` (bit for bit: -0.0 is not 0.0)."""
+    if c.shape != v.shape or c.dtype != v.dtype:
+        return False
+    if c.dtype.kind == "c":
+        return _same_bits(c.real, v.real) and _same_bits(c.imag, v.imag)
+    if c.dtype.kind == "f":
+        u = np.dtype(f"u{c.dtype.itemsize}")
+        return bool((c.view(u) == v.view(u)).all())
+    return bool((c == v).all())
 
 
 class RTracer(Tracer):
@@ -187,13 +214,10 @@ class ReverseTrace(Trace):
         return self.wrap(ans, None)
 
     def protect(self, v: Any) -> Any:
-        """A foreign NumPy array about to be saved: a copy of it, once per trace."""
-        if self.copies is None:
-            self.copies = {}
-        hit = self.copies.get(id(v))
-        if hit is None or hit[0] is not v:
-            hit = self.copies[id(v)] = (v, np.array(v, copy=True))
-        return hit[1]
+        """A foreign NumPy array about to be saved: a copy of its current values. An array
+        saved again unchanged shares the first copy (one copy per trace); one that changed in
+        between (a buffer refilled in a loop) gets a new one."""
+        return protect(self, v)
 
     def process_primitive(self, prim: Primitive, args: tuple, params: dict) -> Any:
         if prim in process_rules:
@@ -574,8 +598,11 @@ def grad_call(fun: Callable, args: tuple, nums: tuple, has_aux: bool, what: str,
     """`fun(*args)` and the gradient of its (scalar) output with respect to the arguments
     `nums` (of the sum of its output, when `elementwise`): (out, aux, gradients per argnum).
 
-    What `trace_vjp` and a pullback do, without the pullback: the path of `grad`."""
+    What `trace_vjp` and a pullback do, without the pullback: the path of `grad`. The
+    caller's arrays are not copied: they are made read-only until the gradient is computed,
+    so that a function writing into them (through a closure) is refused, not misled."""
     trace = new_trace(ReverseTrace, what, fun)
+    locked: list = []  # the caller's arrays, read-only until the gradient is computed
     try:
         args = list(args)
         leaves_of = []
@@ -585,14 +612,31 @@ def grad_call(fun: Callable, args: tuple, nums: tuple, has_aux: bool, what: str,
                 t = _leaf_tracer(trace, x, fun, i, what)
                 leaves_of.append((_LEAF, (t._node,)))
                 args[i] = t
+                ts = (t,)
             else:
                 leaves, tree = check_leaves(x, fun, i, what)
                 ts = [RTracer(trace, v, Node(None, None, (), v.shape, v.dtype)) for v in leaves]
                 leaves_of.append((tree, tuple(t._node for t in ts)))
                 args[i] = ts[0] if tree is _LEAF else tree_unflatten(tree, ts)
-        out = fun(*args)
+            for t in ts:
+                v = t._value
+                while type(v) is np.ndarray:  # the array, and the arrays it is a view of
+                    if v.flags.writeable:
+                        v.flags.writeable = False
+                        locked.append(v)
+                    v = v.base
+        try:
+            out = fun(*args)
+        finally:
+            end_trace(trace)
+        return _finish_grad(trace, out, leaves_of, has_aux, what, holomorphic, elementwise)
     finally:
-        end_trace(trace)
+        for v in reversed(locked):  # bases first: a view can be writeable only if they are
+            v.flags.writeable = True
+
+
+def _finish_grad(trace, out, leaves_of, has_aux, what, holomorphic, elementwise) -> tuple:
+    """The backward pass of `grad_call`."""
     aux = None
     if has_aux:
         if not (isinstance(out, (tuple, list)) and len(out) == 2):
@@ -629,10 +673,18 @@ def grad_call(fun: Callable, args: tuple, nums: tuple, has_aux: bool, what: str,
     return tree_unflatten(out_tree, vals), aux, grads
 
 
-def _argnums(argnums: int | Sequence[int]) -> tuple[tuple, bool]:
-    if isinstance(argnums, int):
+def _argnums(argnums: int | Sequence[int], what: str = "grad") -> tuple[tuple, bool]:
+    """`argnums` as a tuple, and whether it was one int; anything else is a TypeError."""
+    if isinstance(argnums, int) and not isinstance(argnums, bool):
         return (argnums,), True
-    return tuple(argnums), False
+    if isinstance(argnums, (tuple, list)) and argnums and all(
+        isinstance(a, int) and not isinstance(a, bool) for a in argnums
+    ):
+        return tuple(argnums), False
+    raise TypeError(
+        f"{what}: argnums must be an int or a non-empty tuple of ints (positions of the "
+        f"arguments to differentiate), got {argnums!r}"
+    )
 
 
 def scalar(x: Any) -> Any:
@@ -708,6 +760,14 @@ def value_and_grad(
         if top >= n:
             _check_argnums(argnums, n, "grad")
         ns = nums if min(nums) >= 0 else tuple(k % n for k in nums)
+        if holomorphic:
+            for k in ns:
+                for x in tree_flatten(args[k])[0]:
+                    if np.result_type(x).kind != "c":
+                        raise TypeError(
+                            "grad with holomorphic=True requires inputs with complex dtype, "
+                            f"but argument {k} has dtype {np.result_type(x)}"
+                        )
         out, aux, g = grad_call(f, args, ns, has_aux, "grad", holomorphic)
         g = scalar(g[0]) if single and type(g[0]) is np.ndarray else (
             tree_map(scalar, g[0]) if single else tuple(tree_map(scalar, x) for x in g)

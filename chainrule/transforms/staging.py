@@ -22,6 +22,7 @@ from chainrule.core.avals import ShapeDtypeStruct, aval_of
 from chainrule.core.pytree import tree_flatten, tree_map, tree_unflatten
 from chainrule.core.trace import Primitive, Trace, Tracer, bind_with, end_trace, new_trace
 from chainrule.rules.shape import shape_rules
+from chainrule.transforms.reverse import protect
 
 _ids = itertools.count()
 #: primitives that stage themselves (they carry functions): handler(trace, args, params)
@@ -121,11 +122,13 @@ class StagingTracer(Tracer):
 class StagingTrace(Trace):
     """Records equations; its tracers have abstract values only."""
 
-    __slots__ = ("eqns",)
+    __slots__ = ("eqns", "keep", "copies")
 
-    def __init__(self, level: int, name: str = "eval_shape", fun: Any = None):
+    def __init__(self, level: int, name: str = "eval_shape", fun: Any = None, keep: bool = False):
         super().__init__(level, name, fun)
         self.eqns: list[Eqn] = []
+        self.keep = keep  # the program outlives the call: NumPy constants are copied into it
+        self.copies: dict | None = None
 
     def new_arg(self, aval: ShapeDtypeStruct) -> StagingTracer:
         return StagingTracer(self, aval)
@@ -133,7 +136,9 @@ class StagingTrace(Trace):
     def process_primitive(self, prim: Primitive, args: tuple, params: dict) -> Any:
         if prim in process_rules:
             return process_rules[prim](self, args, params)
-        invars = [a.var if isinstance(a, Tracer) and a._trace is self else a for a in args]
+        invars = [a.var if isinstance(a, Tracer) and a._trace is self else
+                  (protect(self, a) if self.keep and type(a) is np.ndarray else a)
+                  for a in args]  # fmt: skip
         out_aval = shape_rules[prim](*[aval_of(a) for a in args], **params)
         if prim.multiple_results:
             outs = [StagingTracer(self, av) for av in out_aval]
