@@ -32,9 +32,31 @@ from chainrule.transforms.reverse import FREED, Node, NodeMeta, ReverseTrace, RT
 
 
 class _Mode(threading.local):
+    """This thread's grad mode and the constants its tapes watch; `plain` is True when
+    recording is on and nothing is watched (what the hot path reads, once)."""
+
     def __init__(self) -> None:
-        self.enabled = True
-        self.watched: dict = {}  # id(constant) -> (constant, proxy): what this thread's tapes watch
+        self._enabled = True
+        self._watched: dict = {}  # id(constant) -> (constant, proxy)
+        self.plain = True
+
+    @property
+    def enabled(self) -> bool:
+        return self._enabled
+
+    @enabled.setter
+    def enabled(self, on: bool) -> None:
+        self._enabled = on
+        self.plain = on and not self._watched
+
+    @property
+    def watched(self) -> dict:
+        return self._watched
+
+    @watched.setter
+    def watched(self, w: dict) -> None:
+        self._watched = w
+        self.plain = self._enabled and not w
 
 
 _mode = _Mode()
@@ -129,10 +151,11 @@ class EagerTrace(ReverseTrace):
 
     def process_primitive(self, prim: Any, args: tuple, params: dict) -> Any:
         mode = _mode
-        if mode.enabled:
-            if mode.watched:  # constants a tape of this thread watches: use their proxies
-                w = mode.watched
-                args = tuple(w[id(a)][1] if id(a) in w and w[id(a)][0] is a else a for a in args)
+        if mode.plain:
+            out = ReverseTrace.process_primitive(self, prim, args, params)
+        elif mode.enabled:  # constants a tape of this thread watches: use their proxies
+            w = mode.watched
+            args = tuple(w[id(a)][1] if id(a) in w and w[id(a)][0] is a else a for a in args)
             out = ReverseTrace.process_primitive(self, prim, args, params)
         else:
             out = self.wrap_all(bind_with(prim, tuple(self.lower(a) for a in args), params), prim)
@@ -702,11 +725,12 @@ def run_backward(
             leaves = reverse.backward_pass(roots, retain, _lift, capture)
     else:  # on raw arrays; what custom backward functions do on Tensors is not recorded
         mode = _mode
-        prev, mode.enabled = mode.enabled, False
+        prev, plain = mode._enabled, mode.plain
+        mode._enabled = mode.plain = False
         try:
             leaves = reverse.backward_pass(roots, retain, None, capture)
         finally:
-            mode.enabled = prev
+            mode._enabled, mode.plain = prev, plain
     results = []
     if inputs is not None:
         for n in targets:

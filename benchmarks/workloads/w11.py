@@ -36,6 +36,17 @@ def chainrule_scalar(lib: Chainrule, steps: int) -> Call:
     return call
 
 
+def chainrule_tensor(lib: Chainrule, steps: int) -> Call:
+    cr = lib.cr
+
+    def call() -> Any:  # 0-d Tensors: each operation recorded through the main engine
+        x = cr.tensor(1.0, requires_grad=True)
+        _chain(x, steps).backward()
+        return x.grad.item()
+
+    return call
+
+
 def torch_eager(steps: int) -> Call:
     torch = peers.torch()
 
@@ -83,6 +94,13 @@ register(
                     "notebook Node": Contender(notebook_node),
                 },
                 targets={"torch eager": 0.5},
+                rtol=1e-12,
+                atol=0.0,
+            ),
+            "Tensor": Variant(
+                chainrule=chainrule_tensor,
+                peers={"torch eager": Contender(torch_eager, ("torch",))},
+                targets={"torch eager": 0.7},
                 rtol=1e-12,
                 atol=0.0,
             ),

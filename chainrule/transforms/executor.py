@@ -39,6 +39,7 @@ from chainrule.transforms.reverse import (
 _SPECIAL = reverse.process_rules
 _NO_NODE = P.NONDIFF | {P.stop_gradient_p}
 _EW_UFUNCS = frozenset(p for p in blocked.EW if type(p.impl) is np.ufunc)
+_BIG = blocked.BIG
 
 
 def _big(vals: tuple) -> tuple | None:
@@ -87,8 +88,8 @@ def process_primitive(self: ReverseTrace, prim: Any, args: tuple, params: dict) 
     else:
         try:
             if prim in _EW_UFUNCS and (n > 2 or (type(vals[0]) is np.ndarray and vals[0].size >=
-                                                  blocked.BIG) or (n == 2 and type(vals[1]) is
-                                                  np.ndarray and vals[1].size >= blocked.BIG)) \
+                                                  _BIG) or (n == 2 and type(vals[1]) is
+                                                  np.ndarray and vals[1].size >= _BIG)) \
                     and (shape := _big(vals)):  # fmt: skip
                 ans = blocked.elementwise(prim.impl, vals, shape)
                 if ans is None:
