@@ -129,8 +129,8 @@ def protect(trace: Any, v: np.ndarray) -> np.ndarray:
     if trace.copies is None:
         trace.copies = {}
     hit = trace.copies.get(id(v))
-    if hit is not None and hit[0] is v and _same_bits(hit[1], v):
-        return hit[1]
+    if hit is not None and hit[0] is v and (hit[1] is v or _same_bits(hit[1], v)):
+        return hit[1]  # the first copy, or the array itself when the call has locked it
     c = np.array(v, copy=True)
     trace.copies[id(v)] = (v, c)
     return c
@@ -213,11 +213,10 @@ class ReverseTrace(Trace):
             return tuple(self.wrap(a, None) for a in ans)
         return self.wrap(ans, None)
 
-    def protect(self, v: Any) -> Any:
-        """A foreign NumPy array about to be saved: a copy of its current values. An array
-        saved again unchanged shares the first copy (one copy per trace); one that changed in
-        between (a buffer refilled in a loop) gets a new one."""
-        return protect(self, v)
+    #: A foreign NumPy array about to be saved: a copy of its current values. An array saved
+    #: again unchanged shares the first copy (one copy per trace); one that changed in between
+    #: (a buffer refilled in a loop) gets a new one.
+    protect = protect
 
     def process_primitive(self, prim: Primitive, args: tuple, params: dict) -> Any:
         if prim in process_rules:
@@ -602,29 +601,28 @@ def grad_call(fun: Callable, args: tuple, nums: tuple, has_aux: bool, what: str,
     caller's arrays are not copied: they are made read-only until the gradient is computed,
     so that a function writing into them (through a closure) is refused, not misled."""
     trace = new_trace(ReverseTrace, what, fun)
-    locked: list = []  # the caller's arrays, read-only until the gradient is computed
+    locked: list = []  # the caller's large arrays, read-only until the gradient is computed
     try:
         args = list(args)
         leaves_of = []
         for i in nums:
             x = args[i]
             if type(x) is np.ndarray or type(x) is float or isinstance(x, Tracer):
-                t = _leaf_tracer(trace, x, fun, i, what)
+                t = _leaf_tracer(trace, _guard(x, locked), fun, i, what)
                 leaves_of.append((_LEAF, (t._node,)))
                 args[i] = t
-                ts = (t,)
             else:
                 leaves, tree = check_leaves(x, fun, i, what)
-                ts = [RTracer(trace, v, Node(None, None, (), v.shape, v.dtype)) for v in leaves]
+                ts = [RTracer(trace, v, Node(None, None, (), v.shape, v.dtype))
+                      for v in (_guard(v, locked) for v in leaves)]  # fmt: skip
                 leaves_of.append((tree, tuple(t._node for t in ts)))
                 args[i] = ts[0] if tree is _LEAF else tree_unflatten(tree, ts)
-            for t in ts:
-                v = t._value
-                while type(v) is np.ndarray:  # the array, and the arrays it is a view of
-                    if v.flags.writeable:
-                        v.flags.writeable = False
-                        locked.append(v)
-                    v = v.base
+        for k, a in enumerate(args):  # large arrays passed as constants: locked, not copied
+            if type(a) is np.ndarray and a.nbytes >= _LOCK_MIN and k not in nums:
+                _lock(a, locked)
+                if trace.copies is None:
+                    trace.copies = {}
+                trace.copies[id(a)] = (a, a)
         try:
             out = fun(*args)
         finally:
@@ -633,6 +631,30 @@ def grad_call(fun: Callable, args: tuple, nums: tuple, has_aux: bool, what: str,
     finally:
         for v in reversed(locked):  # bases first: a view can be writeable only if they are
             v.flags.writeable = True
+
+
+_LOCK_MIN = 8192  # bytes: smaller arrays are copied (cheaper than flipping their flags)
+
+
+def _guard(v: Any, locked: list) -> Any:
+    """A caller's array to differentiate with respect to, kept from changing while the
+    gradient is computed: a large one locked read-only, a small one copied."""
+    if type(v) is np.ndarray:
+        if v.nbytes >= _LOCK_MIN:
+            _lock(v, locked)
+            return v
+        return v.copy()
+    return v
+
+
+def _lock(v: Any, locked: list) -> None:
+    """Make `v` and the arrays it is a view of read-only (those that were not), recording
+    them in `locked` for the caller to restore."""
+    while type(v) is np.ndarray:
+        if v.flags.writeable:
+            v.flags.writeable = False
+            locked.append(v)
+        v = v.base
 
 
 def _finish_grad(trace, out, leaves_of, has_aux, what, holomorphic, elementwise) -> tuple:
