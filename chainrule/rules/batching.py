@@ -365,22 +365,19 @@ def _split_names(axis: Any, axis_name: Any) -> tuple[bool, Any]:
     return mine, (rest if len(rest) > 1 else (rest[0] if rest else None))
 
 
-def _psum(axis, vals, dims, axis_name):
-    (x,), (d,) = vals, dims
-    mine, rest = _split_names(axis, axis_name)
-    if not mine:
-        return bind(P.psum_p, x, axis_name=axis_name), d
-    out = cnp.sum(x, axis=d)
-    return (out if rest is None else bind(P.psum_p, out, axis_name=rest)), None
+def _reducing(prim: P.Primitive, reduce: Callable) -> Callable:
+    """psum/pmax: over this vmap's axis, `reduce` along the examples (the result no longer
+    varies along it); over other names, the collective of each example."""
 
+    def rule(axis, vals, dims, axis_name):
+        (x,), (d,) = vals, dims
+        mine, rest = _split_names(axis, axis_name)
+        if not mine:
+            return bind(prim, x, axis_name=axis_name), d
+        out = reduce(x, axis=d)
+        return (out if rest is None else bind(prim, out, axis_name=rest)), None
 
-def _pmax(axis, vals, dims, axis_name):
-    (x,), (d,) = vals, dims
-    mine, rest = _split_names(axis, axis_name)
-    if not mine:
-        return bind(P.pmax_p, x, axis_name=axis_name), d
-    out = cnp.max(x, axis=d)
-    return (out if rest is None else bind(P.pmax_p, out, axis_name=rest)), None
+    return rule
 
 
 def _all_gather(axis, vals, dims, axis_name):
@@ -431,8 +428,8 @@ batch_rules.update({
     P.svd_p:          leading(P.svd_p),
     P.qr_p:           leading(P.qr_p),
     P.solve_p:        _solve,
-    P.psum_p:         _psum,
-    P.pmax_p:         _pmax,
+    P.psum_p:         _reducing(P.psum_p, cnp.sum),
+    P.pmax_p:         _reducing(P.pmax_p, cnp.max),
     P.all_gather_p:   _all_gather,
     P.axis_index_p:   _axis_index,
 })

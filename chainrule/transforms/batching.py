@@ -90,17 +90,25 @@ class BatchTrace(Trace):
     def wrap(self, val: Any, bdim: int | None) -> Any:
         return val if bdim is None else BatchTracer(self, val, bdim)
 
-    def process_primitive(self, prim: Primitive, args: tuple, params: dict) -> Any:
-        if prim in process_rules:
-            return process_rules[prim](self, args, params)
+    def unpack(self, args: tuple, front: bool = False) -> tuple[list, list]:
+        """The values and batch dimensions of `args` (None where not batched); with `front`,
+        the batched values with their examples first (and dims 0)."""
         vals, dims = [], []
         for a in args:
             if isinstance(a, Tracer) and a._trace is self:
-                vals.append(a.val)
-                dims.append(a.bdim)
+                v, d = a.val, a.bdim
+                if front and d != 0:
+                    v, d = cnp.moveaxis(v, d, 0), 0
             else:
-                vals.append(a)
-                dims.append(None)
+                v, d = a, None
+            vals.append(v)
+            dims.append(d)
+        return vals, dims
+
+    def process_primitive(self, prim: Primitive, args: tuple, params: dict) -> Any:
+        if prim in process_rules:
+            return process_rules[prim](self, args, params)
+        vals, dims = self.unpack(args)
         if all(d is None for d in dims):
             return bind_with(prim, tuple(vals), params)
         try:

@@ -20,7 +20,6 @@ import numpy as np
 from chainrule.core import primitives as P
 from chainrule.core.pytree import tree_flatten, tree_unflatten
 from chainrule.core.trace import Primitive, Trace, Tracer, bind, end_trace, new_trace
-from chainrule.rules import batching as batching_rules
 from chainrule.rules import impl, jvp as jvp_table, shape as shape_table
 from chainrule.rules.vjp import VJP, vjp_rules
 from chainrule.transforms import batching, forward, reverse, staging
@@ -288,9 +287,7 @@ def _forward_mode(trace: forward.JVPTrace, args: tuple, params: dict) -> Any:
 
 def _batch(trace: batching.BatchTrace, args: tuple, params: dict) -> Any:
     call = params["call"]
-    vals = [a.val if isinstance(a, Tracer) and a._trace is trace else a for a in args]
-    dims = [a.bdim if isinstance(a, Tracer) and a._trace is trace else None for a in args]
-    vals = [v if d is None else batching_rules.front(v, d, trace.size) for v, d in zip(vals, dims)]
+    vals, dims = trace.unpack(args, front=True)
     in_axes = tuple(None if d is None else 0 for d in dims)
     bfun = batching.vmap(lambda *a: tuple(call.fun(*a)), in_axes=in_axes, axis_size=trace.size,
                          axis_name=trace.axis_name)  # fmt: skip

@@ -22,7 +22,6 @@ from chainrule.core import ops as cnp
 from chainrule.core import primitives as P
 from chainrule.core.pytree import tree_flatten, tree_map, tree_structure, tree_unflatten
 from chainrule.core.trace import Tracer, bind
-from chainrule.rules import batching as batching_rules
 from chainrule.rules import impl, jvp as jvp_table, shape as shape_table
 from chainrule.rules.vjp import VJP, vjp_rules
 from chainrule.transforms import batching, forward, reverse, staging
@@ -52,6 +51,19 @@ def _merge(static: list, dyn: list, nondiff: tuple, n: int) -> list:
     for i in range(n):
         out.append(next(s) if i in nondiff else next(d))
     return out
+
+
+def _prepare(deco: Any, rule: Any, kind: str, args: tuple, kwargs: dict) -> tuple:
+    """A custom-rule function's call, taken apart: (name, arguments, nondiff arguments,
+    differentiable arguments, their leaves, their tree)."""
+    name = getattr(deco.fun, "__name__", "function")
+    if rule is None:
+        d = kind.lower()
+        raise AttributeError(f"No {kind} defined for custom_{d} function {name} using def{d}.")
+    args = _resolve_kwargs(deco.fun, args, kwargs)
+    static, dyn = _split(args, deco.nondiff_argnums)
+    leaves, in_tree = tree_flatten(tuple(dyn))
+    return name, args, static, dyn, leaves, in_tree
 
 
 class _Call:
@@ -115,14 +127,8 @@ class custom_vjp:
         return self if obj is None else functools.partial(self, obj)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        name = getattr(self.fun, "__name__", "function")
-        if self.fwd is None:
-            raise AttributeError(f"No VJP defined for custom_vjp function {name} using defvjp.")
-        args = _resolve_kwargs(self.fun, args, kwargs)
-        nd = self.nondiff_argnums
-        static, dyn = _split(args, nd)
-        leaves, in_tree = tree_flatten(tuple(dyn))
-        store: dict = {}
+        name, args, static, dyn, leaves, in_tree = _prepare(self, self.fwd, "VJP", args, kwargs)
+        nd, store = self.nondiff_argnums, {}
         fun, fwd, bwd, n = self.fun, self.fwd, self.bwd, len(args)
 
         def flat_fun(*xs):
@@ -234,14 +240,8 @@ class custom_jvp:
         return self if obj is None else functools.partial(self, obj)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        name = getattr(self.fun, "__name__", "function")
-        if self.jvp is None:
-            raise AttributeError(f"No JVP defined for custom_jvp function {name} using defjvp.")
-        args = _resolve_kwargs(self.fun, args, kwargs)
-        nd = self.nondiff_argnums
-        static, dyn = _split(args, nd)
-        leaves, in_tree = tree_flatten(tuple(dyn))
-        store: dict = {}
+        name, args, static, dyn, leaves, in_tree = _prepare(self, self.jvp, "JVP", args, kwargs)
+        nd, store = self.nondiff_argnums, {}
         fun, rule, n = self.fun, self.jvp, len(args)
 
         def flat_fun(*xs):
@@ -317,8 +317,7 @@ def _vjp_forward(trace: forward.JVPTrace, args: tuple, params: dict) -> Any:
 def _per_example(trace: batching.BatchTrace, prim: P.Primitive, args: tuple,
                  params: dict) -> Any:  # fmt: skip
     """Run the call once per example, and stack the results."""
-    vals = [a.val if isinstance(a, Tracer) and a._trace is trace else a for a in args]
-    dims = [a.bdim if isinstance(a, Tracer) and a._trace is trace else None for a in args]
+    vals, dims = trace.unpack(args)
     rows = []
     for b in range(trace.size):
         ex = [v if d is None else cnp.moveaxis(v, d, 0)[b] for v, d in zip(vals, dims)]
@@ -331,10 +330,8 @@ def _vjp_batch(trace: batching.BatchTrace, args: tuple, params: dict) -> Any:
     call = params["call"]
     if call.per_example:
         return _per_example(trace, P.custom_vjp_call_p, args, params)
-    vals = [a.val if isinstance(a, Tracer) and a._trace is trace else a for a in args]
-    dims = [a.bdim if isinstance(a, Tracer) and a._trace is trace else None for a in args]
+    vals, dims = trace.unpack(args, front=True)
     n = trace.size
-    vals = [v if d is None else batching_rules.front(v, d, n) for v, d in zip(vals, dims)]
     in_axes = tuple(None if d is None else 0 for d in dims)
     vm = lambda f, **kw: batching.vmap(f, axis_size=n, axis_name=trace.axis_name, **kw)  # noqa
     res_tree: dict = {}
@@ -423,10 +420,8 @@ def _jvp_joint(g: tuple, ans: Any, pullback: Callable, traced: tuple) -> list:
 
 def _jvp_batch(trace: batching.BatchTrace, args: tuple, params: dict) -> Any:
     call = params["call"]
-    vals = [a.val if isinstance(a, Tracer) and a._trace is trace else a for a in args]
-    dims = [a.bdim if isinstance(a, Tracer) and a._trace is trace else None for a in args]
+    vals, dims = trace.unpack(args, front=True)
     n = trace.size
-    vals = [v if d is None else batching_rules.front(v, d, n) for v, d in zip(vals, dims)]
     in_axes = tuple(None if d is None else 0 for d in dims)
     vm = lambda f, **kw: batching.vmap(f, axis_size=n, axis_name=trace.axis_name, **kw)  # noqa
 

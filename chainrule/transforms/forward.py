@@ -16,12 +16,12 @@ import numpy as np
 
 from chainrule.core import ops as cnp
 from chainrule.core.avals import ShapeDtypeStruct, aval_of, inexact
-from chainrule.core.pytree import tree_flatten, tree_map, tree_unflatten
+from chainrule.core.pytree import tree_flatten, tree_unflatten
 from chainrule.core.trace import (
     Primitive, Trace, Tracer, _fail, bind_with, end_trace, new_trace,
 )  # fmt: skip
 from chainrule.rules.jvp import jvp_rules
-from chainrule.transforms.reverse import arg_name, scalar
+from chainrule.transforms.reverse import arg_name, scalar, split_aux
 from chainrule.transforms.staging import StagingTrace, evaluate
 
 #: primitives whose forward-mode processing is their own: handler(trace, args, params)
@@ -77,6 +77,9 @@ class JVPTrace(Trace):
     """Processes each primitive with its JVP rule."""
 
     __slots__ = ()
+
+    def lower(self, a: Any) -> Any:
+        return a.primal if isinstance(a, Tracer) and a._trace is self else a
 
     def concrete(self, tracer: Tracer, what: str) -> Any:
         if what in ("float()", "complex()"):
@@ -178,6 +181,20 @@ def _tree_pairs(primals: Any, tangents: Any, fun: Callable, what: str) -> tuple:
     return pairs, ptree
 
 
+def _outputs(trace: JVPTrace, out: Any) -> tuple[list, list, Any]:
+    """The primals and tangents (zeros where none) of a JVP trace's outputs, and their tree."""
+    leaves, tree = tree_flatten(out)
+    ps, ts = [], []
+    for o in leaves:
+        if isinstance(o, Tracer) and o._trace is trace:
+            ps.append(o.primal)
+            ts.append(o.tangent if o.tangent is not None else _zero_tangent(o.primal))
+        else:
+            ps.append(o)
+            ts.append(_zero_tangent(o))
+    return ps, ts, tree
+
+
 def _zero_tangent(o: Any) -> Any:
     return np.zeros(np.shape(o), o.dtype if hasattr(o, "dtype") else np.result_type(o))
 
@@ -196,22 +213,8 @@ def jvp(fun: Callable, primals: Any, tangents: Any, has_aux: bool = False) -> tu
         out = fun(*tree_unflatten(tree, tracers))
     finally:
         end_trace(trace)
-    aux = None
-    if has_aux:
-        if not (isinstance(out, (tuple, list)) and len(out) == 2):
-            raise TypeError("jvp(..., has_aux=True) needs the function to return (output, aux)")
-        out, aux = out
-        aux = tree_map(lambda x: x.primal if isinstance(x, Tracer) and x._trace is trace else x,
-                       aux)  # fmt: skip
-    leaves, otree = tree_flatten(out)
-    ps, ts = [], []
-    for o in leaves:
-        if isinstance(o, Tracer) and o._trace is trace:
-            ps.append(o.primal)
-            ts.append(o.tangent if o.tangent is not None else _zero_tangent(o.primal))
-        else:
-            ps.append(o)
-            ts.append(_zero_tangent(o))
+    out, aux = split_aux(out, has_aux, "jvp", trace.lower)
+    ps, ts, otree = _outputs(trace, out)
     res = (tree_unflatten(otree, [scalar(p) for p in ps]),
            tree_unflatten(otree, [scalar(t) for t in ts]))  # fmt: skip
     return (*res, aux) if has_aux else res
@@ -241,20 +244,8 @@ def linearize(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
         if trace is not None:
             end_trace(trace)
         end_trace(stage)
-    aux = None
-    if has_aux:
-        out, aux = out
-        aux = tree_map(lambda x: x.primal if isinstance(x, Tracer) and x._trace is trace else x,
-                       aux)  # fmt: skip
-    out_leaves, otree = tree_flatten(out)
-    prim_out, tan_out = [], []
-    for o in out_leaves:
-        if isinstance(o, Tracer) and o._trace is trace:
-            prim_out.append(o.primal)
-            tan_out.append(o.tangent if o.tangent is not None else _zero_tangent(o.primal))
-        else:
-            prim_out.append(o)
-            tan_out.append(_zero_tangent(o))
+    out, aux = split_aux(out, has_aux, "linearize", trace.lower)
+    prim_out, tan_out, otree = _outputs(trace, out)
     program = stage.to_program(t_in, tan_out)
 
     def f_jvp(*tangents: Any) -> Any:

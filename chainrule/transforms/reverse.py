@@ -546,12 +546,7 @@ def trace_vjp(fun: Callable, primals: tuple, argnums: tuple, has_aux: bool, what
         out = fun(*args)
     finally:
         end_trace(trace)
-    aux = None
-    if has_aux:
-        if not (isinstance(out, (tuple, list)) and len(out) == 2):
-            raise TypeError(f"{what}(..., has_aux=True) needs the function to return (output, aux)")
-        out, aux = out
-        aux = tree_map(trace.lower, aux)
+    out, aux = split_aux(out, has_aux, what, trace.lower)
     out_leaves, out_tree = tree_flatten(out)
     out_nodes = [
         t._node if isinstance(t, RTracer) and t._trace is trace else None for t in out_leaves
@@ -659,12 +654,7 @@ def _lock(v: Any, locked: list) -> None:
 
 def _finish_grad(trace, out, leaves_of, has_aux, what, holomorphic, elementwise) -> tuple:
     """The backward pass of `grad_call`."""
-    aux = None
-    if has_aux:
-        if not (isinstance(out, (tuple, list)) and len(out) == 2):
-            raise TypeError(f"{what}(..., has_aux=True) needs the function to return (output, aux)")
-        out, aux = out
-        aux = tree_map(trace.lower, aux)
+    out, aux = split_aux(out, has_aux, what, trace.lower)
     if elementwise:
         out_leaves, out_tree = tree_flatten(out)
     else:
@@ -693,6 +683,15 @@ def _finish_grad(trace, out, leaves_of, has_aux, what, holomorphic, elementwise)
             cts.append(_zeros(n.shape, n.dtype) if c is None else c)
         grads.append(cts[0] if tree is _LEAF else tree_unflatten(tree, cts))
     return tree_unflatten(out_tree, vals), aux, grads
+
+
+def split_aux(out: Any, has_aux: bool, what: str, lower: Callable) -> tuple[Any, Any]:
+    """(output, aux) of a function called with has_aux (aux lowered out of the trace)."""
+    if not has_aux:
+        return out, None
+    if not (isinstance(out, (tuple, list)) and len(out) == 2):
+        raise TypeError(f"{what}(..., has_aux=True) needs the function to return (output, aux)")
+    return out[0], tree_map(lower, out[1])
 
 
 def _argnums(argnums: int | Sequence[int], what: str = "grad") -> tuple[tuple, bool]:
