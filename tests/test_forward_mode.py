@@ -60,3 +60,21 @@ def test_hvp_memory_is_linear_at_a_million():
     np.testing.assert_allclose(hv, (2 - x * x) * np.sin(x) + 4 * x * np.cos(x), rtol=1e-12,
                                atol=1e-12)  # fmt: skip
     assert peak < 40 * 8 * n, f"peak {peak / 8 / n:.1f} vectors of n"  # O(n): tens of vectors
+
+
+def test_einsum_traced_equals_plain_bitwise():
+    # the traced call once passed optimize=True where the plain call did not
+    rng = np.random.default_rng(0)
+    a, b, c = rng.standard_normal((5, 7)), rng.standard_normal((7, 3)), rng.standard_normal(3)
+    for opt in (False, True, "greedy"):
+        plain = cnp.einsum("ij,jk,k->i", a, b, c, optimize=opt)
+        traced, _ = cr.vjp(lambda a: cnp.einsum("ij,jk,k->i", a, b, c, optimize=opt), a)
+        assert np.array_equal(plain, traced)
+
+
+def test_backward_and_hooks_inside_transformations_point_to_grad():
+    t = cr.tensor(np.ones((3, 2)), requires_grad=True)
+    with pytest.raises(TypeError, match=r"cr\.grad"):
+        cr.vmap(lambda r: (r * 2).sum().backward())(t)
+    with pytest.raises(TypeError, match=r"cr\.grad"):
+        cr.jvp(lambda x: x.register_hook(print), (1.0,), (1.0,))
