@@ -11,6 +11,8 @@ from chainrule.core import linalg as _linalg  # noqa: F401
 from chainrule.rules import impl as _impl, shape as _shape, vjp as _vjp  # noqa: F401
 from chainrule.rules import jvp as _jvp, batching as _batching_rules  # noqa: F401
 from chainrule.rules import transpose as _transpose_rules  # noqa: F401
+from chainrule.rules import fft as _fft_rules  # noqa: F401
+from chainrule.rules.callback import pure_callback
 from chainrule.transforms import executor as _executor  # noqa: F401  (the fast paths)
 from chainrule import numpy  # noqa: F401
 from chainrule import errors, tree_util  # noqa: F401
@@ -29,6 +31,7 @@ from chainrule.transforms.control import cond
 from chainrule.transforms.transpose import linear_transpose
 
 from chainrule import autograd, memory
+from chainrule.torch_functions import *  # noqa: F401,F403  (PyTorch's top-level functions)
 from chainrule.tape import GradientTape, Variable
 from chainrule.tensor import (
     Tensor, arange, empty, enable_grad, eye, full, is_grad_enabled, linspace, manual_seed,
@@ -45,6 +48,7 @@ __all__ = [
     "is_grad_enabled", "jacfwd", "jacobian", "jacrev", "jvp", "linear_transpose", "linearize",
     "linspace",
     "manual_seed", "memory", "no_grad", "numpy", "ones", "ones_like", "pmax", "pmean", "psum",
+    "pure_callback",
     "rand", "randn", "remat", "stop_gradient", "tensor", "to_sympy", "tree_util",
     "value_and_grad", "vjp", "vmap", "zeros", "zeros_like",
 ]  # fmt: skip

@@ -138,6 +138,15 @@ eigh_p = _def("eigh", multiple_results=True)
 svd_p = _def("svd", multiple_results=True)
 qr_p = _def("qr", multiple_results=True)
 
+# Fourier transforms: fft(x, fft_type, fft_lengths) over the last len(fft_lengths) axes;
+# fft_type is "fft", "ifft", "rfft" or "irfft" (unnormalised forward, 1/n inverse, as NumPy's
+# norm="backward"); the public functions move axes and scale (rules: rules/fft.py).
+fft_p = _def("fft", linear=True)
+
+# A NumPy-level function (SciPy's kernels) called on concrete values, carrying its derivative
+# rules: callback(*xs, spec) (rules: rules/callback.py).
+callback_p = _def("callback", multiple_results=True)
+
 # Collectives over a named axis (vmap's axis_name; later, processes).
 psum_p = _def("psum", linear=True)  # psum(x, axis_name)
 pmax_p = _def("pmax")

@@ -28,7 +28,8 @@ from chainrule.core.ops import (  # noqa: F401  (names that `import *` skips or 
 )
 from chainrule.core import ops as _ops
 from chainrule.core import trace as _trace
-from chainrule.numpy import linalg  # noqa: E402,F401
+from chainrule.numpy import linalg, fft  # noqa: E402,F401
+from chainrule.numpy._extra import *  # noqa: F401,F403,E402
 
 
 def __getattr__(name: str):
@@ -61,10 +62,11 @@ def _register() -> None:
         elif callable(target) and target is not v and getattr(target, "__module__", "") and \
                 hasattr(target, "__name__"):  # fmt: skip
             _trace.function_handlers[target] = v
-    for n in dir(linalg):
-        v, target = getattr(linalg, n), getattr(_np.linalg, n, None)
-        if callable(v) and callable(target) and not n.startswith("_") and target is not v:
-            _trace.function_handlers[target] = v
+    for sub, npsub in ((linalg, _np.linalg), (fft, _np.fft)):
+        for n in dir(sub):
+            v, target = getattr(sub, n), getattr(npsub, n, None)
+            if callable(v) and callable(target) and not n.startswith("_") and target is not v:
+                _trace.function_handlers[target] = v
 
 
 _register()

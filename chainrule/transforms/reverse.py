@@ -104,7 +104,7 @@ def save_mask(prim: Primitive, n: int, bits: int) -> tuple:
     if mask is not None:
         return mask
     row = vjp_rules[prim]
-    if row.varargs:
+    if row.varargs or row.joint is not None:
         words = row.varargs_reads.split()
         mask = ("ans" in words,) + ("operands" in words,) * n
     else:

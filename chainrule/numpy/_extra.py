@@ -1,0 +1,3 @@
+"""More of NumPy: functions composed of the core's (see `chainrule.numpy`)."""
+
+__all__: list = []
