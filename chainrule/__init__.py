@@ -31,7 +31,7 @@ from chainrule.transforms.control import cond
 from chainrule.transforms.transpose import linear_transpose
 
 from chainrule import autograd, memory
-from chainrule.torch_functions import *  # noqa: F401,F403  (PyTorch's top-level functions)
+from chainrule import torch_functions as _torch_functions
 from chainrule.tape import GradientTape, Variable
 from chainrule.tensor import (
     Tensor, arange, empty, enable_grad, eye, full, is_grad_enabled, linspace, manual_seed,
@@ -52,6 +52,10 @@ __all__ = [
     "rand", "randn", "remat", "stop_gradient", "tensor", "to_sympy", "tree_util",
     "value_and_grad", "vjp", "vmap", "zeros", "zeros_like",
 ]  # fmt: skip
+
+# PyTorch's top-level functions (cr.cat, cr.clamp, ...), with the Tensor face
+globals().update({n: getattr(_torch_functions, n) for n in _torch_functions.__all__})
+__all__ += [n for n in _torch_functions.__all__ if n not in __all__]
 
 # The transparency tools load on first use: `import chainrule` stays light.
 _LAZY = {
