@@ -96,6 +96,7 @@ EXAMPLES: dict = {
     P.eigh_p: ((SPD,), {"UPLO": "L"}, (0,)),
     P.svd_p: ((A,), {}, (0,)),
     P.qr_p: ((A.T,), {}, (0,)),
+    P.eig_p: ((Sq,), {}, (0,)),
 }
 # primitives that need an enclosing transformation or carry functions: tested elsewhere
 ELSEWHERE = {P.nonzero_p, P.psum_p, P.pmax_p, P.all_gather_p, P.axis_index_p,
@@ -103,7 +104,7 @@ ELSEWHERE = {P.nonzero_p, P.psum_p, P.pmax_p, P.all_gather_p, P.axis_index_p,
              P.fft_p}  # fmt: skip
 DIFFERENTIABLE = [p for p, ex in EXAMPLES.items() if ex[2]]
 # decompositions whose outputs are defined up to sign/phase: compare through invariant losses
-DECOMP = {P.eigh_p, P.svd_p, P.qr_p}
+DECOMP = {P.eigh_p, P.svd_p, P.qr_p, P.eig_p}
 
 
 def _id(p: P.Primitive) -> str:
@@ -303,6 +304,9 @@ def _diff_fun(prim, args, params, diff):
             if prim is P.eigh_p:
                 w, v = out
                 return w, v * v
+            if prim is P.eig_p:  # eigenvectors: unit norm, free phase
+                w, v = out
+                return w, cr.numpy.abs(v) ** 2
             if prim is P.svd_p:
                 u, s, vh = out
                 return s, u @ (s[:, None] * vh)
@@ -413,6 +417,8 @@ def test_vmap_matches_a_loop_over_examples(prim, axis):
 def _invariant(prim, out):
     if prim is P.eigh_p:
         return out[0], out[1] * out[1]
+    if prim is P.eig_p:
+        return out[0], np.abs(out[1]) ** 2
     if prim is P.svd_p:
         return out[1], out[0] @ (out[1][:, None] * out[2])
     return out[0] @ out[1], out[1] * out[1]

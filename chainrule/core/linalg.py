@@ -12,7 +12,7 @@ from __future__ import annotations
 import builtins
 
 import numpy as np
-from numpy.linalg._linalg import EighResult, QRResult, SlogdetResult, SVDResult
+from numpy.linalg._linalg import EigResult, EighResult, QRResult, SlogdetResult, SVDResult
 
 from chainrule.core import ops as cnp
 from chainrule.core import primitives as P
@@ -119,6 +119,47 @@ def eigvalsh(a, UPLO="L"):
     if not _traced(a):
         return np.linalg.eigvalsh(a, UPLO)
     return eigh(a, UPLO)[0]
+
+
+def eig(a):
+    """`numpy.linalg.eig` -> (eigenvalues, eigenvectors of unit norm). On traced values both
+    are always complex (NumPy gives real arrays when every eigenvalue is real: the same
+    values); the eigenvectors' phases are NumPy's, their derivatives keep the unit norm, so
+    differentiate losses that do not depend on the phases.
+
+    >>> import numpy as np, chainrule as cr, chainrule.numpy as cnp
+    >>> A = np.array([[2.0, 1.0], [0.0, 3.0]])
+    >>> np.round(cr.grad(lambda a: cnp.sum(cnp.real(cnp.linalg.eig(a)[0] ** 2)))(A), 12)
+    array([[4., 0.],
+           [0., 6.]])
+    """
+    if not _traced(a):
+        return np.linalg.eig(a)
+    return EigResult(*bind(P.eig_p, _square(a, "eig")))
+
+
+def eigvals(a):
+    """`numpy.linalg.eigvals` (complex on traced values; see `eig`).
+
+    >>> import numpy as np, chainrule.numpy as cnp
+    >>> cnp.linalg.eigvals(np.diag([2.0, 1.0]))
+    array([2., 1.])
+    """
+    if not _traced(a):
+        return np.linalg.eigvals(a)
+    return eig(a)[0]
+
+
+def svdvals(x, /):
+    """`numpy.linalg.svdvals`: the singular values.
+
+    >>> import numpy as np, chainrule.numpy as cnp
+    >>> cnp.linalg.svdvals(np.diag([3.0, 4.0]))
+    array([4., 3.])
+    """
+    if not _traced(x):
+        return np.linalg.svdvals(x)
+    return svd(x, compute_uv=False)
 
 
 def svd(a, full_matrices=True, compute_uv=True, hermitian=False):
@@ -309,3 +350,206 @@ def _concrete(x):
     while isinstance(x, Tracer):
         x = x._trace.concrete(x, "matrix_rank (an integer)")
     return x
+
+
+def lstsq(a, b, rcond=None):
+    """`numpy.linalg.lstsq` -> (x, residuals, rank, s): the least-squares solution through
+    the pseudo-inverse (differentiable where the rank is constant; NumPy's LAPACK path may
+    differ in the last digits); rank carries no gradient.
+
+    >>> import numpy as np, chainrule.numpy as cnp
+    >>> A = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    >>> np.round(cnp.linalg.lstsq(A, np.array([1.0, 2.0, 3.0]))[0], 12)
+    array([1., 2.])
+    """
+    if not _traced(a, b):
+        return np.linalg.lstsq(a, b, rcond=rcond)
+    a, b = _lift(a), _lift(b)
+    m, n = a.shape[-2:]
+    s = svd(a, compute_uv=False)
+    if rcond is None:
+        rcond = np.finfo(a.dtype if a.dtype.kind in "fc" else np.float64).eps * max(m, n)
+    rank = int(np.sum(_concrete(s) > rcond * np.max(_concrete(s))))
+    x = cnp.matmul(pinv(a, rcond=rcond), b)
+    if rank == n and m > n:
+        r = b - cnp.matmul(a, x)
+        residuals = cnp.sum(cnp.abs(r) ** 2, axis=0)
+        residuals = residuals if b.ndim > 1 else cnp.reshape(residuals, (1,))
+    else:
+        residuals = np.empty((0,), s.dtype)
+    return x, residuals, rank, s
+
+
+def tensorinv(a, ind=2):
+    """`numpy.linalg.tensorinv`.
+
+    >>> import numpy as np, chainrule.numpy as cnp
+    >>> cnp.linalg.tensorinv(np.eye(4).reshape(4, 2, 2), ind=1).shape
+    (2, 2, 4)
+    """
+    if not _traced(a):
+        return np.linalg.tensorinv(a, ind)
+    a = _lift(a)
+    old = a.shape
+    prod = int(np.prod(old[:ind]))
+    return cnp.reshape(inv(cnp.reshape(a, (prod, -1))), old[ind:] + old[:ind])
+
+
+def tensorsolve(a, b, axes=None):
+    """`numpy.linalg.tensorsolve`.
+
+    >>> import numpy as np, chainrule.numpy as cnp
+    >>> cnp.linalg.tensorsolve(np.eye(6).reshape(2, 3, 6), np.ones((2, 3))).shape
+    (6,)
+    """
+    if not _traced(a, b):
+        return np.linalg.tensorsolve(a, b, axes)
+    a, b = _lift(a), _lift(b)
+    if axes is not None:
+        allaxes = list(range(a.ndim))
+        for k in axes:
+            allaxes.remove(k)
+            allaxes.insert(a.ndim, k)
+        a = cnp.transpose(a, allaxes)
+    oldshape = a.shape[-(a.ndim - b.ndim):]
+    prod = int(np.prod(oldshape))
+    x = solve(cnp.reshape(a, (-1, prod)), cnp.ravel(b))
+    return cnp.reshape(x, oldshape)
+
+
+def cond(x, p=None):
+    """`numpy.linalg.cond`: s_max/s_min for p None or ±2, else norm(x, p) norm(inv(x), p).
+
+    >>> import numpy as np, chainrule.numpy as cnp
+    >>> float(cnp.linalg.cond(np.diag([1.0, 4.0])))
+    4.0
+    """
+    if not _traced(x):
+        return np.linalg.cond(x, p)
+    x = _lift(x)
+    if p is None or p in (2, -2):
+        s = svd(x, compute_uv=False)
+        r = s[..., 0] / s[..., -1]
+        return 1 / r if p == -2 else r
+    return norm(x, p, axis=(-2, -1)) * norm(inv(x), p, axis=(-2, -1))
+
+
+def matrix_norm(x, /, *, keepdims=False, ord="fro"):
+    """`numpy.linalg.matrix_norm` (the last two axes).
+
+    >>> import numpy as np, chainrule.numpy as cnp
+    >>> float(cnp.linalg.matrix_norm(np.eye(2)))
+    1.4142135623730951
+    """
+    if not _traced(x):
+        return np.linalg.matrix_norm(x, keepdims=keepdims, ord=ord)
+    return norm(x, ord, axis=(-2, -1), keepdims=keepdims)
+
+
+def vector_norm(x, /, *, axis=None, keepdims=False, ord=2):
+    """`numpy.linalg.vector_norm` (all elements by default).
+
+    >>> import numpy as np, chainrule.numpy as cnp
+    >>> float(cnp.linalg.vector_norm(np.ones((2, 2))))
+    2.0
+    """
+    if not _traced(x):
+        return np.linalg.vector_norm(x, axis=axis, keepdims=keepdims, ord=ord)
+    x = _lift(x)
+    if axis is None:
+        flat = cnp.ravel(x)
+        out = norm(flat, ord)
+        return cnp.reshape(out, (1,) * x.ndim) if keepdims else out
+    if isinstance(axis, tuple) and len(axis) > 1:  # several axes: flatten them together
+        axes = tuple(a % x.ndim for a in axis)
+        rest = [i for i in range(x.ndim) if i not in axes]
+        moved = cnp.reshape(cnp.transpose(x, rest + list(axes)),
+                            tuple(x.shape[i] for i in rest) + (-1,))  # fmt: skip
+        out = norm(moved, ord, axis=-1)
+        if keepdims:
+            out = cnp.reshape(out, tuple(1 if i in axes else s for i, s in enumerate(x.shape)))
+        return out
+    return norm(x, ord, axis=axis, keepdims=keepdims)
+
+
+def matmul(x1, x2, /):
+    """`numpy.linalg.matmul` (as `numpy.matmul`).
+
+    >>> import numpy as np, chainrule.numpy as cnp
+    >>> cnp.linalg.matmul(np.eye(2), np.ones(2))
+    array([1., 1.])
+    """
+    return cnp.matmul(x1, x2)
+
+
+def matrix_transpose(x, /):
+    """`numpy.linalg.matrix_transpose`: the last two axes swapped.
+
+    >>> import numpy as np, chainrule.numpy as cnp
+    >>> cnp.linalg.matrix_transpose(np.ones((2, 3))).shape
+    (3, 2)
+    """
+    return cnp.swapaxes(x, -1, -2) if _traced(x) else np.linalg.matrix_transpose(x)
+
+
+def diagonal(x, /, *, offset=0):
+    """`numpy.linalg.diagonal`: the diagonal of the last two axes.
+
+    >>> import numpy as np, chainrule.numpy as cnp
+    >>> cnp.linalg.diagonal(np.eye(2))
+    array([1., 1.])
+    """
+    if not _traced(x):
+        return np.linalg.diagonal(x, offset=offset)
+    return cnp.diagonal(x, offset, -2, -1)
+
+
+def trace(x, /, *, offset=0, dtype=None):
+    """`numpy.linalg.trace`: over the last two axes.
+
+    >>> import numpy as np, chainrule.numpy as cnp
+    >>> float(cnp.linalg.trace(np.eye(3)))
+    3.0
+    """
+    if not _traced(x):
+        return np.linalg.trace(x, offset=offset, dtype=dtype)
+    return cnp.trace(x, offset, -2, -1, dtype=dtype)
+
+
+def outer(x1, x2, /):
+    """`numpy.linalg.outer` (1-d operands).
+
+    >>> import numpy as np, chainrule.numpy as cnp
+    >>> cnp.linalg.outer(np.ones(2), np.ones(3)).shape
+    (2, 3)
+    """
+    return cnp.outer(x1, x2) if _traced(x1, x2) else np.linalg.outer(x1, x2)
+
+
+def vecdot(x1, x2, /, *, axis=-1):
+    """`numpy.linalg.vecdot`: sum(conj(x1) * x2) along `axis`.
+
+    >>> import numpy as np, chainrule.numpy as cnp
+    >>> float(cnp.linalg.vecdot(np.ones(3), np.ones(3)))
+    3.0
+    """
+    if not _traced(x1, x2):
+        return np.linalg.vecdot(x1, x2, axis=axis)
+    return cnp.sum(cnp.conj(_lift(x1)) * _lift(x2), axis=axis)
+
+
+def cross(x1, x2, /, *, axis=-1):
+    """`numpy.linalg.cross` (3-element vectors).
+
+    >>> import numpy as np, chainrule.numpy as cnp
+    >>> cnp.linalg.cross(np.array([1.0, 0, 0]), np.array([0.0, 1, 0]))
+    array([0., 0., 1.])
+    """
+    if not _traced(x1, x2):
+        return np.linalg.cross(x1, x2, axis=axis)
+    a = cnp.moveaxis(_lift(x1), axis, -1)
+    b = cnp.moveaxis(_lift(x2), axis, -1)
+    c = cnp.stack([a[..., 1] * b[..., 2] - a[..., 2] * b[..., 1],
+                   a[..., 2] * b[..., 0] - a[..., 0] * b[..., 2],
+                   a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]], axis=-1)  # fmt: skip
+    return cnp.moveaxis(c, -1, axis)

@@ -181,6 +181,24 @@ asin, acos, atan, asinh, acosh, atanh, atan2 = (
 pow = power  # noqa: A001
 
 
+def angle(z, deg=False):
+    """`numpy.angle`: the argument of complex values (0 or π for real ones), differentiable
+    (as arctan2 of the imaginary and real parts).
+
+    >>> import chainrule as cr, chainrule.numpy as cnp
+    >>> float(cr.grad(lambda x: cnp.angle(x * 1j + 1.0))(0.0))
+    1.0
+    """
+    if not _traced(z):
+        return np.angle(z, deg)
+    z = _lift(z)
+    if z.dtype.kind == "c":
+        a = atan2(imag(z), real(z))
+    else:
+        a = where(z < 0, np.pi, 0.0) + 0.0 * z
+    return a * (180 / np.pi) if deg else a
+
+
 def positive(x, /):
     """`+x`, the identity.
 

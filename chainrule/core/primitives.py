@@ -137,6 +137,7 @@ cholesky_p = _def("cholesky")
 eigh_p = _def("eigh", multiple_results=True)
 svd_p = _def("svd", multiple_results=True)
 qr_p = _def("qr", multiple_results=True)
+eig_p = _def("eig", multiple_results=True)  # (w, v), always complex (as JAX)
 
 # Fourier transforms: fft(x, fft_type, fft_lengths) over the last len(fft_lengths) axes;
 # fft_type is "fft", "ifft", "rfft" or "irfft" (unnormalised forward, 1/n inverse, as NumPy's

@@ -9,8 +9,9 @@ array([[2., 0.],
 import numpy as _np
 
 from chainrule.core.linalg import (  # noqa: F401
-    LinAlgError, cholesky, det, eigh, eigvalsh, inv, matrix_power, matrix_rank, multi_dot, norm,
-    pinv, qr, slogdet, solve, svd,
+    LinAlgError, cholesky, cond, cross, det, diagonal, eig, eigh, eigvals, eigvalsh, inv, lstsq,
+    matmul, matrix_norm, matrix_power, matrix_rank, matrix_transpose, multi_dot, norm, outer,
+    pinv, qr, slogdet, solve, svd, svdvals, tensorinv, tensorsolve, trace, vecdot, vector_norm,
 )
 from chainrule.core.ops import _traced
 

@@ -427,6 +427,7 @@ batch_rules.update({
     P.eigh_p:         leading(P.eigh_p),
     P.svd_p:          leading(P.svd_p),
     P.qr_p:           leading(P.qr_p),
+    P.eig_p:          leading(P.eig_p),
     P.solve_p:        _solve,
     P.psum_p:         _reducing(P.psum_p, cnp.sum),
     P.pmax_p:         _reducing(P.pmax_p, cnp.max),

@@ -158,6 +158,8 @@ for _p, _f in {
     P.eigh_p:         lambda x, UPLO: tuple(np.linalg.eigh(x, UPLO)),
     P.svd_p:          lambda x: tuple(np.linalg.svd(x, full_matrices=False)),
     P.qr_p:           lambda x: tuple(np.linalg.qr(x, mode="reduced")),
+    P.eig_p:          lambda x: tuple(np.asarray(a, np.result_type(a, np.complex64))
+                                      for a in np.linalg.eig(x)),
     P.psum_p:         _psum,
     P.pmax_p:         _pmax,
     P.all_gather_p:   _all_gather,

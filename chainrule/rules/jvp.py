@@ -173,67 +173,99 @@ def _solve(primals, tangents):
 
 
 def _cholesky(primals, tangents):
+    """dL = L Φ(L⁻¹ herm(dA) L⁻ᴴ), Φ the lower triangle with its diagonal halved."""
     (x,), (t,) = primals, tangents
     L = la.cholesky(x)
     n = L.shape[-1]
-    t = 0.5 * (t + _T(t))
     Linv = la.inv(L)
-    inner = cnp.matmul(cnp.matmul(Linv, t), _T(Linv))
-    phi = cnp.tril(inner) * (1 - 0.5 * np.eye(n, dtype=L.dtype))
+    inner = cnp.matmul(cnp.matmul(Linv, _herm(t)), _H(Linv))
+    phi = cnp.tril(inner) * (1 - 0.5 * np.eye(n, dtype=L.real.dtype))
     return L, cnp.matmul(L, phi)
 
 
 def _eigh(primals, tangents, UPLO):
+    """C = Vᴴ herm(dA) V: dw = Re diag(C), dV = V (F∘C), F_ij = 1/(w_j − w_i) off the
+    diagonal (the eigenvectors' phases do not move)."""
     (x,), (t,) = primals, tangents
     w, v = bind(P.eigh_p, x, UPLO=UPLO)
     n = w.shape[-1]
-    t = 0.5 * (t + _T(t))
-    vtv = cnp.matmul(cnp.matmul(_T(v), t), v)
+    C = cnp.matmul(cnp.matmul(_H(v), _herm(t)), v)
     diff = w[..., None, :] - w[..., :, None]
     F = 1.0 / cnp.where(np.eye(n, dtype=bool), np.inf, diff)
-    dw = cnp.diagonal(vtv, 0, -2, -1)
-    dv = cnp.matmul(v, F * vtv)
-    return (w, v), (dw, dv)
+    dw = cnp.real(cnp.diagonal(C, 0, -2, -1)) if C.dtype.kind == "c" else \
+        cnp.diagonal(C, 0, -2, -1)  # fmt: skip
+    return (w, v), (dw, cnp.matmul(v, F * C))
 
 
 def _svd(primals, tangents):
+    """P = Uᴴ dA V: ds = Re diag(P); dU = U (F∘(PS + (PS)ᴴ) + D) + (I − UUᴴ) dA V S⁻¹;
+    dV = V (F∘(SP + (SP)ᴴ)) + (I − VVᴴ) dAᴴ U S⁻¹; F_ij = 1/(s_j² − s_i²) off the diagonal
+    and D = diag(i Im Pᵢᵢ / sᵢ) for complex values (the columns' phases)."""
     (x,), (t,) = primals, tangents
     u, s, vh = bind(P.svd_p, x)
     m, n = x.shape[-2:]
     k = s.shape[-1]
-    v = _T(vh)
-    dP = cnp.matmul(cnp.matmul(_T(u), t), v)  # k x k
-    ds = cnp.diagonal(dP, 0, -2, -1)
+    v = _H(vh)
+    dP = cnp.matmul(cnp.matmul(_H(u), t), v)  # k x k
+    diag = cnp.diagonal(dP, 0, -2, -1)
+    ds = cnp.real(diag) if dP.dtype.kind == "c" else diag
     s2 = s * s
     F = 1.0 / cnp.where(np.eye(k, dtype=bool), np.inf, s2[..., None, :] - s2[..., :, None])
-    S = s[..., None, :]  # diag(s) on the right: columns scaled
-    dPt = _T(dP)
-    J = F * (dP * S + s[..., :, None] * dPt)  # du = u J (+ orthogonal complement)
-    K = F * (s[..., :, None] * dP + dPt * S)  # dv = v K (+ complement)
-    # with F_ij = 1/(s_j² - s_i²): J_ij = (dP_ij s_j + s_i dP_ji) F_ij, K_ij = (s_i dP_ij
-    # + dP_ji s_j) F_ij
+    PS = dP * s[..., None, :]
+    SP = s[..., :, None] * dP
+    J = F * (PS + _H(PS))
+    if dP.dtype.kind == "c":
+        J = J + _diag_embed(1j * cnp.imag(diag) / s)
     du = cnp.matmul(u, J)
-    dv = cnp.matmul(v, K)
+    dv = cnp.matmul(v, F * (SP + _H(SP)))
     sinv = 1.0 / s
     if m > k:
-        du = du + cnp.matmul(t - cnp.matmul(u, cnp.matmul(_T(u), t)), v) * sinv[..., None, :]
+        tv = cnp.matmul(t, v)
+        du = du + (tv - cnp.matmul(u, cnp.matmul(_H(u), tv))) * sinv[..., None, :]
     if n > k:
-        dv = dv + cnp.matmul(_T(t) - cnp.matmul(v, cnp.matmul(_T(v), _T(t))), u) * sinv[
-            ..., None, :]  # fmt: skip
-    return (u, s, vh), (du, ds, _T(dv))
+        thu = cnp.matmul(_H(t), u)
+        dv = dv + (thu - cnp.matmul(v, cnp.matmul(_H(v), thu))) * sinv[..., None, :]
+    return (u, s, vh), (du, ds, _H(dv))
 
 
 def _qr(primals, tangents):
+    """X = dA R⁻¹, C = Qᴴ X, O = tril(C, −1) − tril(C, −1)ᴴ (+ i Im diag C for complex
+    values): dQ = Q (O − C) + X, dR = (C − O) R."""
     (x,), (t,) = primals, tangents
     q, r = bind(P.qr_p, x)
-    rinv = la.inv(r)
-    dx_rinv = cnp.matmul(t, rinv)
-    qt_dx_rinv = cnp.matmul(_T(q), dx_rinv)
-    low = cnp.tril(qt_dx_rinv, -1)
-    omega = low - _T(low)  # skew-symmetric
-    dq = cnp.matmul(q, omega) + dx_rinv - cnp.matmul(q, qt_dx_rinv)
-    dr = cnp.matmul(qt_dx_rinv - omega, r)
-    return (q, r), (dq, dr)
+    X = cnp.matmul(t, la.inv(r))
+    C = cnp.matmul(_H(q), X)
+    low = cnp.tril(C, -1)
+    O = low - _H(low)
+    if C.dtype.kind == "c":
+        O = O + _diag_embed(1j * cnp.imag(cnp.diagonal(C, 0, -2, -1)))
+    return (q, r), (cnp.matmul(q, O - C) + X, cnp.matmul(C - O, r))
+
+
+def _eig(primals, tangents):
+    """C = V⁻¹ dA V: dw = diag(C); dV = V (F∘C) − V Re(colsum(conj(V) ∘ V(F∘C))), which keeps
+    the unit norm NumPy gives the eigenvectors (their phases stay free: use losses that do
+    not depend on them)."""
+    (x,), (t,) = primals, tangents
+    w, v = bind(P.eig_p, x)
+    n = w.shape[-1]
+    C = la.solve(v, cnp.matmul(t, v))
+    F = 1.0 / cnp.where(np.eye(n, dtype=bool), np.inf, w[..., None, :] - w[..., :, None])
+    dv = cnp.matmul(v, F * C)
+    dv = dv - v * cnp.real(cnp.sum(cnp.conj(v) * dv, axis=-2, keepdims=True))
+    return (w, v), (cnp.diagonal(C, 0, -2, -1), dv)
+
+
+def _H(x: Any) -> Any:
+    return cnp.conj(x).mT if x.dtype.kind == "c" else x.mT
+
+
+def _herm(x: Any) -> Any:
+    return 0.5 * (x + _H(x))
+
+
+def _diag_embed(d: Any) -> Any:
+    return d[..., :, None] * np.eye(d.shape[-1], dtype=bool)
 
 
 def _pmax(primals, tangents, axis_name):
@@ -299,6 +331,7 @@ jvp_rules.update({
     P.eigh_p:          _eigh,
     P.svd_p:           _svd,
     P.qr_p:            _qr,
+    P.eig_p:           _eig,
     P.psum_p:          linear(P.psum_p),
     P.pmax_p:          _pmax,
     P.all_gather_p:    linear(P.all_gather_p),

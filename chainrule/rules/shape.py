@@ -248,6 +248,10 @@ def _real(dtype: np.dtype) -> np.dtype:
     return np.finfo(_float(dtype)).dtype
 
 
+def _complex(dtype: np.dtype) -> np.dtype:
+    return np.result_type(_float(dtype), np.complex64)
+
+
 def _square_matrix(name: str, a: SD) -> None:
     if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
         raise np.linalg.LinAlgError(
@@ -317,6 +321,8 @@ shape_rules.update({
     P.eigh_p:         _square("eigh", lambda a, UPLO: (SD(a.shape[:-1], _real(a.dtype)),
                                                        SD(a.shape, _float(a.dtype)))),
     P.svd_p:          _svd,
+    P.eig_p:          _square("eig", lambda a: (SD(a.shape[:-1], _complex(a.dtype)),
+                                                SD(a.shape, _complex(a.dtype)))),
     P.qr_p:           _qr,
     P.psum_p:         lambda x, axis_name: x,
     P.pmax_p:         lambda x, axis_name: x,

@@ -443,53 +443,103 @@ def cofactor(x: Any) -> Any:
                                               cnp.conj(vh))  # fmt: skip
 
 
+def _H(x: Any) -> Any:
+    """The conjugate transpose of the last two axes (the transpose, for real values)."""
+    return cnp.conj(x).mT if x.dtype.kind == "c" else x.mT
+
+
+def _conj(x: Any) -> Any:
+    return cnp.conj(x) if x.dtype.kind == "c" else x
+
+
+def _herm(x: Any) -> Any:
+    """The Hermitian part (x + xᴴ)/2: what a function reading one triangle sees."""
+    return 0.5 * (x + _H(x))
+
+
+def _diag_embed(d: Any) -> Any:
+    n = d.shape[-1]
+    return d[..., :, None] * np.eye(n, dtype=bool)
+
+
+# The decompositions' rules below are the transposes of their JVPs (rules/jvp.py), step by
+# step, under the pairing Re Σ ct·dx (JAX's convention, which makes the real case the usual
+# formulas): the transpose of X ↦ A X B is G ↦ Aᵀ G Bᵀ, of X ↦ Xᴴ is G ↦ Gᴴ, of X ↦ F∘X is
+# G ↦ F∘G, of X ↦ Re X is G ↦ G.
+
+
 def _cholesky(g, L, x):
+    """dL = L Φ(L⁻¹ dA L⁻ᴴ) with Φ the lower triangle, halved diagonal; so
+    ct_A = herm(L⁻ᵀ Φ(Lᵀ g) conj(L⁻¹))."""
     n = L.shape[-1]
-    phi = cnp.tril(cnp.matmul(_T(L), g)) * (1 - 0.5 * np.eye(n, dtype=L.dtype))
+    phi = cnp.tril(cnp.matmul(L.mT, g)) * (1 - 0.5 * np.eye(n, dtype=L.real.dtype))
     Linv = la.inv(L)
-    S = cnp.matmul(cnp.matmul(_T(Linv), phi), Linv)
-    return 0.5 * (S + _T(S))
+    return _herm(cnp.matmul(cnp.matmul(Linv.mT, phi), _conj(Linv)))
 
 
 def _eigh(g, ans, x, UPLO):
+    """dw = Re diag(C), dV = V (F∘C) with C = Vᴴ dA V and F_ij = 1/(w_j − w_i); so
+    ct_A = herm(conj(V) (diag(gw) + F∘(Vᵀ gV)) Vᵀ)."""
     w, v = ans
     gw, gv = g
     n = w.shape[-1]
     diff = w[..., None, :] - w[..., :, None]
     F = 1.0 / cnp.where(np.eye(n, dtype=bool), np.inf, diff)
-    inner = gw[..., :, None] * np.eye(n, dtype=w.dtype) + F * cnp.matmul(_T(v), gv)
-    res = cnp.matmul(cnp.matmul(v, inner), _T(v))
-    return 0.5 * (res + _T(res))
+    inner = _diag_embed(gw) + F * cnp.matmul(v.mT, gv)
+    return _herm(cnp.matmul(cnp.matmul(_conj(v), inner), v.mT))
 
 
 def _svd(g, ans, x):
+    """The transpose of the SVD's JVP (rules/jvp.py) with P = Uᴴ dA V; for real values the
+    usual formula, for complex ones with the phase term of the diagonal."""
     u, s, vh = ans
     gu, gs, gvh = g
     m, n = x.shape[-2:]
     k = s.shape[-1]
-    v, gv = _T(vh), _T(gvh)
     s2 = s * s
     F = 1.0 / cnp.where(np.eye(k, dtype=bool), np.inf, s2[..., None, :] - s2[..., :, None])
-    J = F * cnp.matmul(_T(u), gu)
-    K = F * cnp.matmul(_T(v), gv)
-    inner = (J + _T(J)) * s[..., None, :] + gs[..., :, None] * np.eye(k, dtype=s.dtype)
-    inner = inner + s[..., :, None] * (K + _T(K))
-    res = cnp.matmul(cnp.matmul(u, inner), vh)
+    cJ = cnp.matmul(u.mT, gu)  # the cotangent of U's inner term
+    cK = cnp.matmul(_conj(vh), _H(gvh))  # Vᵀ gV, with V = vhᴴ and gV = gvhᴴ
+    FJ, FK = F * cJ, F * cK
+    cP = (FJ + _H(FJ)) * s[..., None, :] + s[..., :, None] * (FK + _H(FK)) + _diag_embed(gs)
+    if u.dtype.kind == "c":  # the phases of U's columns
+        cP = cP + _diag_embed((cnp.diagonal(cJ, 0, -2, -1) - cnp.conj(
+            cnp.diagonal(cJ, 0, -2, -1))) / (2 * s))  # fmt: skip
+    res = cnp.matmul(cnp.matmul(_conj(u), cP), _conj(vh))
+    sinv = 1.0 / s
     if m > k:
-        res = res + cnp.matmul((gu - cnp.matmul(u, cnp.matmul(_T(u), gu))) / s[..., None, :], vh)
+        comp = gu - cnp.matmul(_conj(u), cnp.matmul(u.mT, gu))
+        res = res + cnp.matmul(comp * sinv[..., None, :], _conj(vh))
     if n > k:
-        res = res + cnp.matmul(u, (gvh - cnp.matmul(cnp.matmul(gvh, v), vh)) / s[..., :, None])
+        comp = gvh - cnp.matmul(cnp.matmul(gvh, vh.mT), _conj(vh))
+        res = res + cnp.matmul(_conj(u) * sinv[..., None, :], comp)
     return res
 
 
 def _qr(g, ans, x):
+    """The transpose of the QR's JVP: with G_O = Qᵀ gQ − gR Rᵀ,
+    ct_C = −G_O + tril(G_O − G_Oᴴ, −1) (+ i Im diag(G_O) for complex values) and
+    ct_A = (gQ + conj(Q) ct_C) R⁻ᵀ."""
     q, r = ans
     gq, gr = g
-    M = cnp.matmul(r, _T(gr)) - cnp.matmul(_T(gq), q)
-    low = cnp.tril(M, -1)
-    sym = low + _T(low) + M * np.eye(M.shape[-1], dtype=M.dtype)
-    b = gq + cnp.matmul(q, sym)
-    return _T(la.solve(r, _T(b)))
+    GO = cnp.matmul(q.mT, gq) - cnp.matmul(gr, r.mT)
+    cC = cnp.tril(GO - _H(GO), -1) - GO
+    if q.dtype.kind == "c":
+        cC = cC + _diag_embed(1j * cnp.imag(cnp.diagonal(GO, 0, -2, -1)))
+    b = gq + cnp.matmul(_conj(q), cC)
+    return la.solve(r, b.mT).mT
+
+
+def _eig(g, ans, x):
+    """The transpose of eig's JVP (rules/jvp.py): eigenvectors of unit norm, so
+    ct_X = gV − conj(V) Re(Σᵢ gV∘V); ct_C = diag(gw) + F∘(Vᵀ ct_X); ct_A = V⁻ᵀ ct_C Vᵀ."""
+    w, v = ans
+    gw, gv = g
+    n = w.shape[-1]
+    F = 1.0 / cnp.where(np.eye(n, dtype=bool), np.inf, w[..., None, :] - w[..., :, None])
+    cX = gv - cnp.conj(v) * cnp.real(cnp.sum(gv * v, axis=-2, keepdims=True))
+    cC = _diag_embed(gw) + F * cnp.matmul(v.mT, cX)
+    return cnp.matmul(la.solve(v.mT, cC), v.mT)
 
 
 # fmt: off
@@ -502,6 +552,7 @@ defvjp(P.cholesky_p, "L",     _cholesky)
 defvjp(P.eigh_p,     "ans",   _eigh)
 defvjp(P.svd_p,      "ans x", _svd)
 defvjp(P.qr_p,       "ans",   _qr)
+defvjp(P.eig_p,      "ans",   _eig)
 # fmt: on
 vjp_rules[P.svd_p].reads = (frozenset({0}),)  # x for its shape only
 
