@@ -425,13 +425,31 @@ prod = _reduction(P.prod_p, np.prod, """`numpy.prod`. The gradient is exact with
 
 
 def _minmax(prim: Any, npfun: Any, name: str) -> Any:
-    def fn(a, axis=None, out=None, keepdims=False, **kwargs):
-        if isinstance(a, Tracer) or _has_tracer(a):
-            _no_kwargs(name, kwargs)
-            _no_out(name, out)
-            a = _lift(a)
-            return bind(prim, a, axis=_norm_axis(axis, a.ndim, name), keepdims=keepdims)
-        return npfun(a, axis=axis, out=out, keepdims=keepdims, **kwargs)
+    pick = {"max": "maximum", "min": "minimum"}[name]
+
+    def fn(a, axis=None, out=None, keepdims=False, initial=np._NoValue, where=np._NoValue):
+        if not (isinstance(a, Tracer) or _has_tracer(a) or _traced(initial, where)):
+            kw = {k: v for k, v in (("initial", initial), ("where", where))
+                  if v is not np._NoValue}  # fmt: skip
+            return npfun(a, axis=axis, out=out, keepdims=keepdims, **kw)
+        _no_out(name, out)
+        a = _lift(a)
+        axes = _norm_axis(axis, a.ndim, name)
+        if initial is np._NoValue:
+            if where is not np._NoValue:
+                raise ValueError(f"reduction operation '{pick}' does not have an identity, so "
+                                 "to use a where mask one has to specify 'initial'")  # fmt: skip
+            return bind(prim, a, axis=axes, keepdims=keepdims)
+        if where is not np._NoValue:  # masked elements count as the initial value
+            a = globals()["where"](where, a, initial)
+        shape = tuple(1 if axes is None or i in axes else s for i, s in enumerate(a.shape))
+        if count(a.shape, axes) == 0:  # nothing to reduce: the initial value
+            res = full_like(np.empty(shape), initial, dtype=a.dtype) + 0 * sum(a, axis=axes,
+                                                                              keepdims=True)
+        else:
+            res = globals()[pick](bind(prim, a, axis=axes, keepdims=True), initial)
+        return res if keepdims else reshape(res, tuple(s for i, s in enumerate(shape)
+                                                       if not (axes is None or i in axes)))
 
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"""`numpy.{name}`. Ties share the gradient evenly (as JAX and PyTorch do).
@@ -1515,15 +1533,29 @@ def einsum(subscripts, *operands, optimize=False, **kwargs):
     >>> cnp.einsum("ij,jk->ik", cnp.ones((2, 3)), cnp.ones((3, 4))).shape
     (2, 4)
     """
-    if not _traced(operands):
+    if not _traced((subscripts, *operands)):
         return np.einsum(subscripts, *operands, optimize=optimize, **kwargs)
-    if not isinstance(subscripts, str):
-        raise NotImplementedError("chainrule.numpy.einsum: only the string form on traced values")
+    if not isinstance(subscripts, str):  # the sublist form: einsum(a, [0, 1], b, [1, 2], [0, 2])
+        subscripts, operands = _sublists(subscripts, operands)
     _no_kwargs("einsum", kwargs)
     ops = [_lift(o) if _traced(o) else np.asarray(o) for o in operands]
     subs = _parse_einsum(subscripts, [_shape(o) for o in ops])
     opt = optimize if isinstance(optimize, (bool, str)) else True
     return bind(P.einsum_p, *ops, subscripts=subs, optimize=opt)
+
+
+def _sublists(first: Any, rest: tuple) -> tuple[str, tuple]:
+    """einsum's sublist form, einsum(a, [0, 1], b, [1, 2], [0, 2]), as (subscripts, operands)."""
+    items = (first, *rest)
+    out = None
+    if len(items) % 2 == 1:  # an output sublist after the last operand's
+        out, items = items[-1], items[:-1]
+
+    def term(sub: Any) -> str:
+        return "".join("..." if i is Ellipsis else _LETTERS[int(i)] for i in sub)
+
+    text = ",".join(term(t) for t in items[1::2])
+    return text + ("" if out is None else "->" + term(out)), tuple(items[0::2])
 
 
 def kron(a, b):

@@ -18,6 +18,7 @@ from typing import Any
 TOOLS = {
     "explain": ("chainrule.transparency", "explain"),
     "explain_node": ("chainrule.transparency", "explain_node"),
+    "scipy_special": ("chainrule.scipy.special", "__name__"),
 }
 
 

@@ -61,6 +61,11 @@ class Trace:
         """The concrete value behind `tracer`, for `what` ('bool()', 'float()', ...)."""
         raise concretization_error(what, f"inside {self.describe()}")
 
+    def carries_derivative(self, tracer: Tracer) -> bool:
+        """Whether a derivative flows through `tracer` (what running NumPy on its value
+        would lose)."""
+        return True
+
     def describe(self) -> str:
         """'grad of f (defined at file.py:3)'."""
         fun = self.fun
@@ -155,6 +160,93 @@ def bind_with(prim: Primitive, args: tuple, params: dict) -> Any:
 # namespace (chainrule.numpy) fills: numpy ufunc -> function, numpy function -> function.
 ufunc_handlers: dict = {}
 function_handlers: dict = {}
+ufunc_method_handlers: dict = {}  # (ufunc, "reduce" | "accumulate" | "outer" | "at") -> function
+
+
+def _scipy_ufunc(ufunc: Any) -> Any:
+    """SciPy's special functions dispatch to chainrule.scipy.special's, loaded on first use."""
+    from chainrule.core.plugins import load
+
+    try:
+        load("scipy_special")
+    except ImportError:
+        return None
+    return ufunc_handlers.get(ufunc)
+
+
+_INTEGRAL = "biu"
+
+
+def _integral(out: Any) -> bool:
+    """Whether a result holds only integers, booleans, None or strings (nothing a
+    derivative could flow through)."""
+    if out is None or isinstance(out, (bool, int, str, bytes, np.bool_, np.integer)):
+        return True
+    if isinstance(out, np.ndarray):
+        return out.dtype.kind in _INTEGRAL or out.dtype.kind in "SUV"
+    if isinstance(out, (tuple, list)):
+        return all(_integral(o) for o in out)
+    if isinstance(out, dict):
+        return all(_integral(o) for o in out.values())
+    return False
+
+
+def on_values(name: str, func: Any, args: tuple, kwargs: dict) -> Any:
+    """Run a NumPy function chainrule does not differentiate on the values of its traced
+    arguments, as NumPy would on arrays. Allowed when no derivative is lost: every traced
+    argument needs none (a Tensor without requires_grad), or every result is an integer, a
+    boolean, None (a file written) or text; otherwise a NotImplementedError names it.
+
+    The function sees copies: one that changes an argument in place (np.fill_diagonal,
+    np.copyto) writes into a Tensor that needs no gradient as its own in-place operation
+    (version bumped), and is refused on a value being differentiated."""
+    carried: list = []
+    copies: list = []  # (tracer, its array, the copy the function gets)
+
+    def lower(x: Any) -> Any:
+        if isinstance(x, Tracer):
+            t = x._trace
+            if not t.alive:
+                raise _leaked(x)
+            carried.append(t.carries_derivative(x))
+            try:
+                v = lower(t.concrete(x, name + "()"))
+            except TypeError as err:
+                raise NotImplementedError(
+                    f"{name} is not supported on this traced value ({err}); chainrule.numpy "
+                    "lists what is (docs/numpy_support.md)"
+                ) from None
+            if type(v) is np.ndarray:
+                c = v.copy()
+                copies.append((x, v, c))
+                return c
+            return v
+        if type(x) in (list, tuple):
+            return type(x)(lower(e) for e in x)
+        if type(x) is dict:
+            return {k: lower(v) for k, v in x.items()}
+        return x
+
+    out = func(*lower(args), **lower(kwargs))
+    for x, v, c in copies:
+        if c.shape == v.shape and c.dtype == v.dtype and (c == v).all() or (
+            c.dtype.kind in "fc" and np.array_equal(c, v, equal_nan=True)
+        ):
+            continue
+        if x._trace.carries_derivative(x) or getattr(x, "_ver", None) is None:
+            raise NotImplementedError(
+                f"{name} changes its argument in place, which a traced value cannot be (the "
+                "graph keeps it); write the result to a new value with chainrule.numpy"
+            )
+        v[...] = c  # a Tensor that needs no gradient: an in-place operation on it
+        x._ver[0] += 1
+    if any(carried) and not _integral(out):
+        raise NotImplementedError(
+            f"{name} is not differentiable in chainrule (docs/numpy_support.md lists what is): "
+            "on a value being differentiated it would drop the derivative. Use the "
+            "chainrule.numpy function if there is one, or apply it to cr.stop_gradient(x)"
+        )
+    return out
 
 
 class Tracer:
@@ -221,21 +313,20 @@ class Tracer:
     __hash__ = object.__hash__
 
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
-        fn = ufunc_handlers.get(ufunc) if method == "__call__" else None
+        fn = (ufunc_handlers if method == "__call__" else ufunc_method_handlers).get(
+            ufunc if method == "__call__" else (ufunc, method))  # fmt: skip
+        if fn is None and method == "__call__" and "scipy" in str(getattr(ufunc, "__module__",
+                                                                          "")):  # fmt: skip
+            fn = _scipy_ufunc(ufunc)
         if fn is None:
-            raise NotImplementedError(
-                f"numpy.{ufunc.__name__}{'' if method == '__call__' else '.' + method} is not "
-                "supported on traced values; chainrule.numpy lists what is"
-            )
+            name = f"numpy.{ufunc.__name__}{'' if method == '__call__' else '.' + method}"
+            return on_values(name, getattr(ufunc, method), inputs, kwargs)
         return fn(*inputs, **kwargs)
 
     def __array_function__(self, func: Any, types: Any, args: tuple, kwargs: dict) -> Any:
         fn = function_handlers.get(func)
         if fn is None:
-            raise NotImplementedError(
-                f"numpy.{func.__name__} is not supported on traced values; chainrule.numpy "
-                "lists what is"
-            )
+            return on_values(f"numpy.{func.__name__}", func, args, kwargs)
         return fn(*args, **kwargs)
 
     def backward(self, *args: Any, **kwargs: Any) -> None:

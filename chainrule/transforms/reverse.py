@@ -203,6 +203,9 @@ class ReverseTrace(Trace):
     def lower(self, a: Any) -> Any:
         return a._value if (isinstance(a, Tracer) and a._trace is self) else a
 
+    def carries_derivative(self, tracer: Tracer) -> bool:
+        return tracer._node is not None
+
     def wrap(self, value: Any, node: Node | None) -> Any:
         """A result: a tracer when recorded (`node`), the value itself otherwise."""
         return value if node is None else RTracer(self, value, node)
@@ -747,7 +750,7 @@ def _check_scalar_output(out: Any, holomorphic: bool) -> None:
             "grad requires a scalar float output, but the function returned "
             f"{type(out).__name__}"
         )
-    if shape != ():
+    if shape != () and any(d != 1 for d in shape):  # size 1 accepted (PyTorch, autograd)
         raise TypeError(
             f"grad requires a scalar output, got shape {shape}. For the gradient of each "
             "output separately use cr.vmap(cr.grad(f)) (one example at a time) or "
@@ -807,6 +810,9 @@ def grad(
     holomorphic: bool = False,
 ) -> Callable:
     """The gradient of a scalar-valued `fun` with respect to argument(s) `argnums`.
+
+    An output of size 1 (shape (1,) or (1, 1)) counts as a scalar, as in PyTorch and HIPS
+    autograd (JAX requires shape ()).
 
     >>> import chainrule as cr, chainrule.numpy as cnp
     >>> cr.grad(lambda x: x ** 3 + x ** 2 - 6 * x + 1)(2.0)
