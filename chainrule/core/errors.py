@@ -72,3 +72,56 @@ def concretization_error(what: str, context: str) -> ConcretizationError:
         "element, or cr.cond(pred, true_fun, false_fun, *operands) for a branch; a value that "
         "must be known while tracing should be passed as a static argument."
     )
+
+
+def _library(frame: Any) -> str | None:
+    """The installed package a frame runs in ('scipy'), or None for the user's own code."""
+    name = frame.f_globals.get("__name__", "")
+    file = frame.f_code.co_filename
+    if "site-packages" in file or "dist-packages" in file or name.startswith("scipy."):
+        return name.partition(".")[0] or None
+    return None
+
+
+def conversion_error() -> TypeError:
+    """The error for a traced value turned into a NumPy array. When a library did it (SciPy,
+    scikit-learn, ...), the error names the library's function and, for SciPy, chainrule's
+    differentiable replacement."""
+    f: Any = sys._getframe(2)
+    while f is not None and f.f_globals.get("__name__", "").startswith("numpy"):
+        f = f.f_back
+    lib = _library(f) if f is not None else None
+    if lib is None or lib in ("chainrule", "numpy"):
+        return TypeError(
+            "a traced value cannot become a NumPy array (its derivative would be lost); use "
+            "chainrule.numpy functions on it, or cr.stop_gradient(x) to drop the derivative"
+        )
+    entry = f  # the library's outermost frame: the function the user called
+    while f is not None and _library(f) in (lib, "numpy"):
+        entry = f if _library(f) == lib else entry
+        f = f.f_back
+    fn = entry.f_code.co_name
+    owner = entry.f_locals.get("self")
+    if isinstance(getattr(owner, "name", None), str):  # a SciPy distribution: norm.logpdf
+        fn = f"{owner.name}.{fn}"
+    public = ".".join(p for p in entry.f_globals["__name__"].split(".")[:2]
+                      if not p.startswith("_"))  # fmt: skip
+    called = f"{public}.{fn}" if "wrapper" not in fn and not fn.startswith("_") else public
+    advice = "cr.stop_gradient(x) gives it a value without derivative"
+    if lib == "scipy":
+        import importlib
+        import importlib.util
+
+        target = "chainrule." + public
+        if importlib.util.find_spec(target) is not None:
+            found: Any = importlib.import_module(target)
+            for part in called.split(".")[len(public.split(".")):]:
+                found = getattr(found, part, None)
+            advice = (f"use chainrule.{called}, which differentiates it" if found is not None
+                      and called != public else f"{target} lists the functions it "
+                      "differentiates; or " + advice)  # fmt: skip
+    at = f"{os.path.basename(f.f_code.co_filename)}:{f.f_lineno}" if f is not None else ""
+    return TypeError(
+        f"{called}{' (at ' + at + ')' if at else ''} turned a traced value into a NumPy array, "
+        f"which would lose its derivative: {advice}"
+    )

@@ -29,7 +29,7 @@ import numpy as np
 
 from chainrule.core import config
 from chainrule.core.avals import ShapeDtypeStruct
-from chainrule.core.errors import UnexpectedTracerError, concretization_error
+from chainrule.core.errors import UnexpectedTracerError, concretization_error, conversion_error
 from chainrule.core.primitives import Primitive
 
 
@@ -346,10 +346,7 @@ class Tracer:
         )
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        raise TypeError(
-            "a traced value cannot become a NumPy array (its derivative would be lost); use "
-            "chainrule.numpy functions on it, or cr.stop_gradient(x) to drop the derivative"
-        )
+        raise conversion_error()
 
 
 # NumPy's functions that only read shapes and dtypes work on tracers as on arrays.
