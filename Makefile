@@ -1,8 +1,12 @@
-# make demo: the tour of the main job.  make test: the whole suite.  make bench: the benchmarks.
+# make demo: the tour of the main job.  make test: the whole suite (CI=true: with the peers it
+# compares against, and a skipped comparison fails).  make bench: the benchmarks.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 PY     := $(VENV)/bin/python
 ARGS   ?=
+# The peers the cross-checks compare against, installed by `make test` under CI=true (a
+# contributor's machine is not made to download them): PyTorch's CPU build, a pinned JAX.
+PEERS  := torch==2.13.0 jax==0.10.2 jaxlib==0.10.2
 
 .PHONY: demo test bench lint clean
 
@@ -15,7 +19,11 @@ $(VENV)/.core: $(PY) pyproject.toml
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.core
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev,sym,viz,scipy]'
+	touch $@
+
+$(VENV)/.peers: $(VENV)/.dev
+	$(PY) -m pip install -q $(PEERS)
 	touch $@
 
 $(VENV)/.demo: $(VENV)/.core
@@ -29,7 +37,7 @@ $(VENV)/.bench: $(VENV)/.core
 demo: $(VENV)/.demo
 	$(PY) -m chainrule tour
 
-test: $(VENV)/.dev
+test: $(VENV)/.dev $(if $(filter true,$(CI)),$(VENV)/.peers)
 	$(PY) -m ruff check chainrule tests benchmarks
 	$(PY) -m pytest -n 2 chainrule tests
 
