@@ -496,11 +496,10 @@ def test_numpy_ufunc_on_traced_value_returns_traced():
 @pytest.mark.parametrize(
     "name,call",
     [("histogram", lambda x: np.histogram(x)[1]),
-     ("add.reduce", lambda x: np.add.reduce(x)),
-     ("fft", lambda x: np.real(np.fft.fft(x)))],
+     ("add.reduceat", lambda x: np.add.reduceat(x, [0, 1], axis=0))],
 )  # fmt: skip
 def test_unsupported_numpy_function_on_traced_value_raises_clearly(name, call):
-    with pytest.raises(NotImplementedError, match=name.split(".")[0]):
+    with pytest.raises(NotImplementedError, match=name):
         cr.grad(lambda x: np.sum(call(x)))(X)
 
 
