@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import builtins
+import os
+import sys
+
 import numpy as np
 
 import chainrule as cr
@@ -25,8 +29,10 @@ SECTIONS = [
 ]  # fmt: skip
 
 
-def run(print=print, out_dir: str | None = None) -> dict:  # noqa: A002
+def run(print=print, out_dir: str | None = None, dot: bool = False) -> dict:  # noqa: A002
     """Print the tour (writing its figures into `out_dir`, if given); return its numbers.
+    Section 9 shows where the pictures of the graphs were written; their Graphviz DOT text is
+    printed with `dot`, or when no picture can be made (no folder, or no matplotlib).
 
     >>> out = run(print=lambda *a: None)
     >>> bool(abs(out["minimum"] - (-1 + 19 ** 0.5) / 3) < 1e-12), out["index_assignment"]
@@ -35,13 +41,13 @@ def run(print=print, out_dir: str | None = None) -> dict:  # noqa: A002
     (800000, True)
     """
     out: dict = {}
-    figures = _Figures(out_dir, print)
+    figures = _Figures(out_dir, print, dot)
 
     def section(k: int) -> None:
         bar = "■" * (k + 1) + "□" * (len(SECTIONS) - k - 1)
         print(f"\n[{bar}] {k + 1}/{len(SECTIONS)}  {SECTIONS[k]}\n")
 
-    print("chainrule tour: the two course notebooks, on one engine")
+    print("The chainrule tour: the two course notebooks, on one engine")
     section(0)
     out.update(_three_ways(print, figures))
     section(1)
@@ -61,64 +67,85 @@ def run(print=print, out_dir: str | None = None) -> dict:  # noqa: A002
     section(8)
     figures.graphs()
     if out_dir:
-        print(f"\nFigures and graphs: {figures.written or 'none (see above)'}")
+        figures.closing()
     return out
 
 
 class _Figures:
     """Writes the tour's pictures into a folder, when one is given and matplotlib is there."""
 
-    def __init__(self, out_dir: str | None, print) -> None:  # noqa: A002
-        self.dir, self.print, self.written = out_dir, print, []
+    def __init__(self, out_dir: str | None, print, dot: bool = False) -> None:  # noqa: A002
+        self.dir, self.print, self.dot, self.written = out_dir, print, dot, []
+        # in a terminal (printing to it), say how to open a picture
+        self.tty = print is builtins.print and sys.stdout.isatty()
         if out_dir:
-            import os
-
             os.makedirs(out_dir, exist_ok=True)
 
     def path(self, name: str) -> str | None:
         if not self.dir:
             return None
-        import os
-
         return os.path.join(self.dir, name)
 
-    def save(self, name: str, make) -> None:  # noqa: ANN001
+    def save(self, name: str, make, what: str = "Wrote") -> bool:  # noqa: ANN001
         p = self.path(name)
         if p is None:
-            return
+            return False
         try:
             make(p)
-            self.written.append(p)
-            self.print(f"  wrote {p}")
         except ImportError as err:
-            self.print(f"  (no {name}: {err})")
+            self.print(f"  No {name}: {err}")
+            return False
+        self.written.append(p)
+        self.print(f"  {what} {p}")
+        return True
 
     def graphs(self) -> None:
         from chainrule.transparency.draw import draw
 
         d = draw(J, 2.0)
-        self.print("The graph of J at x = 2, forward edges and the reverse sweep (DOT text):")
-        self.print("  " + "\n  ".join(d.dot.splitlines()[:4]) + "\n  ...")
-        self.save("graph_J.png", d.save)
+        self.print("The graph of J at x = 2: each step with its value and gradient, the forward "
+                   "pass in black and the reverse sweep in red, dashed, each edge labelled with "
+                   "its contribution to a gradient.")  # fmt: skip
+        picture = self.save("graph_J.png", d.save, "The picture:")
+        if picture:
+            if self.tty:
+                opener = {"darwin": "open", "win32": "start"}.get(sys.platform, "xdg-open")
+                self.print(f"  To look at it: {opener} {self.path('graph_J.png')}")
         self.save("graph_x2cos.png", draw(lambda x: (x**2 * cnp.cos(x)) ** 2, np.pi).save)
         self.save("graph_J.svg", d.save)
+        self.save("graph_J.dot", d.save)  # Graphviz's text: needs nothing installed
+        if self.dot or not picture:
+            why = "" if picture else " (no picture could be made)"
+            self.print(f"\nThe same graph as Graphviz DOT text{why}; render it with "
+                       "`dot -Tpng`:")  # fmt: skip
+            self.print("  " + "\n  ".join(d.dot.splitlines()))
+
+    def closing(self) -> None:
+        """The files written, one per line."""
+        if not self.written:
+            self.print("\nNo figures were written (see above).")
+            return
+        self.print(f"\nFigures and graphs written into {self.dir}{os.sep}:")
+        for p in self.written:
+            self.print(f"  {os.path.basename(p)}")
 
 
 def _three_ways(print, figures: _Figures) -> dict:  # noqa: A002
-    print("J(x) = x³ + x² − 6x + 1 on [-3, 3]: symbolic, numerical and automatic derivatives")
+    print("The derivative of J(x) = x³ + x² − 6x + 1 on [-3, 3], three ways: symbolic, "
+          "numerical and automatic")
     X = np.linspace(-3, 3, 101)
     try:
         sym = cr.to_sympy(J, "x")
-        print(f"  symbolic (SymPy, from chainrule's own rules): dJ/dx = {sym.gradient[0]}")
+        print(f"  Symbolic (SymPy, from chainrule's own rules): dJ/dx = {sym.gradient[0]}")
     except ImportError:
-        print("  symbolic: SymPy is not installed (pip install chainrule[sym])")
+        print("  Symbolic: SymPy is not installed (pip install chainrule[sym])")
     for dx in (1e-2, 1e-3):
         fd = (J(X + dx) - J(X)) / dx
-        print(f"  numerical, forward differences, dx = {dx:g}: max error "
+        print(f"  Numerical, forward differences, dx = {dx:g}: max error "
               f"{np.max(np.abs(fd - dJ_exact(X))):.1e}")  # fmt: skip
     dY = cr.elementwise_grad(J)(X)
     err101 = float(np.max(np.abs(dY - dJ_exact(X))))
-    print(f"  automatic (elementwise_grad on the 101 points at once): max error {err101:.1e}")
+    print(f"  Automatic (elementwise_grad on the 101 points at once): max error {err101:.1e}")
     print(f"\n{'x':>6} | {'dJ/dx (chainrule)':>18} | {'3x² + 2x − 6':>14} | {'error':>8}")
     dJ = cr.grad(J)
     for x in (-3.0, -1.5, 0.0, 1.0, 2.0, 3.0):
@@ -144,13 +171,14 @@ def _plot_J(path: str, X: np.ndarray, dY: np.ndarray) -> None:
     ax.plot(X, dY, label="dJ/dx (chainrule)")
     ax.axhline(0, color="grey", lw=0.5)
     ax.set_xlabel("x")
+    ax.set_ylabel("J(x) and dJ/dx")
     ax.legend()
     ax.set_title("J(x) = x³ + x² − 6x + 1 and its derivative")
     fig.savefig(path, dpi=120)
 
 
 def _descent(print) -> dict:  # noqa: A002
-    print("x ← x − 0.1·J'(x) from x = 3:")
+    print("Gradient descent on J, x ← x − 0.1·J'(x), from x = 3:")
     print(f"{'step':>5} | {'x':>20} | {'J(x)':>20} | {'dJ/dx':>10}")
     dJ = cr.grad(J)
     x = 3.0
@@ -164,14 +192,15 @@ def _descent(print) -> dict:  # noqa: A002
 
 
 def _chain_rule(print) -> dict:  # noqa: A002
-    print("z = (x² cos x)² at x = π: a diamond, where the accumulation rule adds two paths")
+    print("The diamond z = (x² cos x)² at x = π, where the accumulation rule adds two paths:")
     e = cr.explain(lambda x: (x**2 * cnp.cos(x)) ** 2, np.pi)
     print(e)
     t = cr.grad(lambda x: cnp.tanh(4 * cnp.cos(x) ** 2))(7.0)
-    print(f"\nd/dx tanh(4 cos² x) at x = 7: {t:.12f}")
-    print(f"d/dx (x² cos x)² at x = π:    {float(e.gradient):.12f}  (4π³ = {4 * np.pi**3:.12f})")
+    print(f"\nThe derivative of tanh(4 cos² x) at x = 7: {t:.12f}")
+    print(f"The derivative of (x² cos x)² at x = π:    {float(e.gradient):.12f}  (4π³ = "
+          f"{4 * np.pi**3:.12f})")  # fmt: skip
     d = cr.explain_gradient(lambda x: cnp.maximum(x, 0.0) * 3.0, -1.0)
-    print(f"\nWhy is a gradient zero? {d.reason}")
+    print(f"\nWhy is a gradient zero? {d.reason[:1].upper() + d.reason[1:]}")
     return {"tanh": t, "x2cos": float(e.gradient)}
 
 
@@ -181,21 +210,21 @@ def _jax_style(print) -> dict:  # noqa: A002
     xV = np.linspace(-5, 5, 100)
     f_of_xV, f_of_xV_dx = cr.vmap(f_of_x), cr.vmap(cr.grad(f_of_x))
     fx, dfx = f_of_xV(xV), f_of_xV_dx(xV)
-    print("  f_of_x = lambda x: x**2;  vmap(f_of_x)(xV), vmap(grad(f_of_x))(xV) on "
-          "linspace(-5, 5, 100):")
-    print(f"    f:  {fx[0]:.4g} {fx[1]:.4g} ... {fx[-1]:.4g}     f': {dfx[0]:.4g} {dfx[1]:.4g} ... "
-          f"{dfx[-1]:.4g}  (2x, exactly: {bool(np.array_equal(dfx, 2 * xV))})")
+    print("  With f_of_x = lambda x: x**2, vmap(f_of_x)(xV) and vmap(grad(f_of_x))(xV) on "
+          "xV = linspace(-5, 5, 100):")
+    print(f"    Values {fx[0]:.4g} {fx[1]:.4g} ... {fx[-1]:.4g}; derivatives {dfx[0]:.4g} "
+          f"{dfx[1]:.4g} ... {dfx[-1]:.4g} (2x, exactly: {bool(np.array_equal(dfx, 2 * xV))})")
     try:
         cr.grad(f_of_x)(xV)
     except TypeError as err:
-        print(f"  grad(f_of_x)(xV) is refused, as in JAX: {str(err).split('. ')[0]}.")
+        print(f"  Calling grad(f_of_x)(xV) is refused, as in JAX: {str(err).split('. ')[0]}.")
     v, g = cr.value_and_grad(lambda x: x**2)(3.0)
     H = cr.hessian(lambda x: cnp.sum(x**3))(np.array([1.0, 2.0]))
-    print(f"  value_and_grad(x²)(3) = ({v}, {g});  hessian(sum(x³))([1, 2]) diagonal = "
-          f"{np.diag(H)} (forward over reverse)")  # fmt: skip
+    print(f"  Value and gradient of x² at 3: value_and_grad gives ({v}, {g}); the diagonal of "
+          f"hessian(sum(x³)) at [1, 2]: {np.diag(H)} (forward over reverse)")  # fmt: skip
     t = cr.jvp(cnp.sin, (0.0,), (3.0,))[1]
-    print(f"  jvp(sin, (0,), (3,)) = {t} (forward mode: one pass, no graph kept)")
-    print("  jit comes in a later part of chainrule (not yet in this version).")
+    print(f"  Forward mode: jvp(sin, (0,), (3,)) = {t} (one pass, no graph kept)")
+    print("  Compiling with jit comes in a later part of chainrule (not in this version yet).")
     return {"vmap_grad": bool(np.array_equal(dfx, 2 * xV))}
 
 
@@ -205,19 +234,19 @@ def _scalar(print) -> dict:  # noqa: A002
     xs = Node(2.0, "x")
     ys = xs**3 + xs**2 - xs * 6 + 1
     backward(ys)
-    print(f"Node(2.0, 'x'): f(2) = {ys.value}, f'(2) = {xs.grad}")
+    print(f"The scalar engine's Node(2.0, 'x') on J: J(2) = {ys.value}, J'(2) = {xs.grad}")
     y0 = Node(1.0, "y")
     y = y0
     for _ in range(100_000):
         y = y * 1.0001 + 0.0
     backward(y)
-    print(f"a chain of 200,000 operations (no recursion limit): dy/dy0 = {y0.grad:.10g}, "
+    print(f"A chain of 200,000 operations (no recursion limit): dy/dy0 = {y0.grad:.10g}, "
           f"1.0001**100000 = {1.0001**100_000:.10g}")  # fmt: skip
     return {}
 
 
 def _torch_style(print) -> dict:  # noqa: A002
-    print("Y[:, 0] = J(X), Y[:, 1] = X² − 2, then Y.backward(gradient=dl)")
+    print("Two columns, Y[:, 0] = J(X) and Y[:, 1] = X² − 2, then Y.backward(gradient=dl):")
     X = np.linspace(-3, 3, 101)
     grads = {}
     for name, dl_cols in (("dl=(1,1)", (1, 1)), ("dl=(1,0)", (1, 0)), ("dl=(0,1)", (0, 1))):
@@ -229,24 +258,25 @@ def _torch_style(print) -> dict:  # noqa: A002
         grads[name] = Xt.grad.numpy()
     sum_ok = np.allclose(grads["dl=(1,0)"] + grads["dl=(0,1)"], grads["dl=(1,1)"])
     col_ok = np.allclose(grads["dl=(1,0)"], dJ_exact(X)) and np.allclose(grads["dl=(0,1)"], 2 * X)
-    print(f"  dY1 = 3x² + 2x − 6: {col_ok};  dY1 + dY2 = dY: {sum_ok}")
+    print(f"  The first column's gradient is 3x² + 2x − 6: {col_ok};  the two columns' gradients "
+          f"add up to both at once: {sum_ok}")
     return {"index_assignment": col_ok and sum_ok}
 
 
 def _tf_style(print) -> dict:  # noqa: A002
-    print("The accumulation rule at x = 7 with a persistent tape")
+    print("The accumulation rule at x = 7, with a persistent tape:")
     x = cr.Variable(7.0)
     with cr.GradientTape(persistent=True) as tape:
         y1, y2, y3 = x**2, cnp.cos(x), cnp.arctan(x)
         zt = y1 * y2 / y3
     direct = float(tape.gradient(zt, x))
     summed = sum(float(tape.gradient(zt, y)) * float(tape.gradient(y, x)) for y in (y1, y2, y3))
-    print(f"  dz/dx = {direct:.12f};  Σ dz/dyi · dyi/dx = {summed:.12f}")
+    print(f"  The gradient dz/dx = {direct:.12f};  the sum Σ dz/dyi · dyi/dx = {summed:.12f}")
     return {"accumulation": abs(direct - summed)}
 
 
 def _memory(print) -> dict:  # noqa: A002
-    print("A = A * rand(1000), 100 times, from a leaf that requires grad")
+    print("A leaf that requires grad, multiplied 100 times by rand(1000): A = A * rand(1000)")
     A = cr.rand(1000, requires_grad=True)
     for _ in range(100):
         A = A * cr.rand(1000)
@@ -255,6 +285,6 @@ def _memory(print) -> dict:  # noqa: A002
         B = cr.rand(1000, requires_grad=True)
         for _ in range(100):
             B = B * cr.rand(1000)
-    print(f"  kept for backward: {kept:,} bytes (100 × 8,000) ; under no_grad: "
+    print(f"  Kept for backward: {kept:,} bytes (100 × 8,000); under no_grad: "
           f"{cr.memory.saved_bytes(B)} bytes")
     return {"saved_bytes": kept}

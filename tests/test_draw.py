@@ -73,7 +73,7 @@ def test_polynomial_nodes_edges_colours_values_and_gradients():
     assert all(steps[f"s{i}"][1:3] == ("box", "blue") for i in range(1, 6))
     assert steps["s6"][1:3] == ("box", "darkgreen")
     heads = [steps[f"s{i}"][0][0] for i in range(7)]
-    assert heads == ["x", "v1 = x ** 3", "v2 = x²", "v3 = v1 + v2", "v4 = 6 × x", "v5 = v3 − v4",
+    assert heads == ["x", "v1 = x³", "v2 = x²", "v3 = v1 + v2", "v4 = 6 × x", "v5 = v3 − v4",
                      "f = v5 + 1"]  # fmt: skip
     values = [x, x**3, x**2, x**3 + x**2, 6 * x, x**3 + x**2 - 6 * x, poly(x)]
     grads = [3 * x**2 + 2 * x - 6, 1, 1, 1, -1, 1, 1]
@@ -145,6 +145,50 @@ def test_an_input_read_far_below_is_drawn_again_near_its_use():
     # the contributions into x and into its copies add up to x's gradient
     into_x = sum(num(label) for _, p, label in rev if p == "s0" or p in copies)
     assert into_x == pytest.approx(value_grad(nodes["s0"][0])[1], rel=2e-2)
+
+
+def test_the_two_variable_graph_has_no_crossing_edges():
+    """x*y + sin(x - 2*y): with both inputs on top, x's long edge into x − 2y must cross
+    y's edge into x × y; drawing x again next to its distant use removes the crossing."""
+    from chainrule.transparency.draw import _ordering
+
+    d = draw(lambda x, y: x * y + cnp.sin(x - 2 * y), 1.0, 2.0)
+    assert _ordering(d._scene).crossings == 0
+    nodes, fwd, rev = parse(d.dot)
+    copies = [k for k in nodes if k.startswith("r")]
+    assert len(copies) == 1 and nodes[copies[0]][0] == ["x"]
+    v3 = next(k for k, n in nodes.items() if n[0][0] == "v3 = x − v2")
+    assert (copies[0], v3, "1") in fwd
+    # the contributions into x and its copy still add up to x's gradient
+    into_x = sum(num(lb) for _, p, lb in rev if p in ("s0", copies[0]))
+    assert into_x == pytest.approx(value_grad(nodes["s0"][0])[1], rel=2e-2)
+    # graphs without crossings are drawn as before, without copies
+    for f, x in ((poly, 2.0), (diamond, 2.0)):
+        scene = draw(f, x)._scene
+        assert _ordering(scene).crossings == 0 and scene.refs == 0
+
+
+def test_operands_are_drawn_in_order_when_that_costs_no_crossing():
+    from chainrule.transparency.draw import _ordering
+
+    for f, args in ((poly, (2.0,)), (lambda x, y: x * y + cnp.sin(x - 2 * y), (1.0, 2.0))):
+        o = _ordering(draw(f, *args)._scene)
+        at = {v: i for row in o.order for i, v in enumerate(row)}
+        # the steps' operands: the first operand left of the second
+        for v, ups in o.up.items():
+            steps = [u for u in ups if u.startswith("s") or u.startswith("r")]
+            if v.startswith("s") and len(steps) == 2:
+                assert at[steps[0]] < at[steps[1]], (v, steps)
+
+
+def test_a_zero_gradient_graph_is_drawn(tmp_path):
+    d = draw(lambda x: cnp.floor(x) * 2.0, 1.5)
+    nodes, fwd, rev = parse(d.dot)
+    heads = [n[0][0] for n in nodes.values()]
+    assert "v1 = floor(x)" in heads and "f = v1 × 2" in heads
+    assert nodes["s0"][0][2] == "grad 0 (no gradient reaches it)"
+    assert ("s0", "s1", "") in fwd and not any(p == "s0" for _, p, _ in rev)
+    assert "floor is integer-valued" in d.dot  # the note, in the caption
 
 
 def _png_size(data: bytes) -> tuple[int, int]:

@@ -16,7 +16,7 @@ def test_polynomial_adjoints_are_the_closed_form_partials():
     x = 2.0
     e = cr.explain(lambda x: x**3 + x**2 - 6 * x + 1, x)
     names = [s.label for s in e.graph.steps]
-    assert names == ["x", "x ** 3", "x²", "v1 + v2", "6 × x", "v3 − v4", "v5 + 1"]
+    assert names == ["x", "x³", "x²", "v1 + v2", "6 × x", "v3 − v4", "v5 + 1"]
     adj = _adjoints(e)
     # J = ((v1 + v2) − v4) + 1: every sum passes the adjoint 1, the subtraction −1
     assert adj == {"v1": 1.0, "v2": 1.0, "v3": 1.0, "v4": -1.0, "v5": 1.0, "f": 1.0,
@@ -72,6 +72,32 @@ def test_tables_as_text_and_html():
 def test_explain_needs_a_connected_output():
     with pytest.raises(ValueError, match="does not depend"):
         cr.explain(lambda x: 3.0, 1.0)
+
+
+def test_powers_read_the_same_everywhere():
+    """One notation: a superscript for a small integer exponent, ** otherwise."""
+    e = cr.explain(lambda x: x**3 * x**-1 + x**2 + cnp.square(x) + x**2.5 + 2.0**x + x**100, 1.5)
+    labels = [s.label for s in e.graph.steps]
+    assert labels[1:3] == ["x³", "x⁻¹"] and labels.count("x²") == 2
+    assert "x ** 2.5" in labels and "2 ** x" in labels and "x ** 100" in labels
+    assert not any("**" in lb and lb.split("** ")[1].lstrip("-").isdigit() and
+                   len(lb.split("** ")[1].lstrip("-")) <= 2 for lb in labels)  # fmt: skip
+
+
+def test_a_zero_gradient_through_floor_is_explained():
+    """floor carries no gradient: the tables go on past it, and say why df/dx is 0."""
+    e = cr.explain(lambda x: cnp.floor(x) * 2.0, 1.5)
+    assert [(s.name, s.label) for s in e.graph.steps] == [("x", "x"), ("v1", "floor(x)"),
+                                                          ("f", "v1 × 2")]  # fmt: skip
+    assert float(e.gradient) == 0.0 and float(e.value) == 2.0
+    assert [r[0] for r in e.backward_rows()] == ["∂f/∂v1"]  # no edge back into x
+    text = str(e)
+    assert "Result: df/dx = 0\n" in text and "Note: v1 = floor(x) passes no gradient" in text
+    assert "Result: df/dx = 0" in e._repr_html_()
+    # connected through another path, the gradient is that path's
+    e = cr.explain(lambda x: x * cnp.floor(x), 2.5)
+    assert float(e.gradient) == 2.0 and e.graph.notes
+    assert float(cr.explain(lambda x: x * cnp.sign(x), -3.0).gradient) == -1.0
 
 
 # --- why is my gradient zero or None ---------------------------------------------------------

@@ -40,6 +40,13 @@ def _num(v: Any) -> str:
     return f"{a.dtype}{list(a.shape)} in [{a.min():.3g}, {a.max():.3g}]"
 
 
+def _input_grad(step: Any) -> Any:
+    """An input's gradient: its adjoint, or zeros when no gradient reaches it."""
+    if step.grad is not None:
+        return step.grad
+    return 0.0 if step.value is None else np.zeros_like(step.value)
+
+
 class Explanation:
     """The forward and backward tables of one computation (see `explain`)."""
 
@@ -54,8 +61,7 @@ class Explanation:
     @property
     def gradient(self) -> Any:
         """The gradient with respect to the (first) input."""
-        g = self.graph.steps[self.graph.inputs[0]].grad
-        return 0.0 * self.graph.steps[0].value if g is None else g
+        return _input_grad(self.graph.steps[self.graph.inputs[0]])
 
     def forward_rows(self) -> list[tuple[str, ...]]:
         """(step, operation, value) in evaluation order."""
@@ -78,13 +84,17 @@ class Explanation:
         out = ["Forward pass (evaluation order)", _text_table(self._FWD, self.forward_rows())]
         out += ["", "Backward pass (reverse order; adjoints accumulate over the edges)",
                 _text_table(self._BWD, self.backward_rows())]  # fmt: skip
-        grads = ", ".join(
-            f"d{self.graph.steps[self.graph.output].name}/d{self.graph.steps[i].name} = "
-            f"{_num(self.graph.steps[i].grad)}"
-            for i in self.graph.inputs
-        )
-        out += ["", f"Result: {grads}"]
+        out += ["", f"Result: {self.result()}"]
+        out += [f"Note: {n}" for n in self.graph.notes]
         return "\n".join(out)
+
+    def result(self) -> str:
+        """'df/dx = …, df/dy = …': the gradient with respect to each input (0 for an input
+        no gradient reaches)."""
+        steps = self.graph.steps
+        out = steps[self.graph.output].name
+        return ", ".join(f"d{out}/d{steps[i].name} = {_num(_input_grad(steps[i]))}"
+                         for i in self.graph.inputs)  # fmt: skip
 
     __repr__ = __str__
 
@@ -92,6 +102,7 @@ class Explanation:
         """Two rich tables, when `rich` is installed (`rich.print(explanation)`)."""
         from rich.console import Group
         from rich.table import Table
+        from rich.text import Text
 
         tables = []
         for title, head, rows in (("Forward pass", self._FWD, self.forward_rows()),
@@ -102,12 +113,15 @@ class Explanation:
             for r in rows:
                 t.add_row(*r)
             tables.append(t)
-        return Group(*tables)
+        lines = [f"Result: {self.result()}"] + [f"Note: {n}" for n in self.graph.notes]
+        return Group(*tables, *(Text(ln) for ln in lines))  # Text: no markup in the labels
 
     def _repr_html_(self) -> str:
+        notes = "".join(f"<p>Note: {html.escape(n)}</p>" for n in self.graph.notes)
         return (
             "<p><b>Forward pass</b></p>" + _html_table(self._FWD, self.forward_rows())
             + "<p><b>Backward pass</b></p>" + _html_table(self._BWD, self.backward_rows())
+            + f"<p>Result: {html.escape(self.result())}</p>" + notes
         )
 
 

@@ -48,6 +48,7 @@ Large graphs are summarised so that the picture keeps at most `max_nodes` nodes 
 
 from __future__ import annotations
 
+import copy
 import io
 import math
 import os
@@ -148,6 +149,7 @@ class _Scene:
     summarised: bool = False
     collapsed: int = 0  # steps folded into group nodes
     groups: int = 0
+    notes: list[str] = field(default_factory=list)  # the graph's notes, under the legend
 
     @property
     def refs(self) -> int:
@@ -177,6 +179,7 @@ class _Scene:
             rows.append(("ref", "dashed red ellipse: an input drawn again, near a distant use"))
         if self.summarised:
             rows.append((None, self.collapse_note()))
+        rows += [(None, n) for n in self.notes]
         return rows
 
 
@@ -210,7 +213,10 @@ def _step_node(graph: Graph, i: int) -> _Node:
     s = graph.steps[i]
     kind = "output" if i == graph.output else "input" if s.op == "input" else "op"
     head = s.name if s.op == "input" else f"{s.name} = {s.label}"
-    grad = "0 (unused)" if s.grad is None else _num(s.grad)
+    grad = _num(s.grad)
+    if s.grad is None:
+        used = any(s.name in t.inputs for t in graph.steps)
+        grad = "0 (no gradient reaches it)" if used else "0 (unused)"
     return _Node(f"s{i}", kind, [_cut(head), f"value {_num(s.value)}", f"grad {grad}"])
 
 
@@ -223,7 +229,7 @@ def _scene(graph: Graph, reverse: bool, max_nodes: int) -> _Scene:
         scene = _full_scene(graph, operands, reverse, n_const)
         _shorten(scene)
         if len(scene.nodes) <= max_nodes:
-            return scene
+            return _untangle(scene, max_nodes)
     budget = max_nodes
     while True:
         scene = _summary_scene(graph, operands, reverse, n_const, max_nodes, budget)
@@ -412,15 +418,15 @@ def _layers(nodes: list[_Node], forward: list[_Edge]) -> dict[str, int]:
     return layer
 
 
-def _shorten(scene: _Scene) -> None:
-    """Draw an input again next to each consumer more than _REACH layers below it, instead of
-    a long edge (an input read by every step of a loop would otherwise fan out over the whole
-    picture); the reverse edges into it go to the copy too."""
+def _shorten(scene: _Scene, reach: int = _REACH) -> None:
+    """Draw an input again next to each consumer more than `reach` layers below it, instead
+    of a long edge (an input read by every step of a loop would otherwise fan out over the
+    whole picture); the reverse edges into it go to the copy too."""
     layer = _layers(scene.nodes, scene.forward)
     kind = {nd.id: nd for nd in scene.nodes}
     copies: dict[tuple[str, str], str] = {}
     for e in scene.forward:
-        if kind[e.src].kind == "input" and layer[e.dst] - layer[e.src] > _REACH:
+        if kind[e.src].kind == "input" and layer[e.dst] - layer[e.src] > reach:
             e.src = copies.setdefault((e.src, e.dst), f"r{len(copies)}")
     if not copies:
         return
@@ -430,6 +436,20 @@ def _shorten(scene: _Scene) -> None:
     for (src, dst), rid in copies.items():
         before.setdefault(dst, []).append(_Node(rid, "ref", [kind[src].lines[0]]))
     scene.nodes = [m for nd in scene.nodes for m in before.get(nd.id, []) + [nd]]
+
+
+def _untangle(scene: _Scene, max_nodes: int) -> _Scene:
+    """When the layered layout cannot avoid crossing edges, try drawing each input again
+    next to every consumer more than one layer below it (a long edge from an input is what
+    usually crosses, as in x*y + sin(x - 2*y)): the scene with fewer crossings wins."""
+    before = _ordering(scene).crossings
+    if before == 0:
+        return scene
+    alt = copy.deepcopy(scene)
+    _shorten(alt, reach=1)
+    if alt.refs == scene.refs or len(alt.nodes) > max_nodes:
+        return scene
+    return alt if _ordering(alt).crossings < before else scene
 
 
 # --- DOT --------------------------------------------------------------------------------------
@@ -537,22 +557,29 @@ def _crossings(order: list[list[str]], down: dict[str, list[str]]) -> int:
     return total
 
 
-def _layout(scene: _Scene, size: dict[str, tuple[float, float]], lane: float = 2.0,
-            gap: float = 22.0, rank_gap: float = 46.0) -> _Layout:  # fmt: skip
-    """A Sugiyama-style layout, top to bottom: longest-path layers from the inputs (constants
-    just above their consumer), dummy nodes `lane` points wide on long edges, barycenter
-    ordering (sweeps down and up with adjacent swaps, from three starting orders, keeping the
-    order with the fewest crossings, mirrored if that puts more operands in order), then x
-    positions pulled towards the neighbours' mean while keeping each layer's order and
-    spacing."""
+@dataclass
+class _Order:
+    """The layers of a scene, each in the order the layout draws it (dummy nodes `_d…` on
+    the long edges), and how many pairs of forward edges cross."""
+
+    order: list[list[str]]
+    chains: list[list[str]]  # for each forward edge, the dummy nodes it passes through
+    up: dict[str, list[str]]
+    down: dict[str, list[str]]
+    crossings: int
+
+
+def _ordering(scene: _Scene) -> _Order:
+    """Longest-path layers from the inputs (constants just above their consumer), dummy nodes
+    on long edges, then barycenter ordering: sweeps down and up with adjacent swaps, from
+    three starting orders, keeping the order with the fewest crossings, mirrored if that puts
+    more operands in order."""
     ids = [nd.id for nd in scene.nodes]
     layer = _layers(scene.nodes, scene.forward)
     n_layers = 1 + max(layer.values(), default=0)
     order: list[list[str]] = [[] for _ in range(n_layers)]
     for i in ids:
         order[layer[i]].append(i)
-    width = {i: size[i][0] for i in ids}
-    height = {i: size[i][1] for i in ids}
     down: dict[str, list[str]] = {i: [] for i in ids}
     up: dict[str, list[str]] = {i: [] for i in ids}
     chains: list[list[str]] = []
@@ -562,7 +589,7 @@ def _layout(scene: _Scene, size: dict[str, tuple[float, float]], lane: float = 2
             d = f"_d{k}_{lay}"
             chain.append(d)
             order[lay].append(d)
-            width[d], height[d], down[d], up[d] = lane, 0.0, [], []
+            down[d], up[d] = [], []
             down[prev].append(d)
             up[d].append(prev)
             prev = d
@@ -581,8 +608,13 @@ def _layout(scene: _Scene, size: dict[str, tuple[float, float]], lane: float = 2
 
             order[lay].sort(key=key)
 
-    def transpose() -> None:
-        """Swap neighbours in a layer while that removes crossings with the adjacent layers."""
+    def operands_reversed(u: str, v: str) -> bool:
+        """Whether v is an earlier operand than u of a value both feed."""
+        return any(up[w].index(v) < up[w].index(u) for w in down[u] if w in down[v])
+
+    def transpose(tidy: bool = False) -> None:
+        """Swap neighbours in a layer while that removes crossings with the adjacent layers
+        (with `tidy`: while that puts operands in order without adding crossings)."""
         for _ in range(8):
             improved = False
             for lay, row in enumerate(order):
@@ -599,7 +631,7 @@ def _layout(scene: _Scene, size: dict[str, tuple[float, float]], lane: float = 2
                             for b in nbrs[v]:
                                 keep += at[a] > at[b]
                                 swap += at[a] < at[b]
-                    if swap < keep:
+                    if swap < keep or (tidy and swap == keep and operands_reversed(u, v)):
                         row[k], row[k + 1] = v, u
                         improved = True
             if not improved:
@@ -638,13 +670,31 @@ def _layout(scene: _Scene, size: dict[str, tuple[float, float]], lane: float = 2
             c = _crossings(order, down)
             if c < best_c:
                 best, best_c = [list(r) for r in order], c
-    order = best
-    # mirror the picture if that puts more operands in order, first on the left
-    at = {v: i for row in order for i, v in enumerate(row)}
+    # mirror the picture if that puts more operands in order, first on the left; then swap
+    # neighbours that are operands out of order where that adds no crossing
+    at = {v: i for row in best for i, v in enumerate(row)}
     score = sum((at[a] < at[b]) - (at[a] > at[b])
                 for v in ids for i, a in enumerate(up[v]) for b in up[v][i + 1 :])  # fmt: skip
-    if score < 0:
-        order = [row[::-1] for row in order]
+    order = [row[::-1] for row in best] if score < 0 else best
+    transpose(tidy=True)
+    return _Order(order, chains, up, down, best_c)
+
+
+def _layout(scene: _Scene, size: dict[str, tuple[float, float]], lane: float = 2.0,
+            gap: float = 22.0, rank_gap: float = 46.0) -> _Layout:  # fmt: skip
+    """A Sugiyama-style layout, top to bottom: the layers and their order from `_ordering`
+    (dummy nodes `lane` points wide on long edges), then x positions pulled towards the
+    neighbours' mean while keeping each layer's order and spacing."""
+    ids = [nd.id for nd in scene.nodes]
+    o = _ordering(scene)
+    order, chains, up, down = o.order, o.chains, o.up, o.down
+    n_layers = len(order)
+    width = {i: size[i][0] for i in ids}
+    height = {i: size[i][1] for i in ids}
+    for row in order:
+        for v in row:
+            if v not in width:
+                width[v], height[v] = lane, 0.0
 
     real = set(ids)
     space = lambda u, v: gap if u in real and v in real else 12.0 if u in real or v in real else 6.0
@@ -939,6 +989,7 @@ class Drawing:
         self.graph = graph
         self.format = _fmt(format)
         self._scene = _scene(graph, reverse, max_nodes)
+        self._scene.notes = list(graph.notes)
         self.dot: str = _dot(self._scene)
         self.collapsed: int = self._scene.collapsed
 
@@ -1022,7 +1073,9 @@ def draw(
     read more than two layers below it (an input used by every step of a loop) is drawn
     again, as a small dashed red ellipse next to that use, rather than with a long edge; the
     reverse edge from that use goes to the copy, so the contributions into an input and its
-    copies add up to its gradient.
+    copies add up to its gradient. When the layered layout would have crossing edges, inputs
+    read two layers below are drawn again too, if that leaves fewer crossings (as it does for
+    ``x*y + sin(x - 2*y)``).
 
     >>> d = draw(lambda x: x ** 3 + x ** 2 - 6 * x + 1, 2.0)
     >>> d

@@ -20,9 +20,26 @@ from chainrule.core.trace import end_trace, new_trace
 from chainrule.transforms import reverse
 from chainrule.transforms.reverse import Node, ReverseTrace, RTracer, check_float, node_cotangents
 
-# How each primitive reads in a table: infix symbols, or a function name.
-_INFIX = {"add": "+", "sub": "−", "mul": "×", "div": "/", "pow": "**"}
+# How each primitive reads in a table: infix symbols, or a function name. Powers have one
+# notation everywhere: a superscript for a small integer exponent (x², v1³, x⁻¹, as `square`
+# reads), "x ** 2.5" otherwise.
+_INFIX = {"add": "+", "sub": "−", "mul": "×", "div": "/"}
 _UNARY = {"neg": "−{}", "square": "{}²", "reciprocal": "1/{}", "abs": "|{}|"}
+_SUPERSCRIPT = str.maketrans("0123456789-−", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁻")
+
+
+def power_label(base: str, exponent: str) -> str:
+    """`base` to the power `exponent`: a superscript for an integer exponent of at most two
+    digits, `base ** exponent` otherwise.
+
+    >>> power_label("x", "3"), power_label("v1", "-1"), power_label("x", "2.5")
+    ('x³', 'v1⁻¹', 'x ** 2.5')
+    """
+    e = exponent.strip()
+    digits = e[1:] if e[:1] in ("-", "−") else e
+    if digits.isascii() and digits.isdigit() and len(digits) <= 2:
+        return base + e.translate(_SUPERSCRIPT)
+    return f"{base} ** {exponent}"
 
 
 @dataclass
@@ -46,7 +63,11 @@ class Step:
         if self.op in _INFIX and len(a) == 2:
             return f"{a[0]} {_INFIX[self.op]} {a[1]}"
         if self.op == "pow" and len(a) == 2:
+            if a[1][:1].isdigit() or a[1][:1] in "-−":  # a constant exponent
+                return power_label(a[0], a[1])
             return f"{a[0]} ** {a[1]}"
+        if self.op == "constant":
+            return "constant"
         if self.op in _UNARY and len(a) == 1:
             return _UNARY[self.op].format(a[0])
         return f"{self.op}({', '.join(a)})"
@@ -72,6 +93,7 @@ class Graph:
     output: int
     inputs: list[int]
     contributions: list[Contribution] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the tables should say besides
 
     def __getitem__(self, name: str) -> Step:
         for s in self.steps:
@@ -91,6 +113,27 @@ class _Recording(ReverseTrace):
         for o in out if isinstance(out, tuple) else (out,):
             if isinstance(o, RTracer) and o._trace is self:
                 self.made.append((o._node, o._value, args))
+        return out
+
+
+class _Explaining(_Recording):
+    """The recording of `capture`: an operation that carries no gradient (floor, ceil, sign,
+    round, ...) applied to a traced value still appears, as a step whose float result is a
+    new leaf of the trace, so that the tables and the drawings show what follows it (and
+    that the input's gradient is 0 through it) instead of losing the rest of the formula."""
+
+    __slots__ = ("cut",)
+
+    def process_primitive(self, prim: Any, args: tuple, params: dict) -> Any:
+        out = _Recording.process_primitive(self, prim, args, params)
+        if (getattr(prim, "nondiff", False) and not getattr(prim, "multiple_results", False)
+                and not isinstance(out, RTracer) and getattr(out, "dtype", None) is not None
+                and np.dtype(out.dtype).kind in "fc"
+                and any(isinstance(a, RTracer) and a._trace is self for a in args)):  # fmt: skip
+            leaf = self.leaf(out)
+            self.cut[leaf._node] = (str(prim), args)
+            self.made.append((leaf._node, out, args))
+            return leaf
         return out
 
 
@@ -114,7 +157,7 @@ def _names(fun: Callable, n: int) -> list[str]:
 def capture(fun: Callable, *args: Any, names: list[str] | None = None) -> Graph:
     """Evaluate `fun(*args)` recording every step, then run the backward pass from its
     (scalar or seeded-with-ones) output recording every edge's contribution."""
-    return capture_with(_Recording, fun, *args, names=names)[0]
+    return capture_with(_Explaining, fun, *args, names=names, extra={"cut": {}})[0]
 
 
 def capture_with(
@@ -139,6 +182,7 @@ def capture_with(
         end_trace(trace)
     steps: list[Step] = []
     by_node: dict = {}
+    cuts: list[int] = []  # steps that carry no gradient back to their operands
     for name, t in zip(names, tracers):
         by_node[t._node] = len(steps)
         steps.append(Step(len(steps), name, "input", [], t._value, node=t._node))
@@ -147,12 +191,20 @@ def capture_with(
         if node in by_node:
             continue
         k += 1
-        ins = [
-            steps[by_node[p]].name if p is not None else _fmt_const(trace.lower(a))
-            for p, a in zip(node.parents, operands)
-        ]
+        cut = getattr(trace, "cut", {}).get(node)
+        if cut is not None:  # an operation without gradient: its operands by name
+            prim, cut_args = cut
+            ins = [steps[by_node[a._node]].name if isinstance(a, RTracer) and a._trace is trace
+                   and a._node in by_node else _fmt_const(trace.lower(a)) for a in cut_args]
+            cuts.append(len(steps))
+        else:
+            ins = [
+                steps[by_node[p]].name if p is not None else _fmt_const(trace.lower(a))
+                for p, a in zip(node.parents, operands)
+            ]
+            prim = str(node.prim)
         by_node[node] = len(steps)
-        steps.append(Step(len(steps), f"v{k}", str(node.prim), ins, value, node=node))
+        steps.append(Step(len(steps), f"v{k}", prim, ins, value, node=node))
     if not isinstance(out, RTracer) or out._trace is not trace:
         if not constant_ok:
             raise ValueError("explain: the output does not depend on the inputs")
@@ -163,6 +215,10 @@ def capture_with(
     if steps[graph.output].op != "input":
         steps[graph.output].name = "f"
     _backward(graph, out, by_node)
+    for i in cuts:
+        s = steps[i]
+        graph.notes.append(f"{s.name} = {s.label} passes no gradient back: {s.op} is "
+                           "integer-valued, its derivative is 0 wherever it is defined")
     return graph, trace
 
 
