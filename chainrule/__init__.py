@@ -55,6 +55,9 @@ __all__ = [
 
 # PyTorch's top-level functions (cr.cat, cr.clamp, ...), with the Tensor face
 globals().update({n: getattr(_torch_functions, n) for n in _torch_functions.__all__})
+# torch.float and torch.int as attributes, left out of __all__: a star import must not
+# shadow Python's float and int
+globals().update(float=_torch_functions.float, int=_torch_functions.int)
 __all__ += [n for n in _torch_functions.__all__ if n not in __all__]
 
 # The transparency tools load on first use: `import chainrule` stays light.

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from collections.abc import Sequence
 
+from chainrule.core import ops as cnp
 from chainrule.tensor import Tensor, _tensors, enable_grad, no_grad, run_backward
 
 __all__ = ["Function", "FunctionCtx", "backward", "enable_grad", "grad", "no_grad"]
@@ -30,6 +31,8 @@ def grad(
     """The sum over `outputs` of their vector-Jacobian products with `grad_outputs`, with
     respect to each of `inputs` (leaves or intermediate tensors). Returns a tuple; `.grad`
     attributes are not touched. With `create_graph=True` the result is itself differentiable.
+    Complex tensors follow PyTorch's convention: `grad_outputs` and the results are conjugate
+    Wirtinger gradients (the conjugates of `cr.vjp`'s cotangents).
 
     >>> import chainrule as cr
     >>> x = cr.tensor(2.0, requires_grad=True)
@@ -193,6 +196,8 @@ class Function:
                     )
             gs = [_new_tensor(c) if tensors and isinstance(c, (np.ndarray, np.generic)) else c
                   for c in cts]  # fmt: skip
+            if tensors:  # PyTorch's complex convention: the conjugates of the engine's
+                gs = [_conj(g) for g in gs]
             got = cls.backward(ctx, *gs)
             got = got if isinstance(got, tuple) else (got,)
             if len(got) != len(args):
@@ -200,13 +205,23 @@ class Function:
                     f"function {name}Backward returned an incorrect number of gradients "
                     f"(expected {len(args)}, got {len(got)})"
                 )
-            return [None if got[i] is None else _value(got[i]) for i in positions]
+            back = (_conj if tensors else _same)
+            return [None if got[i] is None else _value(back(got[i])) for i in positions]
 
         call = CustomVJPCall(name, fun, fwd, bwd, per_example=True)
         outs = bind(P.custom_vjp_call_p, *[args[i] for i in positions], call=call)
         if "single" not in store:
             fun(*[args[i] for i in positions])
         return outs[0] if store["single"] else tuple(outs)
+
+
+def _conj(g: Any) -> Any:
+    """The conjugate of a complex gradient (PyTorch's convention <-> the engine's)."""
+    return cnp.conj(g) if g is not None and np.result_type(g).kind == "c" else g
+
+
+def _same(g: Any) -> Any:
+    return g
 
 
 def _value(o: Any) -> Any:

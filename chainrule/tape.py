@@ -182,7 +182,20 @@ class GradientTape:
         unconnected_gradients: str = "none",
     ) -> Any:
         """d(sum of targets)/d(sources), shaped like `sources`; None (or zeros with
-        `unconnected_gradients="zero"`) where a source is not connected."""
+        `unconnected_gradients="zero"`) where a source is not connected.
+
+        Complex values follow TensorFlow's convention (PyTorch's too): the gradient of a real
+        target with respect to a complex source is the conjugate Wirtinger gradient, the
+        direction of steepest ascent (`cr.grad`'s conjugate), and `output_gradients` of
+        complex targets are read the same way.
+
+        >>> import chainrule as cr
+        >>> z = cr.Variable(3 + 4j)
+        >>> with cr.GradientTape() as tape:
+        ...     loss = abs(z) ** 2
+        >>> tape.gradient(loss, z)
+        tensor(6.+8.j, dtype=complex128)
+        """
         if self._used and not self.persistent:
             raise RuntimeError(
                 "a non-persistent GradientTape can compute only one set of gradients: "
@@ -190,8 +203,9 @@ class GradientTape:
             )
         self._used = True
         targets = _tensors(target, "target")
-        if output_gradients is None:  # a non-scalar target: the gradient of its sum
-            grads = [None if t._value.size == 1 else np.ones(t.shape, t.dtype) for t in targets]
+        if output_gradients is None:  # a non-scalar or complex target: the gradient of its sum
+            grads = [None if t._value.size == 1 and t.dtype.kind != "c" else
+                     np.ones(t.shape, t.dtype) for t in targets]  # fmt: skip
         elif isinstance(target, Tensor):
             grads = [output_gradients]
         else:

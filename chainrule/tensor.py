@@ -21,12 +21,14 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from chainrule.core import linalg as _linalg
+from chainrule import torch_functions as _F  # PyTorch's functions, which the methods call
 from chainrule.core import ops as cnp
+from chainrule.core.primitives import where_p as _where_p
 from chainrule.core.trace import Tracer, bind_with
 from chainrule.rules.vjp import vjp_rules
 from chainrule.transforms import reverse
 from chainrule.transforms.reverse import FREED, Node, NodeMeta, ReverseTrace, RTracer
+from chainrule.transforms.reverse import _seq as _node_seq
 
 # --- grad mode -------------------------------------------------------------------------------
 
@@ -150,6 +152,18 @@ class EagerTrace(ReverseTrace):
         return np.array(v, copy=True)
 
     def process_primitive(self, prim: Any, args: tuple, params: dict) -> Any:
+        if prim.elementwise and len(args) > 1:  # PyTorch's promotion of 0-d operands
+            zero = dims = False
+            for a in args:
+                if isinstance(a, _ARRAYS):
+                    if a.shape:
+                        dims = True
+                    else:
+                        zero = True
+                elif isinstance(a, _GENERIC):
+                    zero = dims = True
+            if zero and dims:
+                args = _promote(prim, args)
         mode = _mode
         if mode.plain:
             out = ReverseTrace.process_primitive(self, prim, args, params)
@@ -166,6 +180,41 @@ class EagerTrace(ReverseTrace):
 
 _EAGER = EagerTrace(0, "the Tensor face")
 _object_new = object.__new__
+_GENERIC = np.generic
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
+
+
+def _promote(prim: Any, args: tuple) -> tuple:
+    """The operands of an elementwise operation on Tensors, under PyTorch's promotion rule for
+    0-d operands: a NumPy scalar counts as a Python scalar (weakly typed: `x32 * np.float64(2)`
+    stays float32), and a 0-d array or Tensor takes part in the result type only when it is
+    of a higher category (bool < integer < float < complex) than the operands with
+    dimensions; otherwise it is cast to their type. The functional face keeps NumPy's rule."""
+    first = 1 if prim is _where_p else 0  # where's condition is not promoted
+    out = list(args)
+    dims, zero = [], []
+    for i in range(first, len(args)):
+        a = args[i]
+        if isinstance(a, _GENERIC):
+            out[i] = a.item()
+        elif isinstance(a, _ARRAYS):
+            (dims if a.shape else zero).append(i)
+    if dims and zero:
+        d = np.result_type(*[args[i].dtype for i in dims])
+        cd = _CATEGORY.get(d.kind)
+        for i in zero:
+            z = args[i]
+            cz = _CATEGORY.get(z.dtype.kind)
+            if z.dtype == d or cd is None or cz is None:
+                continue
+            if cz <= cd:
+                target = d
+            elif cz == 3 and cd == 2:  # a complex 0-d with floats: complex of their precision
+                target = np.result_type(d, np.complex64)
+            else:
+                continue
+            out[i] = cnp.astype(z, target) if isinstance(z, Tensor) else np.asarray(z, target)
+    return tuple(out)
 
 
 # --- the tensor ------------------------------------------------------------------------------
@@ -218,6 +267,10 @@ def _check_device(device: Any) -> None:
 class Tensor(RTracer):
     """An array that records the operations applied to it while `requires_grad` is on.
 
+    Methods follow PyTorch (`dim=`, `keepdim=`, `t.max(dim)` -> (values, indices), in-place
+    `*_` methods); NumPy's spelling of the same methods (`axis=`, `keepdims=`, `ddof=`) keeps
+    NumPy's meaning, so NumPy code runs on Tensors unchanged.
+
     >>> import chainrule as cr
     >>> t = cr.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
     >>> (t * t).sum().backward()
@@ -226,7 +279,7 @@ class Tensor(RTracer):
             [6., 8.]])
     """
 
-    __slots__ = ("_grad", "_ver", "__weakref__")
+    __slots__ = ("_grad", "_ver", "_base", "__weakref__")
 
     def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False):
         self._trace = _EAGER
@@ -240,27 +293,158 @@ class Tensor(RTracer):
     # -- basic attributes (shape and dtype come from RTracer) ----------------------------------
     @property
     def device(self) -> str:
+        """Where the values live ("cpu").
+
+        >>> import chainrule as cr
+        >>> cr.zeros(1).device
+        'cpu'
+        """
         return "cpu"
 
     @property
     def data(self) -> Tensor:
-        """The same values, detached from the graph."""
+        """The same values, detached from the graph (assigning it replaces the values).
+
+        >>> import chainrule as cr
+        >>> x = cr.tensor([1.0, 2.0], requires_grad=True)
+        >>> x.data.requires_grad
+        False
+        """
         return self.detach()
 
+    @data.setter
+    def data(self, value: Any) -> None:
+        v = value._value if isinstance(value, Tensor) else np.asarray(value)
+        self._value = v
+
     def size(self, dim: int | None = None) -> Any:  # type: ignore[override]
-        """The shape (PyTorch's `size()`), or the length along `dim`."""
+        """The shape (PyTorch's `size()`), or the length along `dim`.
+
+        >>> import chainrule as cr
+        >>> cr.zeros(2, 3).size(), cr.zeros(2, 3).size(-1)
+        ((2, 3), 3)
+        """
         return self.shape if dim is None else self.shape[dim]
 
     def dim(self) -> int:
-        """The number of dimensions."""
+        """The number of dimensions.
+
+        >>> import chainrule as cr
+        >>> cr.zeros(2, 3).dim()
+        2
+        """
+        return self._value.ndim
+
+    def ndimension(self) -> int:
+        """The number of dimensions.
+
+        >>> import chainrule as cr
+        >>> cr.zeros(2, 3).ndimension()
+        2
+        """
         return self._value.ndim
 
     def numel(self) -> int:
-        """The number of elements."""
+        """The number of elements.
+
+        >>> import chainrule as cr
+        >>> cr.zeros(2, 3).numel()
+        6
+        """
         return int(self._value.size)
+
+    nelement = numel
+
+    def element_size(self) -> int:
+        """Bytes per element.
+
+        >>> import numpy as np, chainrule as cr
+        >>> cr.zeros(2, dtype=np.float32).element_size()
+        4
+        """
+        return self._value.dtype.itemsize
+
+    @property
+    def nbytes(self) -> int:
+        """The bytes of the values.
+
+        >>> import chainrule as cr
+        >>> cr.zeros(3).nbytes
+        24
+        """
+        return int(self._value.nbytes)
+
+    @property
+    def itemsize(self) -> int:
+        """Bytes per element.
+
+        >>> import chainrule as cr
+        >>> cr.zeros(3).itemsize
+        8
+        """
+        return self._value.dtype.itemsize
+
+    def is_floating_point(self) -> bool:
+        """Whether the dtype is a floating-point type.
+
+        >>> import chainrule as cr
+        >>> cr.zeros(1).is_floating_point(), cr.arange(2).is_floating_point()
+        (True, False)
+        """
+        return self._value.dtype.kind == "f"
+
+    def is_complex(self) -> bool:
+        """Whether the dtype is complex.
+
+        >>> import chainrule as cr
+        >>> cr.tensor(1j).is_complex()
+        True
+        """
+        return self._value.dtype.kind == "c"
+
+    @property
+    def is_cuda(self) -> bool:
+        """Whether the values are on a GPU (not yet: False).
+
+        >>> import chainrule as cr
+        >>> cr.zeros(1).is_cuda
+        False
+        """
+        return False
+
+    def is_contiguous(self) -> bool:
+        """Whether the values are C-contiguous in memory.
+
+        >>> import chainrule as cr
+        >>> cr.zeros(2, 3).is_contiguous(), cr.zeros(2, 3).t().is_contiguous()
+        (True, False)
+        """
+        v = self._value
+        return bool(v.flags.c_contiguous) if isinstance(v, np.ndarray) else True
+
+    def contiguous(self) -> Tensor:
+        """This tensor (a C-contiguous copy, in the graph, if it is not contiguous).
+
+        >>> import chainrule as cr
+        >>> cr.zeros(2, 3).t().contiguous().is_contiguous()
+        True
+        """
+        if self.is_contiguous():
+            return self
+        if self._node is None:
+            return _new(np.ascontiguousarray(self._value), None)
+        return cnp.reshape(cnp.ravel(self), self.shape)  # a C-ordered copy, in the graph
 
     @property
     def requires_grad(self) -> bool:
+        """Whether operations on this tensor are recorded (settable on leaves).
+
+        >>> import chainrule as cr
+        >>> x = cr.zeros(2)
+        >>> x.requires_grad = True
+        >>> x.requires_grad, (x * 2).requires_grad
+        (True, True)
+        """
         return self._node is not None
 
     @requires_grad.setter
@@ -295,15 +479,36 @@ class Tensor(RTracer):
 
     @property
     def is_leaf(self) -> bool:
+        """Whether this tensor was made by the user, not by a recorded operation.
+
+        >>> import chainrule as cr
+        >>> x = cr.tensor(1.0, requires_grad=True)
+        >>> x.is_leaf, (x * 2).is_leaf
+        (True, False)
+        """
         return self._node is None or self._node.prim is None
 
     @property
     def grad_fn(self) -> Node | None:
-        """The node that made this tensor (None for leaves)."""
+        """The node that made this tensor (None for leaves).
+
+        >>> import chainrule as cr
+        >>> (cr.tensor(1.0, requires_grad=True) * 2).grad_fn
+        <MulBackward shape=() dtype=float64>
+        """
         return None if self.is_leaf else self._node
 
     @property
     def grad(self) -> Tensor | None:
+        """The accumulated gradient. For a complex tensor it is PyTorch's: the conjugate
+        Wirtinger gradient (the conjugate of `cr.grad`'s), so `z -= lr * z.grad` descends.
+
+        >>> import chainrule as cr
+        >>> z = cr.tensor(1 + 2j, requires_grad=True)
+        >>> (abs(z) ** 2).backward()
+        >>> z.grad
+        tensor(2.+4.j, dtype=complex128)
+        """
         return self._grad
 
     @grad.setter
@@ -312,7 +517,11 @@ class Tensor(RTracer):
                                                  Tensor(value))  # fmt: skip
 
     def _accumulate(self, g: Any) -> None:
+        """Add an engine cotangent (JAX's convention) into `.grad` (PyTorch's: conjugated
+        for complex tensors)."""
         g = g if isinstance(g, Tensor) else _new(g, None)
+        if g._value.dtype.kind == "c":
+            g = cnp.conj(g)
         if self._grad is None:
             self._grad = g if g._node is not None or g._value.base is None else _new(
                 np.array(g._value), None
@@ -321,7 +530,16 @@ class Tensor(RTracer):
             self._grad = self._grad + g
 
     def retain_grad(self) -> None:
-        """Keep this non-leaf tensor's gradient in `.grad` during backward."""
+        """Keep this non-leaf tensor's gradient in `.grad` during backward.
+
+        >>> import chainrule as cr
+        >>> x = cr.tensor(3.0, requires_grad=True)
+        >>> h = x * 2
+        >>> h.retain_grad()
+        >>> (h ** 2).backward()
+        >>> h.grad
+        tensor(12.)
+        """
         if self._node is None:
             raise RuntimeError("can't retain_grad on a Tensor that has requires_grad=False")
         if self.is_leaf:
@@ -333,12 +551,19 @@ class Tensor(RTracer):
 
     @property
     def retains_grad(self) -> bool:
+        """Whether `retain_grad()` was called on this non-leaf tensor.
+
+        >>> import chainrule as cr
+        >>> (cr.tensor(1.0, requires_grad=True) * 2).retains_grad
+        False
+        """
         m = None if self._node is None else self._node.meta
         return bool(m is not None and m.retain)
 
     def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> Any:
         """Call `hook(grad)` when this tensor's gradient is computed; a returned tensor
-        replaces the gradient. Returns a handle with `.remove()`.
+        replaces the gradient. Returns a handle with `.remove()`. A complex tensor's hook sees
+        and returns PyTorch's (conjugate) gradient.
 
         >>> import chainrule as cr
         >>> x = cr.tensor(1.0, requires_grad=True)
@@ -351,11 +576,15 @@ class Tensor(RTracer):
             raise RuntimeError("cannot register a hook on a tensor that doesn't require grad")
         meta = self._node.meta or NodeMeta()
         self._node.meta = meta
+        cplx = self._value.dtype.kind == "c"
 
         def raw_hook(g: Any) -> Any:
-            r = hook(g if isinstance(g, Tensor) else _new(g, None))
+            gt = g if isinstance(g, Tensor) else _new(g, None)
+            r = hook(cnp.conj(gt) if cplx else gt)
             if r is None:
                 return None
+            if cplx:
+                r = cnp.conj(r)
             return r if isinstance(g, Tensor) else _value_of(r)
 
         meta.hooks.append(raw_hook)
@@ -363,24 +592,36 @@ class Tensor(RTracer):
 
     # -- conversion ----------------------------------------------------------------------------
     def detach(self) -> Tensor:
-        """A tensor sharing this one's memory and version counter, outside the graph."""
+        """A tensor sharing this one's memory and version counter, outside the graph.
+
+        >>> import chainrule as cr
+        >>> x = cr.tensor([1.0], requires_grad=True)
+        >>> x.detach().requires_grad
+        False
+        """
         t = _new(self._value, None)
         t._ver = self._ver
         return t
 
     def detach_(self) -> Tensor:
-        """Detach in place: this tensor becomes a leaf that doesn't require grad."""
+        """Detach in place: this tensor becomes a leaf that doesn't require grad.
+
+        >>> import chainrule as cr
+        >>> h = cr.tensor(1.0, requires_grad=True) * 2
+        >>> h.detach_().is_leaf
+        True
+        """
         self._node = None
         return self
 
-    def numpy(self) -> np.ndarray:
+    def numpy(self, force: bool = False) -> np.ndarray:
         """The values as a NumPy array (sharing memory).
 
         >>> import chainrule as cr
         >>> cr.tensor([1.0, 2.0]).numpy()
         array([1., 2.])
         """
-        if self._node is not None:
+        if self._node is not None and not force:
             raise RuntimeError(
                 "can't call numpy() on a tensor that requires grad: use t.detach().numpy()"
             )
@@ -392,7 +633,8 @@ class Tensor(RTracer):
                 "can't convert a tensor that requires grad to a NumPy array: use "
                 "t.detach().numpy()"
             )
-        return self._value if dtype is None else self._value.astype(dtype)
+        v = np.asarray(self._value)
+        return v if dtype is None else v.astype(dtype)
 
     def __float__(self) -> float:  # PyTorch's: the value, outside the graph
         return float(self._value)
@@ -401,7 +643,12 @@ class Tensor(RTracer):
         return complex(self._value)
 
     def item(self) -> Any:
-        """The single value as a Python number."""
+        """The single value as a Python number.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([2.5]).item()
+        2.5
+        """
         if self._value.size != 1:
             raise RuntimeError(
                 f"a tensor with {self._value.size} elements cannot be converted to a scalar"
@@ -409,34 +656,202 @@ class Tensor(RTracer):
         return self._value.item()
 
     def tolist(self) -> Any:
-        """The values as nested Python lists."""
+        """The values as nested Python lists.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([[1.0, 2.0]]).tolist()
+        [[1.0, 2.0]]
+        """
         return self._value.tolist()
 
-    def to(self, device: Any = None, dtype: Any = None) -> Tensor:
-        """This tensor on `device` ('cpu') and/or as `dtype` (a recorded cast)."""
-        if isinstance(device, (np.dtype, type)) and dtype is None:
-            device, dtype = None, device
+    def to(self, *args: Any, **kwargs: Any) -> Tensor:
+        """This tensor as `dtype` and/or on `device` ('cpu'): `t.to(dtype)`,
+        `t.to(device, dtype)`, `t.to(other)` (other's dtype), `dtype=`, `device=`, `copy=`.
+        Returns the tensor itself when nothing changes (as PyTorch); a cast is recorded.
+
+        >>> import numpy as np, chainrule as cr
+        >>> cr.tensor([1.0]).to(np.float32).dtype
+        dtype('float32')
+        """
+        device, dtype = kwargs.pop("device", None), kwargs.pop("dtype", None)
+        copy = kwargs.pop("copy", False)
+        kwargs.pop("non_blocking", None)
+        kwargs.pop("memory_format", None)
+        if kwargs:
+            raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
+        for a in args:
+            if isinstance(a, Tensor):
+                dtype = a.dtype
+            elif isinstance(a, str) or a is None:
+                device = a
+            else:
+                dtype = a
         _check_device(device)
-        return self if dtype is None else cnp.astype(self, dtype)
+        if dtype is None or np.dtype(dtype) == self.dtype:
+            return self.clone() if copy else self
+        return cnp.astype(self, dtype)
 
     def cpu(self) -> Tensor:
-        """This tensor (already on the CPU)."""
+        """This tensor (already on the CPU).
+
+        >>> import chainrule as cr
+        >>> x = cr.zeros(1)
+        >>> x.cpu() is x
+        True
+        """
         return self
 
+    def type_as(self, other: Any) -> Tensor:
+        """This tensor cast to `other`'s dtype.
+
+        >>> import numpy as np, chainrule as cr
+        >>> cr.zeros(1).type_as(cr.zeros(1, dtype=np.float32)).dtype
+        dtype('float32')
+        """
+        return self.to(other.dtype)
+
     def float(self) -> Tensor:  # noqa: A003
-        """As float32 (PyTorch's float)."""
-        return cnp.astype(self, np.float32)
+        """As float32 (PyTorch's float).
+
+        >>> import chainrule as cr
+        >>> cr.tensor([1.0]).float().dtype
+        dtype('float32')
+        """
+        return self.to(np.float32)
 
     def double(self) -> Tensor:
-        """As float64."""
-        return cnp.astype(self, np.float64)
+        """As float64.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([1.0]).double().dtype
+        dtype('float64')
+        """
+        return self.to(np.float64)
+
+    def half(self) -> Tensor:
+        """As float16.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([1.0]).half().dtype
+        dtype('float16')
+        """
+        return self.to(np.float16)
+
+    def long(self) -> Tensor:
+        """As int64 (no gradient flows through an integer result).
+
+        >>> import chainrule as cr
+        >>> cr.tensor([1.0]).long().dtype
+        dtype('int64')
+        """
+        return self.to(np.int64)
+
+    def int(self) -> Tensor:  # noqa: A003
+        """As int32.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([1.0]).int().dtype
+        dtype('int32')
+        """
+        return self.to(np.int32)
+
+    def short(self) -> Tensor:
+        """As int16.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([1.0]).short().dtype
+        dtype('int16')
+        """
+        return self.to(np.int16)
+
+    def bool(self) -> Tensor:  # noqa: A003
+        """As bool.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([1.0]).bool().dtype
+        dtype('bool')
+        """
+        return self.to(np.bool_)
+
+    def cfloat(self) -> Tensor:
+        """As complex64.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([1.0]).cfloat().dtype
+        dtype('complex64')
+        """
+        return self.to(np.complex64)
+
+    def cdouble(self) -> Tensor:
+        """As complex128.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([1.0]).cdouble().dtype
+        dtype('complex128')
+        """
+        return self.to(np.complex128)
 
     def clone(self) -> Tensor:
-        """A copy, in the graph (gradients flow back to this tensor)."""
+        """A copy, in the graph (gradients flow back to this tensor).
+
+        >>> import chainrule as cr
+        >>> x = cr.tensor(1.0, requires_grad=True)
+        >>> x.clone()
+        tensor(1., grad_fn=<MulBackward>)
+        """
         return cnp.astype(self, self.dtype) if self._node is None else self * 1
 
+    def new_tensor(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+        """A new leaf tensor from `data`, with this tensor's dtype by default.
+
+        >>> import numpy as np, chainrule as cr
+        >>> cr.zeros(1, dtype=np.float32).new_tensor([1, 2]).dtype
+        dtype('float32')
+        """
+        return Tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    def new_zeros(self, *size: Any, dtype: Any = None, requires_grad: bool = False,
+                  device: Any = None) -> Tensor:  # fmt: skip
+        """Zeros of shape `size`, with this tensor's dtype by default.
+
+        >>> import chainrule as cr
+        >>> cr.zeros(1).new_zeros(2, 3).shape
+        (2, 3)
+        """
+        return zeros(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    def new_ones(self, *size: Any, dtype: Any = None, requires_grad: bool = False,
+                 device: Any = None) -> Tensor:  # fmt: skip
+        """Ones of shape `size`, with this tensor's dtype by default.
+
+        >>> import chainrule as cr
+        >>> cr.zeros(1).new_ones((2,))
+        tensor([1., 1.])
+        """
+        return ones(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    def new_empty(self, *size: Any, dtype: Any = None, requires_grad: bool = False,
+                  device: Any = None) -> Tensor:  # fmt: skip
+        """An uninitialised tensor of shape `size`, with this tensor's dtype by default.
+
+        >>> import chainrule as cr
+        >>> cr.zeros(1).new_empty(2).shape
+        (2,)
+        """
+        return empty(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    def new_full(self, size: Any, fill_value: Any, dtype: Any = None,
+                 requires_grad: bool = False, device: Any = None) -> Tensor:  # fmt: skip
+        """`fill_value` everywhere, with this tensor's dtype by default.
+
+        >>> import chainrule as cr
+        >>> cr.zeros(1).new_full((2,), 7)
+        tensor([7., 7.])
+        """
+        return full(size, fill_value, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
     def __repr__(self) -> str:
-        body = np.array2string(self._value, separator=", ", prefix="tensor(")
+        body = np.array2string(np.asarray(self._value), separator=", ", prefix="tensor(")
         extra = ""
         if self._value.dtype not in (np.float64, np.float32):
             extra += f", dtype={self._value.dtype}"
@@ -446,6 +861,16 @@ class Tensor(RTracer):
         return f"tensor({body}{extra})"
 
     __str__ = __repr__
+
+    def __getitem__(self, index: Any) -> Tensor:
+        out = cnp.getitem(self, index)
+        if _basic_index(index) and isinstance(out, Tensor) and out is not self:
+            out._base = (self, _INDEX, index)  # a view: in-place changes reach the base
+            if isinstance(out._value, np.generic) and isinstance(self._value, np.ndarray):
+                # one element: a 0-d view of this tensor's memory (NumPy gives a copy)
+                out._value = self._value[(*index, ...) if type(index) is tuple else
+                                         (index, ...)]  # fmt: skip
+        return out
 
     # -- in place --------------------------------------------------------------------------------
     def _check_inplace(self) -> None:
@@ -463,7 +888,57 @@ class Tensor(RTracer):
                 np.can_cast(np.result_type(value), v.dtype, "same_kind"):  # fmt: skip
             np.copyto(v, value, casting="same_kind")
         else:
-            self._value = np.asarray(value, dtype=v.dtype)
+            self._value = np.array(np.broadcast_to(value, v.shape), dtype=v.dtype)
+
+    def _fits(self, new: Any, what: str) -> None:
+        """PyTorch's checks on the result of an in-place operation: this tensor's shape, and
+        a dtype that casts to this tensor's ("same_kind")."""
+        if new.shape != self.shape:
+            raise RuntimeError(
+                f"{what}: output with shape {list(self.shape)} doesn't match the broadcast "
+                f"shape {list(new.shape)}"
+            )
+        if not np.can_cast(new.dtype, self.dtype, "same_kind"):
+            raise RuntimeError(
+                f"{what}: result type {new.dtype} can't be cast to the desired output type "
+                f"{self.dtype}"
+            )
+
+    def _assign(self, new: Tensor, start: int) -> Tensor:
+        """This tensor becomes `new`, computed from it by nodes numbered from `start` on (a
+        recorded in-place operation). Its old values are not overwritten (the graph may keep
+        them), so the nodes that made `new` stay valid: only the nodes saved before see the
+        version change. A view passes the change on to the tensor it views, as PyTorch."""
+        if new.dtype != self.dtype:
+            new = cnp.astype(new, self.dtype)
+        base = getattr(self, "_base", None)
+        if base is not None:
+            _write_back(base, new, start)
+        elif self._node is not None and self._node.prim is not None and self._node.prim.view:
+            raise RuntimeError(
+                f"an in-place operation on a view ({self._node.name()}) of a tensor in the "
+                "graph: chainrule passes in-place changes on to the base tensor only for views "
+                "made by t[index], t.view/reshape/flatten/squeeze/unsqueeze and "
+                "t.transpose/permute/t/T methods; use the out-of-place operation, or "
+                "base[index] = ..."
+            )
+        self._ver[0] += 1
+        _renew_versions(new._node, start, (self._ver, new._ver), self._ver[0])
+        self._value, self._node = new._value, new._node
+        return self
+
+    def _inplace(self, fn: Callable[[Tensor], Any], what: str = "in-place operation") -> Tensor:
+        """Apply `fn(self)` in place: written into memory when nothing is recorded (under
+        no_grad, or with no operand requiring grad), recorded otherwise."""
+        self._check_inplace()
+        start = next(_node_seq)
+        new = fn(self)
+        new = new if isinstance(new, Tensor) else _new(np.asarray(new), None)
+        self._fits(new, what)
+        if not _mode.enabled or (new._node is None and self._node is None):
+            self._write(new._value)  # values change, the graph does not
+            return self
+        return self._assign(new, start)
 
     def __setitem__(self, index: Any, value: Any) -> None:
         """`t[index] = value`, differentiable in both `t` and `value` (a recorded index_set)."""
@@ -471,69 +946,210 @@ class Tensor(RTracer):
         v = value if isinstance(value, Tracer) else np.asarray(_value_of(value))
         if _mode.enabled and (self._node is not None or (isinstance(v, Tensor) and
                                                          v._node is not None)):  # fmt: skip
+            base = getattr(self, "_base", None)
+            if base is not None:  # a view: the tensor it views takes the change
+                start = next(_node_seq)
+                self._assign(cnp.index_set(self, index, v), start)
+                return
             new = cnp.index_set(self, index, v)
             self._ver[0] += 1
-            if self._value.flags.writeable and new._value.dtype == self._value.dtype:
+            if isinstance(self._value, np.ndarray) and self._value.flags.writeable and \
+                    new._value.dtype == self._value.dtype:  # fmt: skip
                 self._value[_np_index(index)] = _value_of(v)  # views of this tensor see it
             else:
                 self._value = new._value
             self._node = new._node
         else:
             self._ver[0] += 1
-            if not self._value.flags.writeable:
+            if not isinstance(self._value, np.ndarray) or not self._value.flags.writeable:
                 self._value = np.array(self._value)
             self._value[_np_index(index)] = _value_of(v)
 
-    def _inplace(self, op: Callable, other: Any) -> Tensor:
-        self._check_inplace()
-        if not _mode.enabled or (self._node is None and not (isinstance(other, Tensor) and
-                                                             other._node is not None)):  # fmt: skip
-            with no_grad():  # not recorded: the values change, the graph does not
-                self._write(op(self, other)._value)
-            return self
-        new = op(self, other)
-        self._ver[0] += 1
-        self._value, self._node = new._value, new._node
-        return self
-
     def __iadd__(self, other: Any) -> Tensor:
-        return self._inplace(lambda a, b: a + b, other)
+        return self._inplace(lambda a: a + other, "+=")
 
     def __isub__(self, other: Any) -> Tensor:
-        return self._inplace(lambda a, b: a - b, other)
+        return self._inplace(lambda a: a - other, "-=")
 
     def __imul__(self, other: Any) -> Tensor:
-        return self._inplace(lambda a, b: a * b, other)
+        return self._inplace(lambda a: a * other, "*=")
 
     def __itruediv__(self, other: Any) -> Tensor:
-        return self._inplace(lambda a, b: a / b, other)
+        return self._inplace(lambda a: a / other, "/=")
 
     def __ipow__(self, other: Any) -> Tensor:
-        return self._inplace(lambda a, b: a**b, other)
+        return self._inplace(lambda a: a**other, "**=")
 
-    def add_(self, other: Any, alpha: float = 1) -> Tensor:
-        """In-place `self += alpha * other`."""
-        return self._inplace(lambda a, b: a + alpha * b, other)
+    def __imatmul__(self, other: Any) -> Tensor:
+        return self._inplace(lambda a: a @ other, "@=")
 
-    def sub_(self, other: Any, alpha: float = 1) -> Tensor:
-        """In-place `self -= alpha * other`."""
-        return self._inplace(lambda a, b: a - alpha * b, other)
+    def add_(self, other: Any, alpha: Any = 1) -> Tensor:
+        """In-place `self += alpha * other`.
+
+        >>> import chainrule as cr
+        >>> p = cr.tensor([1.0, 2.0])
+        >>> p.add_(cr.tensor([1.0, 1.0]), alpha=-0.5)
+        tensor([0.5, 1.5])
+        """
+        return self._inplace(lambda a: _F.add(a, other, alpha=alpha), "add_")
+
+    def sub_(self, other: Any, alpha: Any = 1) -> Tensor:
+        """In-place `self -= alpha * other`.
+
+        >>> import chainrule as cr
+        >>> t = cr.tensor([1.0, 2.0])
+        >>> t.sub_(cr.tensor([1.0, 1.0]), alpha=2)
+        tensor([-1.,  0.])
+        """
+        return self._inplace(lambda a: _F.sub(a, other, alpha=alpha), "sub_")
 
     def mul_(self, other: Any) -> Tensor:
-        """In-place `self *= other`."""
-        return self._inplace(lambda a, b: a * b, other)
+        """In-place `self *= other`.
+
+        >>> import chainrule as cr
+        >>> t = cr.tensor([1.0, 2.0])
+        >>> t.mul_(3)
+        tensor([3., 6.])
+        """
+        return self._inplace(lambda a: a * other, "mul_")
+
+    def div_(self, other: Any, rounding_mode: str | None = None) -> Tensor:
+        """In-place `self /= other` (`rounding_mode` as in `cr.div`).
+
+        >>> import chainrule as cr
+        >>> t = cr.tensor([1.0, 2.0])
+        >>> t.div_(2)
+        tensor([0.5, 1. ])
+        """
+        return self._inplace(lambda a: _F.div(a, other, rounding_mode=rounding_mode), "div_")
+
+    def pow_(self, exponent: Any) -> Tensor:
+        """In-place `self **= exponent`.
+
+        >>> import chainrule as cr
+        >>> t = cr.tensor([1.0, 2.0])
+        >>> t.pow_(2)
+        tensor([1., 4.])
+        """
+        return self._inplace(lambda a: a**exponent, "pow_")
+
+    def clamp_(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+        """In-place `clamp`.
+
+        >>> import chainrule as cr
+        >>> t = cr.tensor([1.0, 2.0])
+        >>> t.clamp_(max=1.5)
+        tensor([1. , 1.5])
+        """
+        return self._inplace(lambda a: _F.clamp(a, min, max), "clamp_")
+
+    clip_ = clamp_
+
+    def addcmul_(self, tensor1: Any, tensor2: Any, value: Any = 1) -> Tensor:
+        """In-place `self += value * tensor1 * tensor2` (what optimizers use).
+
+        >>> import chainrule as cr
+        >>> t = cr.tensor([1.0, 2.0])
+        >>> t.addcmul_(cr.tensor([1.0, 2.0]), cr.tensor([3.0, 4.0]), value=0.5)
+        tensor([2.5, 6. ])
+        """
+        return self._inplace(lambda a: a + value * (tensor1 * tensor2), "addcmul_")
+
+    def addcdiv_(self, tensor1: Any, tensor2: Any, value: Any = 1) -> Tensor:
+        """In-place `self += value * tensor1 / tensor2` (what optimizers use).
+
+        >>> import chainrule as cr
+        >>> t = cr.tensor([1.0, 2.0])
+        >>> t.addcdiv_(cr.tensor([1.0, 2.0]), cr.tensor([4.0, 4.0]))
+        tensor([1.25, 2.5 ])
+        """
+        return self._inplace(lambda a: a + value * (tensor1 / tensor2), "addcdiv_")
+
+    def lerp_(self, end: Any, weight: Any) -> Tensor:
+        """In-place `self += weight * (end - self)`.
+
+        >>> import chainrule as cr
+        >>> t = cr.tensor([1.0, 2.0])
+        >>> t.lerp_(cr.tensor([3.0, 4.0]), 0.5)
+        tensor([2., 3.])
+        """
+        return self._inplace(lambda a: a + weight * (end - a), "lerp_")
+
+    def masked_fill_(self, mask: Any, value: Any) -> Tensor:
+        """In-place `masked_fill`.
+
+        >>> import chainrule as cr
+        >>> t = cr.tensor([1.0, 2.0])
+        >>> t.masked_fill_(cr.tensor([True, False]), 0.0)
+        tensor([0., 2.])
+        """
+        return self._inplace(lambda a: _F.masked_fill(a, mask, value), "masked_fill_")
 
     def zero_(self) -> Tensor:
-        """Fill with zeros, in place."""
-        return self._inplace(lambda a, b: a * 0, None)
+        """Fill with zeros, in place.
 
-    def fill_(self, value: float) -> Tensor:
-        """Fill with `value`, in place."""
-        return self._inplace(lambda a, b: a * 0 + value, None)
+        >>> import chainrule as cr
+        >>> t = cr.tensor([1.0, 2.0])
+        >>> t.zero_()
+        tensor([0., 0.])
+        """
+        return self.fill_(0)
 
-    def copy_(self, src: Any) -> Tensor:
-        """Copy `src` into this tensor, in place (differentiable in `src`)."""
-        return self._inplace(lambda a, b: a * 0 + b, src)
+    def fill_(self, value: Any) -> Tensor:
+        """Fill with `value`, in place (differentiable in a 0-d Tensor `value`).
+
+        >>> import chainrule as cr
+        >>> cr.zeros(2).fill_(3.0)
+        tensor([3., 3.])
+        """
+        return self.copy_(value if isinstance(value, Tensor) else
+                          np.asarray(_value_of(value), self.dtype))  # fmt: skip
+
+    def copy_(self, src: Any, non_blocking: bool = False) -> Tensor:
+        """Copy `src` (broadcast, cast to this dtype) into this tensor, in place;
+        differentiable in `src`, and this tensor's old values get no gradient.
+
+        >>> import chainrule as cr
+        >>> cr.zeros(2, 2).copy_(cr.tensor([1.0, 2.0]))
+        tensor([[1., 2.],
+                [1., 2.]])
+        """
+        self._check_inplace()
+        s = src if isinstance(src, Tensor) else np.asarray(_value_of(src))
+        if np.broadcast_shapes(np.shape(s), self.shape) != self.shape:
+            raise RuntimeError(f"copy_: src of shape {list(np.shape(s))} doesn't broadcast to "
+                               f"{list(self.shape)}")  # fmt: skip
+        if _mode.enabled and (self._node is not None or
+                              (isinstance(s, Tensor) and s._node is not None)):  # fmt: skip
+            start = next(_node_seq)
+            if isinstance(s, Tensor) and s.dtype != self.dtype:
+                s = cnp.astype(s, self.dtype)
+            return self._assign(cnp.index_set(self, Ellipsis, s), start)
+        self._write(np.broadcast_to(np.asarray(_value_of(s), self.dtype), self.shape))
+        return self
+
+    def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
+        """Fill with uniform values in [a, b), in place (not recorded).
+
+        >>> import chainrule as cr
+        >>> bool((cr.zeros(5).uniform_(2.0, 3.0) >= 2.0).all())
+        True
+        """
+        return self._fill_random(lambda rng: rng.uniform(a, b, self.shape))
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
+        """Fill with normal values, in place (not recorded).
+
+        >>> import chainrule as cr
+        >>> cr.zeros(5).normal_(0.0, 1.0).shape
+        (5,)
+        """
+        return self._fill_random(lambda rng: rng.normal(mean, std, self.shape))
+
+    def _fill_random(self, draw: Callable) -> Tensor:
+        self._check_inplace()
+        self._write(np.asarray(draw(_rng), self.dtype))
+        return self
 
     # -- backward ------------------------------------------------------------------------------
     def backward(
@@ -544,7 +1160,9 @@ class Tensor(RTracer):
         inputs: Sequence[Tensor] | None = None,
     ) -> None:
         """Accumulate the gradient of this tensor (weighted by `gradient`, the vector of a
-        vector-Jacobian product) into `.grad` of the leaves it depends on.
+        vector-Jacobian product) into `.grad` of the leaves it depends on. For a complex
+        output, `gradient` is PyTorch's: the conjugate Wirtinger gradient of a real loss
+        with respect to this tensor.
 
         >>> import numpy as np, chainrule as cr
         >>> X = cr.tensor(np.linspace(-3, 3, 5), requires_grad=True)
@@ -568,78 +1186,824 @@ class Tensor(RTracer):
 
         return load("explain")(self)
 
-    # reductions etc. come from Tracer's NumPy methods; PyTorch's names too:
-    def abs(self) -> Tensor:  # noqa: A003
-        return cnp.abs(self)
+    # -- PyTorch's methods (NumPy's come from Tracer; NumPy's spelling keeps NumPy's meaning) --
+    # The elementwise functions (abs, exp, sin, sigmoid, ...) are added below the class.
 
-    def exp(self) -> Tensor:
-        return cnp.exp(self)
+    def round(self, decimals: int = 0) -> Tensor:  # noqa: A003
+        """Rounded to `decimals` decimals (half to even, as NumPy and PyTorch; no gradient).
 
-    def log(self) -> Tensor:
-        return cnp.log(self)
+        >>> import chainrule as cr
+        >>> cr.tensor([0.5, 1.5, 2.26]).round(), cr.tensor([2.26]).round(decimals=1)
+        (tensor([0., 2., 2.]), tensor([2.3]))
+        """
+        return cnp.round(self, decimals)
 
-    def sin(self) -> Tensor:
-        return cnp.sin(self)
+    def softmax(self, dim: Any = None, dtype: Any = None) -> Tensor:
+        """`cr.softmax` along `dim`.
 
-    def cos(self) -> Tensor:
-        return cnp.cos(self)
+        >>> import chainrule as cr
+        >>> cr.tensor([[0.0, 0.0]]).softmax(dim=-1)
+        tensor([[0.5, 0.5]])
+        """
+        return _F.softmax(self, dim, dtype=dtype)
 
-    def tanh(self) -> Tensor:
-        return cnp.tanh(self)
+    def log_softmax(self, dim: Any = None, dtype: Any = None) -> Tensor:
+        """`cr.log_softmax` along `dim`.
 
-    def sqrt(self) -> Tensor:
-        return cnp.sqrt(self)
+        >>> import chainrule as cr
+        >>> cr.tensor([[0.0, 0.0]]).log_softmax(dim=1)
+        tensor([[-0.693147, -0.693147]])
+        """
+        return _F.log_softmax(self, dim, dtype=dtype)
 
-    def sigmoid(self) -> Tensor:
-        return 0.5 * (cnp.tanh(self * 0.5) + 1)
+    def logsumexp(self, dim: Any, keepdim: bool = False) -> Tensor:
+        """`cr.logsumexp` along `dim`.
 
-    def relu(self) -> Tensor:
-        return cnp.maximum(self, 0)
+        >>> import chainrule as cr
+        >>> cr.tensor([[0.0, 0.0]]).logsumexp(dim=1)
+        tensor([0.693147])
+        """
+        return _F.logsumexp(self, dim, keepdim)
 
     def pow(self, exponent: Any) -> Tensor:  # noqa: A003
+        """self ** exponent.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([2.0, 3.0]).pow(2)
+        tensor([4., 9.])
+        """
         return self**exponent
+
+    def add(self, other: Any, alpha: Any = 1) -> Tensor:
+        """self + alpha * other.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([1.0]).add(cr.tensor([2.0]), alpha=10)
+        tensor([21.])
+        """
+        return _F.add(self, other, alpha=alpha)
+
+    def sub(self, other: Any, alpha: Any = 1) -> Tensor:
+        """self - alpha * other.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([1.0]).sub(cr.tensor([2.0]), alpha=0.5)
+        tensor([0.])
+        """
+        return _F.sub(self, other, alpha=alpha)
+
+    subtract = sub
+
+    def mul(self, other: Any) -> Tensor:
+        """self * other.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([1.0, 2.0]).mul(3)
+        tensor([3., 6.])
+        """
+        return self * other
+
+    multiply = mul
+
+    def div(self, other: Any, rounding_mode: str | None = None) -> Tensor:
+        """self / other; `rounding_mode` "floor" or "trunc" rounds the quotient.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([7.0, -7.0]).div(2), cr.tensor([7.0, -7.0]).div(2, rounding_mode="trunc")
+        (tensor([ 3.5, -3.5]), tensor([ 3., -3.]))
+        """
+        return _F.div(self, other, rounding_mode=rounding_mode)
+
+    divide = true_divide = div
+
+    def maximum(self, other: Any) -> Tensor:
+        """The elementwise maximum (ties share the gradient).
+
+        >>> import chainrule as cr
+        >>> cr.tensor([1.0, 5.0]).maximum(cr.tensor([3.0, 2.0]))
+        tensor([3., 5.])
+        """
+        return cnp.maximum(self, other)
+
+    def minimum(self, other: Any) -> Tensor:
+        """The elementwise minimum (ties share the gradient).
+
+        >>> import chainrule as cr
+        >>> cr.tensor([1.0, 5.0]).minimum(cr.tensor([3.0, 2.0]))
+        tensor([1., 2.])
+        """
+        return cnp.minimum(self, other)
+
+    def eq(self, other: Any) -> Tensor:
+        """self == other, elementwise.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([1.0, 2.0]).eq(2.0)
+        tensor([False,  True], dtype=bool)
+        """
+        return self == other
+
+    def ne(self, other: Any) -> Tensor:
+        """self != other, elementwise.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([1.0, 2.0]).ne(2.0)
+        tensor([ True, False], dtype=bool)
+        """
+        return self != other
+
+    def lt(self, other: Any) -> Tensor:
+        """self < other, elementwise.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([1.0, 2.0]).lt(2.0)
+        tensor([ True, False], dtype=bool)
+        """
+        return self < other
+
+    def le(self, other: Any) -> Tensor:
+        """self <= other, elementwise.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([1.0, 2.0]).le(2.0)
+        tensor([ True,  True], dtype=bool)
+        """
+        return self <= other
+
+    def gt(self, other: Any) -> Tensor:
+        """self > other, elementwise.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([1.0, 2.0]).gt(1.0)
+        tensor([False,  True], dtype=bool)
+        """
+        return self > other
+
+    def ge(self, other: Any) -> Tensor:
+        """self >= other, elementwise.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([1.0, 2.0]).ge(2.0)
+        tensor([False,  True], dtype=bool)
+        """
+        return self >= other
+
+    def allclose(self, other: Any, rtol: float = 1e-05, atol: float = 1e-08,
+                 equal_nan: bool = False) -> bool:  # fmt: skip
+        """Whether all values are close to `other`'s (`numpy.allclose`), as a Python bool.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([1.0]).allclose(cr.tensor([1.0 + 1e-9]))
+        True
+        """
+        return _F.allclose(self, other, rtol, atol, equal_nan)
+
+    def equal(self, other: Any) -> bool:
+        """Whether `other` has the same shape and values.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([1.0, 2.0]).equal(cr.tensor([1.0, 2.0]))
+        True
+        """
+        return _F.equal(self, other)
+
+    def clamp(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+        """`cr.clamp`: values limited to [min, max].
+
+        >>> import chainrule as cr
+        >>> cr.tensor([-2.0, 0.5, 3.0]).clamp(min=0.0, max=1.0)
+        tensor([0. , 0.5, 1. ])
+        """
+        return _F.clamp(self, min, max)
+
+    def clip(self, min: Any = None, max: Any = None, out: Any = None,  # noqa: A002
+             **kw: Any) -> Tensor:  # fmt: skip
+        """PyTorch's clip (= clamp), or NumPy's `clip(a_min, a_max)`.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([-2.0, 0.5, 3.0]).clip(0.0, 1.0)
+        tensor([0. , 0.5, 1. ])
+        """
+        _F._no_out("clip", out)
+        lo = kw.pop("a_min", min)
+        hi = kw.pop("a_max", max)
+        if kw:
+            raise TypeError(f"clip() got unexpected keyword arguments {sorted(kw)}")
+        return _F.clamp(self, lo, hi)
+
+    def where(self, condition: Any, other: Any) -> Tensor:
+        """`cr.where(condition, self, other)`.
+
+        >>> import chainrule as cr
+        >>> x = cr.tensor([1.0, -2.0])
+        >>> x.where(x > 0, 0.0)
+        tensor([1., 0.])
+        """
+        return cnp.where(condition, self, other)
+
+    def masked_fill(self, mask: Any, value: Any) -> Tensor:
+        """`value` where `mask` is True (differentiable in self, and in a 0-d Tensor value).
+
+        >>> import chainrule as cr
+        >>> x = cr.tensor([1.0, -2.0])
+        >>> x.masked_fill(x < 0, 9.0)
+        tensor([1., 9.])
+        """
+        return _F.masked_fill(self, mask, value)
+
+    # reductions: PyTorch's dim/keepdim, or NumPy's axis/keepdims
+    def sum(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:  # noqa: A003
+        """The sum over `dim` (PyTorch) or `axis` (NumPy).
+
+        >>> import chainrule as cr
+        >>> cr.tensor([[1.0, 2.0], [3.0, 4.0]]).sum(dim=-1, keepdim=True)
+        tensor([[3.],
+                [7.]])
+        """
+        return _F.sum(self, dim, keepdim, **kw)
+
+    def mean(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
+        """The mean over `dim` (PyTorch) or `axis` (NumPy).
+
+        >>> import chainrule as cr
+        >>> cr.tensor([[1.0, 2.0], [3.0, 4.0]]).mean(0)
+        tensor([2., 3.])
+        """
+        return _F.mean(self, dim, keepdim, **kw)
+
+    def prod(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
+        """The product over `dim` (PyTorch) or `axis` (NumPy); exact gradients with zeros.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([[1.0, 2.0], [3.0, 4.0]]).prod(dim=1)
+        tensor([ 2., 12.])
+        """
+        return _F.prod(self, dim, keepdim, **kw)
+
+    def max(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Any:  # noqa: A003
+        """PyTorch's max: the largest value; with `dim`, the named pair (values, indices);
+        with a tensor, the elementwise maximum. NumPy's `axis=` gives the values only.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([[1.0, 5.0], [4.0, 2.0]]).max(dim=1)
+        max(values=tensor([5., 4.]), indices=tensor([1, 0], dtype=int64))
+        """
+        return _F.max(self, dim, keepdim, **kw)
+
+    def min(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Any:  # noqa: A003
+        """PyTorch's min (see `max`).
+
+        >>> import chainrule as cr
+        >>> cr.tensor([[1.0, 5.0], [4.0, 2.0]]).min(0).values
+        tensor([1., 2.])
+        """
+        return _F.min(self, dim, keepdim, **kw)
+
+    def amax(self, dim: Any = (), keepdim: bool = False) -> Tensor:
+        """The largest values over `dim` (all by default); ties share the gradient.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([[1.0, 5.0], [4.0, 2.0]]).amax(dim=0)
+        tensor([4., 5.])
+        """
+        return _F.amax(self, dim, keepdim)
+
+    def amin(self, dim: Any = (), keepdim: bool = False) -> Tensor:
+        """The smallest values over `dim` (all by default); ties share the gradient.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([[1.0, 5.0], [4.0, 2.0]]).amin()
+        tensor(1.)
+        """
+        return _F.amin(self, dim, keepdim)
+
+    def argmax(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
+        """The index of the largest value (of the flattened values, or along `dim`).
+
+        >>> import chainrule as cr
+        >>> cr.tensor([[1.0, 5.0], [4.0, 2.0]]).argmax(), cr.tensor([[1.0, 5.0]]).argmax(1)
+        (tensor(1, dtype=int64), tensor([1], dtype=int64))
+        """
+        return _F.argmax(self, dim, keepdim, **kw)
+
+    def argmin(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
+        """The index of the smallest value (of the flattened values, or along `dim`).
+
+        >>> import chainrule as cr
+        >>> cr.tensor([[1.0, 5.0], [4.0, 2.0]]).argmin(dim=0, keepdim=True)
+        tensor([[0, 1]], dtype=int64)
+        """
+        return _F.argmin(self, dim, keepdim, **kw)
+
+    def std(self, dim: Any = None, *args: Any, **kw: Any) -> Tensor:
+        """PyTorch's std (Bessel's correction by default: `correction=1`, or `unbiased=`);
+        NumPy's spelling (`axis=`, `ddof=`) keeps NumPy's default ddof=0.
+
+        >>> import chainrule as cr
+        >>> x = cr.tensor([1.0, 3.0])
+        >>> x.std(), x.std(unbiased=False), x.std(axis=0)
+        (tensor(1.414214), tensor(1.), tensor(1.))
+        """
+        return _F.std(self, dim, *args, **kw)
+
+    def var(self, dim: Any = None, *args: Any, **kw: Any) -> Tensor:
+        """PyTorch's var (see `std`).
+
+        >>> import chainrule as cr
+        >>> cr.tensor([1.0, 3.0]).var(), cr.tensor([1.0, 3.0]).var(correction=0)
+        (tensor(2.), tensor(1.))
+        """
+        return _F.var(self, dim, *args, **kw)
+
+    def cumsum(self, dim: Any = None, **kw: Any) -> Tensor:
+        """Cumulative sums along `dim` (NumPy: over the flattened tensor without one).
+
+        >>> import chainrule as cr
+        >>> cr.tensor([[1.0, 2.0], [3.0, 4.0]]).cumsum(dim=1)
+        tensor([[1., 3.],
+                [3., 7.]])
+        """
+        return _F.cumsum(self, dim, **kw)
+
+    def cumprod(self, dim: Any = None, **kw: Any) -> Tensor:
+        """Cumulative products along `dim` (exact gradients with zeros).
+
+        >>> import chainrule as cr
+        >>> cr.tensor([1.0, 2.0, 3.0]).cumprod(0)
+        tensor([1., 2., 6.])
+        """
+        return _F.cumprod(self, dim, **kw)
+
+    def norm(self, p: Any = "fro", dim: Any = None, keepdim: bool = False,
+             dtype: Any = None) -> Tensor:  # fmt: skip
+        """`cr.norm`: the p-norm over all values or over `dim`.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([3.0, 4.0]).norm(), cr.tensor([[3.0, -4.0]]).norm(p=1, dim=1)
+        (tensor(5.), tensor([7.]))
+        """
+        return _F.norm(self, p, dim, keepdim, dtype)
+
+    # products
+    def matmul(self, other: Any) -> Tensor:
+        """The matrix product (`@`, broadcast over leading dimensions).
+
+        >>> import chainrule as cr
+        >>> cr.eye(2).matmul(cr.tensor([1.0, 2.0]))
+        tensor([1., 2.])
+        """
+        return cnp.matmul(self, other)
+
+    def mm(self, mat2: Any) -> Tensor:
+        """Matrix product of two 2-D tensors.
+
+        >>> import chainrule as cr
+        >>> cr.eye(2).mm(cr.ones(2, 1))
+        tensor([[1.],
+                [1.]])
+        """
+        return _F.mm(self, mat2)
+
+    def bmm(self, mat2: Any) -> Tensor:
+        """Batched matrix product of two 3-D tensors.
+
+        >>> import chainrule as cr
+        >>> cr.ones(4, 2, 3).bmm(cr.ones(4, 3, 5)).shape
+        (4, 2, 5)
+        """
+        return _F.bmm(self, mat2)
+
+    def mv(self, vec: Any) -> Tensor:
+        """Matrix-vector product.
+
+        >>> import chainrule as cr
+        >>> cr.eye(2).mv(cr.tensor([1.0, 2.0]))
+        tensor([1., 2.])
+        """
+        return _F.mv(self, vec)
+
+    def dot(self, other: Any, out: Any = None) -> Tensor:
+        """Dot product (PyTorch's is for 1-D tensors; NumPy's more general one otherwise).
+
+        >>> import chainrule as cr
+        >>> cr.tensor([1.0, 2.0]).dot(cr.tensor([3.0, 4.0]))
+        tensor(11.)
+        """
+        _F._no_out("dot", out)
+        return cnp.dot(self, other)
+
+    def outer(self, vec2: Any) -> Tensor:
+        """The outer product of two vectors.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([1.0, 2.0]).outer(cr.tensor([1.0, 10.0]))
+        tensor([[ 1., 10.],
+                [ 2., 20.]])
+        """
+        return cnp.outer(self, vec2)
+
+    # shapes (views pass in-place changes on to the tensor they view)
+    def view(self, *shape: Any) -> Tensor:
+        """The values with a new shape (a view; -1 infers one dimension).
+
+        >>> import chainrule as cr
+        >>> cr.arange(6).view(2, -1)
+        tensor([[0, 1, 2],
+                [3, 4, 5]], dtype=int64)
+        """
+        return _view(self, cnp.reshape(self, _shape_args(shape)), _RESHAPE)
+
+    def view_as(self, other: Any) -> Tensor:
+        """A view with `other`'s shape.
+
+        >>> import chainrule as cr
+        >>> cr.arange(6).view_as(cr.zeros(3, 2)).shape
+        (3, 2)
+        """
+        return self.view(other.shape)
+
+    def reshape(self, *shape: Any, order: str = "C") -> Tensor:  # type: ignore[override]
+        """The values with a new shape (varargs or a tuple).
+
+        >>> import chainrule as cr
+        >>> cr.arange(6).reshape(3, 2).shape, cr.arange(6).reshape((2, -1)).shape
+        ((3, 2), (2, 3))
+        """
+        out = cnp.reshape(self, _shape_args(shape), order)
+        return _view(self, out, _RESHAPE) if order == "C" else out
+
+    def reshape_as(self, other: Any) -> Tensor:
+        """The values with `other`'s shape.
+
+        >>> import chainrule as cr
+        >>> cr.arange(6).reshape_as(cr.zeros(2, 3)).shape
+        (2, 3)
+        """
+        return self.reshape(other.shape)
+
+    def flatten(self, start_dim: Any = 0, end_dim: int = -1, order: str = "C") -> Tensor:  # type: ignore[override]
+        """Dimensions start_dim..end_dim merged into one (all of them by default; NumPy's
+        `flatten(order)` too).
+
+        >>> import chainrule as cr
+        >>> cr.zeros(2, 3, 4).flatten(1).shape, cr.zeros(2, 3).flatten().shape
+        ((2, 12), (6,))
+        """
+        if isinstance(start_dim, str):
+            order, start_dim = start_dim, 0
+        if order != "C":
+            return cnp.ravel(self, order)
+        return _view(self, _F.flatten(self, start_dim, end_dim), _RESHAPE)
+
+    def ravel(self, order: str = "C") -> Tensor:  # type: ignore[override]
+        """The values as one dimension.
+
+        >>> import chainrule as cr
+        >>> cr.zeros(2, 3).ravel().shape
+        (6,)
+        """
+        return self.flatten(order=order)
+
+    def squeeze(self, dim: Any = None, axis: Any = None) -> Tensor:  # type: ignore[override]
+        """Without the dimensions of length 1 (only `dim`, if given and of length 1).
+
+        >>> import chainrule as cr
+        >>> cr.zeros(1, 3, 1).squeeze().shape, cr.zeros(1, 3).squeeze(1).shape
+        ((3,), (1, 3))
+        """
+        return _view(self, _F.squeeze(self, dim if axis is None else axis), _RESHAPE)
+
+    def unsqueeze(self, dim: int) -> Tensor:
+        """With a new dimension of length 1 at `dim`.
+
+        >>> import chainrule as cr
+        >>> cr.zeros(3).unsqueeze(0).shape, cr.zeros(3).unsqueeze(-1).shape
+        ((1, 3), (3, 1))
+        """
+        return _view(self, cnp.expand_dims(self, dim), _RESHAPE)
 
     def transpose(self, *axes: Any) -> Tensor:  # type: ignore[override]
         """PyTorch's `t.transpose(dim0, dim1)` swaps two dimensions; any other call is
-        NumPy's (`t.transpose()`, `t.transpose(axes)`)."""
+        NumPy's (`t.transpose()`, `t.transpose(axes)`).
+
+        >>> import chainrule as cr
+        >>> cr.zeros(2, 3, 4).transpose(0, -1).shape, cr.zeros(2, 3, 4).transpose().shape
+        ((4, 3, 2), (4, 3, 2))
+        """
         if len(axes) == 2 and all(isinstance(a, (int, np.integer)) for a in axes):
-            return cnp.swapaxes(self, *axes)
-        return cnp.transpose(self, None if not axes else (axes[0] if len(axes) == 1 else axes))
+            perm = list(range(self.ndim))
+            a0, a1 = (a % _builtin_max(self.ndim, 1) for a in axes)
+            perm[a0], perm[a1] = perm[a1], perm[a0]
+        else:
+            perm = None if not axes else (axes[0] if len(axes) == 1 else axes)
+        return _permuted(self, perm)
+
+    swapaxes = swapdims = transpose  # type: ignore[assignment]
 
     def permute(self, *dims: Any) -> Tensor:
-        """The dimensions in the order `dims` (PyTorch's permute)."""
-        return cnp.transpose(self, dims[0] if len(dims) == 1 else dims)
+        """The dimensions in the order `dims` (PyTorch's permute).
 
-    def _reduce(self, fn: Callable, dim: Any, keepdim: bool, kwargs: dict) -> Tensor:
-        axis = kwargs.pop("axis", dim)
-        keepdims = kwargs.pop("keepdims", keepdim)
-        return fn(self, axis=axis, keepdims=keepdims, **kwargs)
-
-    def sum(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:  # noqa: A003
-        """The sum over `dim` (PyTorch) or `axis` (NumPy)."""
-        return self._reduce(cnp.sum, dim, keepdim, kw)
-
-    def mean(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
-        """The mean over `dim` (PyTorch) or `axis` (NumPy)."""
-        return self._reduce(cnp.mean, dim, keepdim, kw)
-
-    def view(self, *shape: Any) -> Tensor:
-        return cnp.reshape(self, shape[0] if len(shape) == 1 else shape)
+        >>> import chainrule as cr
+        >>> cr.zeros(2, 3, 4).permute(2, 0, 1).shape
+        (4, 2, 3)
+        """
+        return _permuted(self, dims[0] if len(dims) == 1 else dims)
 
     def t(self) -> Tensor:
-        return cnp.transpose(self)
+        """The transpose of a tensor of at most 2 dimensions.
 
-    def norm(self) -> Tensor:
-        return _linalg.norm(self)
+        >>> import chainrule as cr
+        >>> cr.zeros(2, 3).t().shape
+        (3, 2)
+        """
+        if self.ndim > 2:
+            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is "
+                               f"{self.ndim}D")  # fmt: skip
+        return _permuted(self, None)
 
-    def matmul(self, other: Any) -> Tensor:
-        return cnp.matmul(self, other)
+    @property
+    def T(self) -> Tensor:  # noqa: N802
+        """The dimensions reversed.
 
-    def unsqueeze(self, dim: int) -> Tensor:
-        return cnp.expand_dims(self, dim)
+        >>> import chainrule as cr
+        >>> cr.zeros(2, 3).T.shape
+        (3, 2)
+        """
+        return _permuted(self, None)
 
-    def flatten(self) -> Tensor:  # type: ignore[override]
-        return cnp.ravel(self)
+    @property
+    def mT(self) -> Tensor:  # noqa: N802
+        """The last two dimensions swapped.
+
+        >>> import chainrule as cr
+        >>> cr.zeros(4, 2, 3).mT.shape
+        (4, 3, 2)
+        """
+        return self.transpose(-2, -1)
+
+    def expand(self, *sizes: Any) -> Tensor:
+        """Broadcast to `sizes` (-1 keeps a dimension); a read-only view.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([1.0, 2.0]).expand(2, -1)
+        tensor([[1., 2.],
+                [1., 2.]])
+        """
+        return _F.expand(self, _shape_args(sizes))
+
+    def expand_as(self, other: Any) -> Tensor:
+        """Broadcast to `other`'s shape.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([1.0, 2.0]).expand_as(cr.zeros(3, 2)).shape
+        (3, 2)
+        """
+        return _F.expand(self, tuple(other.shape))
+
+    def broadcast_to(self, size: Any) -> Tensor:
+        """Broadcast to `size`.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([1.0, 2.0]).broadcast_to((3, 2)).shape
+        (3, 2)
+        """
+        return _F.expand(self, tuple(size))
+
+    def repeat(self, *sizes: Any, **kw: Any) -> Tensor:  # type: ignore[override]
+        """PyTorch's repeat: the tensor tiled `sizes` times along each dimension (NumPy's
+        `repeat(repeats, axis=)`, which repeats elements, with `axis=`).
+
+        >>> import chainrule as cr
+        >>> x = cr.tensor([1.0, 2.0])
+        >>> x.repeat(2), x.repeat(2, axis=0)
+        (tensor([1., 2., 1., 2.]), tensor([1., 1., 2., 2.]))
+        """
+        if kw:
+            return cnp.repeat(self, sizes[0] if sizes else kw.pop("repeats"), **kw)
+        return _F.tile(self, _shape_args(sizes))
+
+    def repeat_interleave(self, repeats: Any, dim: Any = None) -> Tensor:
+        """Each element repeated `repeats` times (NumPy's repeat).
+
+        >>> import chainrule as cr
+        >>> cr.tensor([1.0, 2.0]).repeat_interleave(2)
+        tensor([1., 1., 2., 2.])
+        """
+        r = repeats._value if isinstance(repeats, Tensor) else repeats
+        return cnp.repeat(self, r, axis=dim)
+
+    def tile(self, *dims: Any) -> Tensor:
+        """`cr.tile`: the tensor repeated along each dimension.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([1.0, 2.0]).tile(2)
+        tensor([1., 2., 1., 2.])
+        """
+        return _F.tile(self, _shape_args(dims))
+
+    def chunk(self, chunks: int, dim: int = 0) -> tuple:
+        """`cr.chunk`: `chunks` views along `dim`.
+
+        >>> import chainrule as cr
+        >>> [c.shape for c in cr.zeros(5).chunk(2)]
+        [(3,), (2,)]
+        """
+        return _F.chunk(self, chunks, dim)
+
+    def split(self, split_size_or_sections: Any, dim: int = 0) -> tuple:
+        """`cr.split`: views of `split_size_or_sections` elements along `dim`.
+
+        >>> import chainrule as cr
+        >>> [c.shape for c in cr.zeros(2, 5).split([2, 3], dim=1)]
+        [(2, 2), (2, 3)]
+        """
+        return _F.split(self, split_size_or_sections, dim)
+
+    def unbind(self, dim: int = 0) -> tuple:
+        """The slices along `dim`, without it.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([[1.0, 2.0], [3.0, 4.0]]).unbind(1)
+        (tensor([1., 3.]), tensor([2., 4.]))
+        """
+        return _F.unbind(self, dim)
+
+    def narrow(self, dim: int, start: int, length: int) -> Tensor:
+        """The view of `length` elements from `start` along `dim`.
+
+        >>> import chainrule as cr
+        >>> cr.arange(5).narrow(0, 1, 3)
+        tensor([1, 2, 3], dtype=int64)
+        """
+        return _F.narrow(self, dim, start, length)
+
+    def select(self, dim: int, index: int) -> Tensor:
+        """The slice at `index` along `dim`, without that dimension.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([[1.0, 2.0], [3.0, 4.0]]).select(1, 0)
+        tensor([1., 3.])
+        """
+        return _F.select(self, dim, index)
+
+    def gather(self, dim: int, index: Any) -> Tensor:
+        """`cr.gather`: values at `index` along `dim`.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([[1.0, 2.0], [3.0, 4.0]]).gather(1, cr.tensor([[1], [0]]))
+        tensor([[2.],
+                [3.]])
+        """
+        return _F.gather(self, dim, index)
+
+    def index_select(self, dim: int, index: Any) -> Tensor:
+        """`cr.index_select`: the entries `index` along `dim`.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([1.0, 2.0, 3.0]).index_select(0, cr.tensor([2, 0]))
+        tensor([3., 1.])
+        """
+        return _F.index_select(self, dim, index)
+
+    def flip(self, dims: Any) -> Tensor:
+        """The order of the elements reversed along `dims`.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([1.0, 2.0, 3.0]).flip(0)
+        tensor([3., 2., 1.])
+        """
+        return cnp.flip(self, tuple(dims) if isinstance(dims, list) else dims)
+
+
+# The elementwise methods: name -> (function, NumPy's reference for the example, input).
+_ELEMENTWISE: dict = {
+    "abs": (cnp.abs, np.abs, [-1.5, 2.0]), "exp": (cnp.exp, np.exp, [0.0, 1.0]),
+    "exp2": (cnp.exp2, np.exp2, [0.0, 3.0]), "expm1": (cnp.expm1, np.expm1, [0.0, 1e-3]),
+    "log": (cnp.log, np.log, [0.5, 2.0]), "log1p": (cnp.log1p, np.log1p, [0.0, 1e-3]),
+    "log2": (cnp.log2, np.log2, [0.5, 8.0]), "log10": (cnp.log10, np.log10, [0.1, 100.0]),
+    "sin": (cnp.sin, np.sin, [0.0, 1.0]), "cos": (cnp.cos, np.cos, [0.0, 1.0]),
+    "tan": (cnp.tan, np.tan, [0.0, 1.0]), "asin": (cnp.arcsin, np.arcsin, [0.0, 0.5]),
+    "acos": (cnp.arccos, np.arccos, [0.0, 0.5]), "atan": (cnp.arctan, np.arctan, [0.0, 1.0]),
+    "sinh": (cnp.sinh, np.sinh, [0.0, 1.0]), "cosh": (cnp.cosh, np.cosh, [0.0, 1.0]),
+    "tanh": (cnp.tanh, np.tanh, [0.0, 1.0]), "sqrt": (cnp.sqrt, np.sqrt, [0.25, 2.0]),
+    "rsqrt": (_F.rsqrt, lambda v: 1 / np.sqrt(v), [0.25, 4.0]),
+    "square": (cnp.square, np.square, [-1.5, 2.0]),
+    "reciprocal": (cnp.reciprocal, np.reciprocal, [0.5, -4.0]),
+    "neg": (cnp.negative, np.negative, [-1.5, 2.0]), "sign": (cnp.sign, np.sign, [-1.5, 0.0]),
+    "floor": (cnp.floor, np.floor, [-1.5, 2.5]), "ceil": (cnp.ceil, np.ceil, [-1.5, 2.5]),
+    "trunc": (cnp.trunc, np.trunc, [-1.5, 2.5]),
+    "sigmoid": (_F.sigmoid, lambda v: 1 / (1 + np.exp(-v)), [0.0, 2.0]),
+    "relu": (_F.relu, lambda v: np.maximum(v, 0.0), [-1.5, 2.0]),
+    "isnan": (cnp.isnan, np.isnan, [np.nan, 1.0]),
+    "isfinite": (cnp.isfinite, np.isfinite, [np.inf, 1.0]),
+}  # fmt: skip
+_NOTES = {
+    "abs": " The gradient at 0 is 0.", "relu": " The gradient at 0 is 0, as PyTorch's.",
+    "sigmoid": " 1 / (1 + exp(-x)), without overflow.",
+    "sign": " No gradient flows through it.", "floor": " No gradient flows through it.",
+    "ceil": " No gradient flows through it.", "trunc": " No gradient flows through it.",
+}
+
+
+def _example(name: str, call: str, ref: Callable, data: list, inplace: bool = False) -> str:
+    expected = repr(_new(np.asarray(ref(np.array(data))), None))
+    src = str(data).replace("nan", "float('nan')").replace("inf", "float('inf')")
+    if inplace:
+        return (f"    >>> import chainrule as cr\n    >>> t = cr.tensor({src})\n"
+                f"    >>> _ = t.{call}\n    >>> t\n    {expected}\n")  # fmt: skip
+    return f"    >>> import chainrule as cr\n    >>> cr.tensor({src}).{call}\n    {expected}\n"
+
+
+def _elementwise_method(name: str, fn: Callable, ref: Callable, data: list) -> Callable:
+    def method(self: Tensor) -> Tensor:
+        return fn(self)
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = (f"Elementwise {name}.{_NOTES.get(name, '')}\n\n"
+                      + _example(name, f"{name}()", ref, data))  # fmt: skip
+    return method
+
+
+def _unary_inplace(name: str, ref: Callable, data: list) -> Callable:
+    def method(self: Tensor) -> Tensor:
+        return self._inplace(lambda a: getattr(a, name)(), name + "_")
+
+    method.__name__ = method.__qualname__ = name + "_"
+    method.__doc__ = (f"In-place `{name}` (recorded when a gradient flows through it).\n\n"
+                      + _example(name, f"{name}_()", ref, data, inplace=True))  # fmt: skip
+    return method
+
+
+for _n, (_fn, _ref, _data) in _ELEMENTWISE.items():
+    setattr(Tensor, _n, _elementwise_method(_n, _fn, _ref, _data))
+    if _n not in ("isnan", "isfinite"):
+        setattr(Tensor, _n + "_", _unary_inplace(_n, _ref, _data))
+Tensor.absolute, Tensor.negative, Tensor.negative_ = Tensor.abs, Tensor.neg, Tensor.neg_
+Tensor.round_ = _unary_inplace("round", np.round, [0.5, 1.5])
+del _n, _fn, _ref, _data
+
+
+def _view(base: Tensor, out: Any, kind: int) -> Any:
+    """`out`, a view of `base` by reshaping or permuting: in-place changes reach `base`."""
+    if isinstance(out, Tensor) and out is not base:
+        out._base = (base, kind, None)
+    return out
+
+
+def _permuted(x: Tensor, perm: Any) -> Tensor:
+    out = cnp.transpose(x, perm)
+    if isinstance(out, Tensor) and out is not x:
+        out._base = (x, _PERMUTE, perm)  # inverted when an in-place change passes back
+    return out
+
+
+_INDEX, _RESHAPE, _PERMUTE = 0, 1, 2
+_builtin_max = max
+_BASIC = (int, slice, type(None), type(Ellipsis), np.integer)
+
+
+def _basic_index(index: Any) -> bool:
+    """Whether `t[index]` is a view in PyTorch (no index arrays)."""
+    if type(index) is tuple:
+        return all(isinstance(i, _BASIC) and not isinstance(i, bool) for i in index)
+    return isinstance(index, _BASIC) and not isinstance(index, bool)
+
+
+def _write_back(base: tuple, new: Tensor, start: int) -> None:
+    """A view took the value `new` in place: its base takes the matching value (recorded;
+    the base's memory is not written, as the view's old values may be saved)."""
+    tensor, kind, info = base
+    tensor._check_inplace()
+    if kind == _INDEX:
+        tensor._assign(cnp.index_set(tensor, info, new), start)
+    elif kind == _RESHAPE:
+        tensor._assign(cnp.reshape(new, tensor.shape), start)
+    else:
+        nd = tensor.ndim
+        p = tuple(range(nd))[::-1] if info is None else tuple(a % nd for a in info)
+        tensor._assign(cnp.transpose(new, tuple(int(i) for i in np.argsort(p))), start)
+
+
+def _renew_versions(node: Node | None, start: int, cells: tuple, version: int) -> None:
+    """The nodes numbered from `start` on that lead to `node` (those of one in-place
+    operation on a tensor whose version cell is `cells[0]`, with result cell `cells[1]`):
+    what they saved of the tensor's old values is never written again (the tensor now holds
+    new memory: PyTorch's saved copy of the original), and their saved result is the
+    tensor's memory from now on, at `version`."""
+    old, res = cells
+    stack, seen = [node], set()
+    while stack:
+        n = stack.pop()
+        if n is None or n.seq < start or id(n) in seen:
+            continue
+        seen.add(id(n))
+        if n.versions:
+            n.versions = [(old, version) if c is res else (c, v) for c, v in n.versions
+                          if c is not old] or None  # fmt: skip
+        stack.extend(n.parents)
+
+
+_ARRAYS = (np.ndarray, Tensor)
 
 
 class _HookHandle:
@@ -652,6 +2016,11 @@ class _HookHandle:
 
 
 # --- running the backward pass ---------------------------------------------------------------
+#
+# The engine's cotangents follow JAX's convention (no conjugation); PyTorch's gradients of
+# complex tensors (and TensorFlow's) are their conjugates. The conversion happens here, at the
+# boundary: the `gradient=` seeds of complex outputs are conjugated on the way in, and what is
+# delivered to a complex tensor (`.grad`, hooks, `autograd.grad`'s results) on the way out.
 
 
 def _tensors(x: Any, name: str) -> list:
@@ -667,17 +2036,27 @@ def _seed(t: Tensor, g: Any, i: int) -> Any:
         raise RuntimeError(
             f"element {i} of tensors does not require grad and does not have a grad_fn"
         )
+    cplx = t._value.dtype.kind == "c"
     if g is None:
         if t._value.size != 1:
             raise RuntimeError(
                 f"grad can be implicitly created only for scalar outputs (this output has "
                 f"shape {t.shape}): pass gradient= (the vector of the vector-Jacobian product)"
             )
+        if cplx:
+            raise RuntimeError(
+                "grad can be implicitly created only for real scalar outputs: this output is "
+                "complex; pass gradient= (PyTorch's convention: the conjugate Wirtinger "
+                "gradient of a real loss with respect to it), or backward a real value "
+                "(abs(z) ** 2, z.real)"
+            )
         return np.array(1, t.dtype).reshape(t.shape)
     if isinstance(g, Tensor) and g._node is not None:
-        val = g
+        val = cnp.conj(g) if cplx else g
     else:  # a copy: the gradients it becomes must not alias the caller's array
         val = np.array(_value_of(g), dtype=t.dtype)
+        if cplx:
+            val = np.conj(val)
     if val.shape != t.shape:
         raise RuntimeError(f"mismatch in shape: gradient has shape {val.shape}, output {t.shape}")
     return val
@@ -707,7 +2086,8 @@ def run_backward(
     allow_unused: bool = True,
 ) -> list:
     """The backward pass from Tensors: into `.grad` of the leaves (`accumulate`), or returned
-    for `inputs` (which may be intermediate tensors)."""
+    for `inputs` (which may be intermediate tensors). Seeds and results follow PyTorch's
+    complex convention (conjugates of the engine's cotangents)."""
     retain = create_graph if retain_graph is None else retain_graph
     roots = [(t._node, _seed(t, g, i)) for i, (t, g) in enumerate(zip(outputs, grads))]
     if create_graph:
@@ -763,7 +2143,11 @@ def run_backward(
                 "one of the differentiated tensors appears to not have been used in the graph; "
                 "set allow_unused=True if this is the desired behavior"
             )
-        out.append(None if g is None else (g if isinstance(g, Tensor) else _new(g, None)))
+        if g is not None:
+            g = g if isinstance(g, Tensor) else _new(g, None)
+            if g._value.dtype.kind == "c":
+                g = cnp.conj(g)
+        out.append(g)
     return out
 
 
@@ -781,20 +2165,41 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False, device: An
     return Tensor(data, dtype=dtype, requires_grad=requires_grad)
 
 
+def _leaf(value: Any, requires_grad: bool) -> Tensor:
+    """A new leaf tensor on `value` itself (no copy)."""
+    t = _new(value, None)
+    if requires_grad:
+        t.requires_grad_()
+    return t
+
+
 def _shape_args(shape: tuple) -> tuple:
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         return tuple(shape[0])
     return tuple(shape)
 
 
+def _no_out(name: str, out: Any) -> None:
+    if out is not None:
+        raise TypeError(f"{name}: out= is not supported (the result is a new tensor)")
+
+
 def _factory(npfun: Callable, name: str) -> Callable:
-    def make(*shape: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None):
+    def make(*shape: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None,
+             out: Any = None, **kw: Any) -> Tensor:  # fmt: skip
         _check_device(device)
-        return Tensor(npfun(_shape_args(shape), dtype or np.float64), requires_grad=requires_grad)
+        _no_out(name, out)
+        if "size" in kw:
+            shape = (kw.pop("size"),)
+        kw.pop("layout", None)
+        kw.pop("pin_memory", None)
+        if kw:
+            raise TypeError(f"{name}() got unexpected keyword arguments {sorted(kw)}")
+        return _leaf(npfun(_shape_args(shape), dtype or np.float64), requires_grad)
 
     make.__name__ = make.__qualname__ = name
     make.__doc__ = f"""A new tensor of `numpy.{npfun.__name__}` values; the shape as a tuple or
-    as separate integers.
+    as separate integers (float64 by default, as NumPy).
 
     >>> import chainrule as cr
     >>> cr.{name}(2, 3).shape
@@ -808,26 +2213,31 @@ ones = _factory(np.ones, "ones")
 empty = _factory(np.empty, "empty")
 
 
-def full(shape: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = False,
+def full(size: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = False,
          device: Any = None) -> Tensor:  # fmt: skip
-    """A new tensor filled with `fill_value`.
+    """A new tensor filled with `fill_value` (its dtype follows the value, as NumPy's).
 
     >>> import chainrule as cr
     >>> cr.full((2,), 3.0)
     tensor([3., 3.])
     """
     _check_device(device)
-    return Tensor(np.full(shape, fill_value, dtype), requires_grad=requires_grad)
+    if isinstance(size, (int, np.integer)):
+        size = (size,)
+    return _leaf(np.full(tuple(size), _value_of(fill_value), dtype), requires_grad)
 
 
 def _like(npfun: Callable, name: str) -> Callable:
-    def make(t: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None):
+    def make(input: Any, dtype: Any = None, requires_grad: bool = False,  # noqa: A002
+             device: Any = None, **kw: Any) -> Tensor:  # fmt: skip
         _check_device(device)
-        v = t._value if isinstance(t, Tensor) else np.asarray(t)
-        return Tensor(npfun(v, dtype=dtype), requires_grad=requires_grad)
+        kw.pop("memory_format", None)
+        kw.pop("layout", None)
+        v = input._value if isinstance(input, Tensor) else np.asarray(input)
+        return _leaf(npfun(v, dtype=dtype, **kw), requires_grad)
 
     make.__name__ = make.__qualname__ = name
-    make.__doc__ = f"""A new tensor like `t` (shape and dtype) of `numpy.{npfun.__name__}`.
+    make.__doc__ = f"""A new tensor like `input` (shape and dtype) of `numpy.{npfun.__name__}`.
 
     >>> import chainrule as cr
     >>> cr.{name}(cr.zeros(2)).shape
@@ -838,29 +2248,72 @@ def _like(npfun: Callable, name: str) -> Callable:
 
 zeros_like = _like(np.zeros_like, "zeros_like")
 ones_like = _like(np.ones_like, "ones_like")
+empty_like = _like(np.empty_like, "empty_like")
 
 
-def arange(*args: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None):
-    """`numpy.arange` as a tensor.
+def full_like(input: Any, fill_value: Any, dtype: Any = None,  # noqa: A002
+              requires_grad: bool = False, device: Any = None) -> Tensor:  # fmt: skip
+    """A new tensor like `input` (shape and dtype) filled with `fill_value`.
+
+    >>> import chainrule as cr
+    >>> cr.full_like(cr.zeros(2), 7.0)
+    tensor([7., 7.])
+    """
+    _check_device(device)
+    v = input._value if isinstance(input, Tensor) else np.asarray(input)
+    return _leaf(np.full_like(v, _value_of(fill_value), dtype=dtype), requires_grad)
+
+
+def rand_like(input: Any, dtype: Any = None, requires_grad: bool = False,  # noqa: A002
+              device: Any = None) -> Tensor:  # fmt: skip
+    """Uniform values in [0, 1), shaped like `input` (its dtype by default).
+
+    >>> import chainrule as cr
+    >>> cr.rand_like(cr.zeros(3)).shape
+    (3,)
+    """
+    return rand(*np.shape(input), dtype=dtype or input.dtype, requires_grad=requires_grad,
+                device=device)  # fmt: skip
+
+
+def randn_like(input: Any, dtype: Any = None, requires_grad: bool = False,  # noqa: A002
+               device: Any = None) -> Tensor:  # fmt: skip
+    """Standard normal values shaped like `input` (its dtype by default).
+
+    >>> import chainrule as cr
+    >>> cr.randn_like(cr.zeros(3)).shape
+    (3,)
+    """
+    return randn(*np.shape(input), dtype=dtype or input.dtype, requires_grad=requires_grad,
+                 device=device)  # fmt: skip
+
+
+def arange(*args: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None,
+           **kw: Any) -> Tensor:  # fmt: skip
+    """`numpy.arange` as a tensor (`start`, `end`, `step` as PyTorch names them).
 
     >>> import chainrule as cr
     >>> cr.arange(3)
     tensor([0, 1, 2], dtype=int64)
     """
     _check_device(device)
-    return Tensor(np.arange(*args, dtype=dtype), requires_grad=requires_grad)
+    if "end" in kw:
+        args = (kw.pop("start", 0), kw.pop("end"), kw.pop("step", 1))
+    if kw:
+        raise TypeError(f"arange() got unexpected keyword arguments {sorted(kw)}")
+    return _leaf(np.arange(*[_value_of(a) for a in args], dtype=dtype), requires_grad)
 
 
-def linspace(start: float, stop: float, steps: int, dtype: Any = None,
+def linspace(start: float, end: float, steps: int, dtype: Any = None,
              requires_grad: bool = False, device: Any = None) -> Tensor:  # fmt: skip
-    """`steps` evenly spaced values from `start` to `stop` (as `torch.linspace`).
+    """`steps` evenly spaced values from `start` to `end` (as `torch.linspace`).
 
     >>> import chainrule as cr
     >>> cr.linspace(-3, 3, 3)
     tensor([-3.,  0.,  3.])
     """
     _check_device(device)
-    return Tensor(np.linspace(start, stop, steps, dtype=dtype), requires_grad=requires_grad)
+    return _leaf(np.linspace(start, end, steps, dtype=dtype), requires_grad)
 
 
 def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False,
@@ -873,7 +2326,7 @@ def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = F
             [0., 1.]])
     """
     _check_device(device)
-    return Tensor(np.eye(n, m, dtype=dtype or np.float64), requires_grad=requires_grad)
+    return _leaf(np.eye(n, m, dtype=dtype or np.float64), requires_grad)
 
 
 _rng = np.random.default_rng()
@@ -891,6 +2344,12 @@ def manual_seed(seed: int) -> None:
     _rng = np.random.default_rng(seed)
 
 
+def _random(v: np.ndarray, dtype: Any, requires_grad: bool) -> Tensor:
+    if dtype is not None and np.dtype(dtype) != v.dtype:
+        v = v.astype(dtype)
+    return _leaf(v, requires_grad)
+
+
 def rand(*shape: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None):
     """Uniform values in [0, 1).
 
@@ -899,8 +2358,7 @@ def rand(*shape: Any, dtype: Any = None, requires_grad: bool = False, device: An
     (2, 2)
     """
     _check_device(device)
-    v = _rng.random(_shape_args(shape))
-    return Tensor(v, dtype=dtype, requires_grad=requires_grad)
+    return _random(_rng.random(_shape_args(shape)), dtype, requires_grad)
 
 
 def randn(*shape: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None):
@@ -911,6 +2369,11 @@ def randn(*shape: Any, dtype: Any = None, requires_grad: bool = False, device: A
     (3,)
     """
     _check_device(device)
-    v = _rng.standard_normal(_shape_args(shape))
-    return Tensor(v, dtype=dtype, requires_grad=requires_grad)
+    return _random(_rng.standard_normal(_shape_args(shape)), dtype, requires_grad)
 
+
+_F._register_face(
+    Tensor=Tensor, leaf=_leaf, mode=_mode, check_device=_check_device, no_grad=no_grad,
+    enable_grad=enable_grad, full_like=full_like, empty_like=empty_like, rand_like=rand_like,
+    randn_like=randn_like,
+)  # fmt: skip

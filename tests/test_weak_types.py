@@ -220,8 +220,9 @@ def test_tensor_float32_with_python_float(op, side):
     assert out.dtype == F32
     out.sum().backward()
     assert t.grad.dtype == F32
-    out64 = fn(t, np.float64(2.0)) if side == "right" else fn(np.float64(2.0), t)
-    assert out64.dtype == F64
+    # PyTorch's rule on Tensors: a NumPy scalar counts as a Python scalar (weakly typed)
+    out_np = fn(t, np.float64(2.0)) if side == "right" else fn(np.float64(2.0), t)
+    assert out_np.dtype == F32
 
 
 def test_tensor_times_python_float_is_float32():
