@@ -537,7 +537,10 @@ def _nondiff_reduction(prim: Any, npfun: Any, name: str) -> Any:
     def fn(a, axis=None, out=None, *, keepdims=False):
         if isinstance(a, Tracer) or _has_tracer(a):
             _no_out(name, out)
-            return bind(prim, _lift(a), axis=axis, keepdims=keepdims)
+            a = _lift(a)
+            if prim in (P.any_p, P.all_p):  # reductions over a tuple of axes
+                axis = _norm_axis(axis, a.ndim, name)
+            return bind(prim, a, axis=axis, keepdims=keepdims)
         return npfun(a, axis=axis, out=out, keepdims=keepdims)
 
     fn.__name__ = fn.__qualname__ = name

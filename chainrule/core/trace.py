@@ -22,6 +22,7 @@ np.float64(3.0)
 
 from __future__ import annotations
 
+import sys
 import threading
 from typing import Any
 
@@ -160,7 +161,12 @@ def bind_with(prim: Primitive, args: tuple, params: dict) -> Any:
 # namespace (chainrule.numpy) fills: numpy ufunc -> function, numpy function -> function.
 ufunc_handlers: dict = {}
 function_handlers: dict = {}
-ufunc_method_handlers: dict = {}  # (ufunc, "reduce" | "accumulate" | "outer" | "at") -> function
+
+
+def _is_scipy_ufunc(ufunc: Any) -> bool:
+    """Whether `ufunc` is one of scipy.special's (they carry no `__module__`)."""
+    sp = sys.modules.get("scipy.special")
+    return sp is not None and getattr(sp, ufunc.__name__, None) is ufunc
 
 
 def _scipy_ufunc(ufunc: Any) -> Any:
@@ -313,10 +319,10 @@ class Tracer:
     __hash__ = object.__hash__
 
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
-        fn = (ufunc_handlers if method == "__call__" else ufunc_method_handlers).get(
-            ufunc if method == "__call__" else (ufunc, method))  # fmt: skip
-        if fn is None and method == "__call__" and "scipy" in str(getattr(ufunc, "__module__",
-                                                                          "")):  # fmt: skip
+        fn = ufunc_handlers.get(ufunc)
+        if method != "__call__":  # reduce, accumulate, outer, reduceat, at: the function's
+            fn = getattr(fn, method, None)
+        if fn is None and method == "__call__" and _is_scipy_ufunc(ufunc):
             fn = _scipy_ufunc(ufunc)
         if fn is None:
             name = f"numpy.{ufunc.__name__}{'' if method == '__call__' else '.' + method}"

@@ -72,51 +72,22 @@ def _register() -> None:
 _register()
 
 
-def _ufunc_methods() -> None:
-    """NumPy's ufunc methods on traced values: reduce and accumulate as the reductions and
-    scans they are, outer by broadcasting; `at` (in place) refused with the functional form."""
+def _bitwise() -> None:
+    """NumPy's bitwise ufuncs on traced values (``mask & (x < 1)``): the logical operation
+    on booleans, NumPy's own on the values of integers."""
     from chainrule.core import ops as o
 
-    reductions = {_np.add: o.sum, _np.multiply: o.prod, _np.maximum: o.max, _np.minimum: o.min,
-                  _np.logical_and: o.all, _np.logical_or: o.any}  # fmt: skip
-    scans = {_np.add: o.cumsum, _np.multiply: o.cumprod}
+    def bitwise(uf, logical):
+        def fn(*args, **kw):
+            if all(o.result_type(a).kind == "b" for a in args):
+                return logical(*args, **kw)
+            return _trace.on_values(f"numpy.{uf.__name__}", uf, args, kw)
 
-    def reducer(fn):
-        def reduce(a, axis=0, out=None, keepdims=False, **kw):
-            if out is not None:
-                raise NotImplementedError("ufunc.reduce(out=...) on traced values")
-            a = o._lift(a)
-            if kw.get("dtype") is not None:
-                a = o.astype(a, kw["dtype"])
-            kw.pop("dtype", None)
-            return fn(a, axis=axis, keepdims=keepdims, **kw)
+        return fn
 
-        return reduce
-
-    def scanner(fn):
-        return lambda a, axis=0, out=None, **kw: fn(a, axis=axis, out=out, **kw)
-
-    def outer_of(fn):
-        def outer(a, b, **kw):
-            a, b = o._lift(a), o._lift(b)
-            return fn(o.reshape(a, o.shape(a) + (1,) * o.ndim(b)), b, **kw)
-
-        return outer
-
-    def at(*args, **kwargs):
-        raise NotImplementedError(
-            "ufunc.at changes its first argument in place, which a traced value cannot be; "
-            "write x = cnp.index_add(x, indices, values) (a new value, differentiable)"
-        )
-
-    for uf, fn in reductions.items():
-        _trace.ufunc_method_handlers[(uf, "reduce")] = reducer(fn)
-    for uf, fn in scans.items():
-        _trace.ufunc_method_handlers[(uf, "accumulate")] = scanner(fn)
-    for uf, fn in list(_trace.ufunc_handlers.items()):
-        if uf.nin == 2:
-            _trace.ufunc_method_handlers[(uf, "outer")] = outer_of(fn)
-        _trace.ufunc_method_handlers[(uf, "at")] = at
+    for uf, logical in ((_np.bitwise_and, o.logical_and), (_np.bitwise_or, o.logical_or),
+                        (_np.bitwise_xor, o.logical_xor), (_np.invert, o.logical_not)):  # fmt: skip
+        _trace.ufunc_handlers.setdefault(uf, bitwise(uf, logical))
 
 
-_ufunc_methods()
+_bitwise()

@@ -14,6 +14,7 @@ from chainrule.core.linalg import (  # noqa: F401
     pinv, qr, slogdet, solve, svd, svdvals, tensorinv, tensorsolve, trace, vecdot, vector_norm,
 )
 from chainrule.core.ops import _traced
+from chainrule.core.ops import tensordot  # noqa: F401  (numpy.linalg.tensordot is numpy's)
 
 
 def __getattr__(name: str):
