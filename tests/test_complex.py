@@ -129,3 +129,11 @@ def test_complex_outputs_under_vmap_and_jacobians():
     got = cr.vmap(cr.grad(f))(x)
     want = np.stack([cr.grad(f)(a) for a in x])
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-13)
+
+
+def test_imag_of_a_scalar_in_a_grad_gives_an_array_cotangent():
+    # -1j * np.float64(g) is a Python complex: the rule must keep NumPy types
+    g = cr.grad(lambda x: cnp.angle(x * 1j + 1.0))(0.0)
+    assert float(g) == 1.0
+    g = cr.grad(lambda x: cnp.imag(x * (1 + 2j)))(np.float64(3.0))
+    assert float(g) == 2.0

@@ -70,7 +70,7 @@ def test_reshape_mismatch_names_reshape():
 # --- grad's contract -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("shape", [(3,), (1,), (2, 2)])
+@pytest.mark.parametrize("shape", [(3,), (2, 1), (2, 2)])
 def test_grad_of_non_scalar_output(shape):
     with pytest.raises(TypeError) as info:
         cr.grad(lambda x: x * 2.0)(np.ones(shape))
@@ -79,6 +79,13 @@ def test_grad_of_non_scalar_output(shape):
     for hint in ("jacobian", "elementwise_grad", "vjp"):
         assert hint in msg, msg
     assert str(shape) in msg
+
+
+@pytest.mark.parametrize("shape", [(1,), (1, 1)])
+def test_grad_of_an_output_of_size_one_is_its_scalar(shape):
+    """PyTorch's and HIPS autograd's habit (JAX refuses): documented in grad's docstring."""
+    g = cr.grad(lambda x: x * 3.0)(np.full(shape, 2.0))
+    np.testing.assert_array_equal(g, np.full(shape, 3.0))
 
 
 @pytest.mark.parametrize("out", [None, "a string"], ids=["None", "str"])

@@ -131,7 +131,7 @@ def eig(a):
     >>> A = np.array([[2.0, 1.0], [0.0, 3.0]])
     >>> np.round(cr.grad(lambda a: cnp.sum(cnp.real(cnp.linalg.eig(a)[0] ** 2)))(A), 12)
     array([[4., 0.],
-           [0., 6.]])
+           [2., 6.]])
     """
     if not _traced(a):
         return np.linalg.eig(a)
