@@ -4,6 +4,10 @@ With `--ab REV`, every variant of the chosen workloads is timed on chainrule onl
 tree's package ("new") against git revision REV's ("old", extracted with `git archive` and
 imported beside it as `chainrule_ab_<sha7>`), interleaved, after checking that both give the
 same result; each row reports new/old (target: ≤ 1.10).
+
+A variant that needs what a package lacks (`cr.jit`, before it exists) is reported as skipped,
+with the reason, in both modes. jit variants run at least 15 rounds (also with `--quick`); an
+explicit `--rounds N` is obeyed, with a note when it is fewer.
 """
 
 from __future__ import annotations
@@ -24,10 +28,10 @@ from benchmarks import ab, harness
 from benchmarks.registry import REGISTRY, Call, Chainrule, Variant, Workload
 
 Columns = tuple[tuple[str, int, str], ...]  # (title, width, alignment: "<" text, ">" numbers)
-COLUMNS: Columns = (("id", 4, "<"), ("variant", 16, "<"), ("chainrule µs", 17, ">"),
-    ("peer", 19, "<"), ("peer µs", 17, ">"), ("ratio", 7, ">"), ("target", 7, ">"),
+COLUMNS: Columns = (("id", 4, "<"), ("variant", 18, "<"), ("chainrule µs", 17, ">"),
+    ("peer", 23, "<"), ("peer µs", 17, ">"), ("ratio", 7, ">"), ("target", 7, ">"),
     ("status", 8, "<"))  # fmt: skip
-AB_COLUMNS: Columns = (("id", 4, "<"), ("variant", 16, "<"), ("new µs", 17, ">"),
+AB_COLUMNS: Columns = (("id", 4, "<"), ("variant", 18, "<"), ("new µs", 17, ">"),
     ("old µs", 17, ">"), ("new/old", 7, ">"), ("target", 7, ">"), ("status", 8, "<"))  # fmt: skip
 AB_TARGET = 1.10  # new/old: the rebuilt core may be at most 10% slower than the old one
 NOISY = 0.25  # a spread above this flags the figures as unreliable
@@ -64,19 +68,21 @@ def _versions() -> str:
 
 
 def _prepare(
-    w: Workload, name: str, v: Variant, data: Any
+    w: Workload, name: str, v: Variant, data: Any, lib: Chainrule
 ) -> tuple[dict[str, Call], dict[str, str], list[str]]:
-    """Build and check every contender: (calls, peer -> why skipped, peers with wrong results)."""
-    calls: dict[str, Call] = {"chainrule": v.chainrule(Chainrule(), data)}
+    """Build and check every contender: (calls, peer -> why skipped, peers with wrong results).
+
+    chainrule's contender and the peers that are chainrule contenders run on `lib`."""
+    calls: dict[str, Call] = {"chainrule": v.chainrule(lib, data)}
     ref = harness.to_numpy(calls["chainrule"]())
     skipped: dict[str, str] = {}
     wrong: list[str] = []
     for peer, c in v.peers.items():
-        if missing := c.missing():
-            skipped[peer] = f"not installed: {', '.join(missing)}"
+        if why := c.unavailable(lib):
+            skipped[peer] = why
             continue
         try:
-            call = c.make(data)
+            call = c.build(lib, data)
             out = harness.to_numpy(call())
         except Exception as err:  # a broken peer is reported, never counted as a pass
             skipped[peer] = f"failed: {type(err).__name__}: {err}"
@@ -88,21 +94,43 @@ def _prepare(
     return calls, skipped, wrong
 
 
+def _target(bound: float | None) -> str:
+    return f"≤ {bound:g}" if bound is not None else ""
+
+
+def _few_rounds(v: Variant, rounds: int) -> None:
+    if rounds < v.min_rounds:
+        print(f"  ~ {rounds} rounds: these targets are gated over at least {v.min_rounds}")
+
+
 def run_variant(
-    w: Workload, name: str, v: Variant, data: Any, rounds: int, target_s: float
-) -> None:
+    w: Workload, name: str, v: Variant, data: Any, rounds: int, target_s: float,
+    lib: Chainrule | None = None,
+) -> None:  # fmt: skip
+    """Check and time the variant's contenders on `lib` (default: the working tree's chainrule),
+    and print its rows: one per peer."""
+    lib = Chainrule() if lib is None else lib
+    if why := v.unavailable(lib):  # e.g. no cr.jit yet: every target of the variant waits
+        for i, peer in enumerate(v.peers):
+            head = (w.id, name, "skipped") if i == 0 else ("", "", "")
+            bound = v.targets.get(peer)
+            status = "skipped" if bound is not None else ""
+            print(_row(COLUMNS, *head, peer, "", "", _target(bound), status))
+        print(f"  - chainrule skipped ({why})")
+        sys.stdout.flush()
+        return
     try:
-        calls, skipped, wrong = _prepare(w, name, v, data)
+        calls, skipped, wrong = _prepare(w, name, v, data, lib)
     except Exception as err:
         print(_row(COLUMNS, w.id, name, "ERROR", "", "", "", "", "MISSED"))
         print(f"  ! chainrule failed: {type(err).__name__}: {err}")
         return
-    samples = harness.interleaved(calls, rounds, target_s)
+    samples = harness.interleaved(calls, rounds, target_s, w.batch)
     mine = samples["chainrule"]
     first = True
     for peer in v.peers:
         bound = v.targets.get(peer)
-        target = f"≤ {bound:g}" if bound is not None else ""
+        target = _target(bound)
         if peer in skipped:
             cells = [peer, "skipped", "", target, "skipped" if bound is not None else ""]
         else:
@@ -116,6 +144,7 @@ def run_variant(
         first = False
     for peer, why in skipped.items():
         print(f"  - {peer} skipped ({why[:120]})")
+    _few_rounds(v, rounds)
     _warn_noisy(samples)
     sys.stdout.flush()
 
@@ -124,7 +153,17 @@ def run_ab_variant(
     w: Workload, name: str, v: Variant, data: Any, libs: dict[str, Chainrule], rounds: int,
     target_s: float,
 ) -> None:  # fmt: skip
-    """Time the variant's chainrule contender on each package of `libs` ("new", "old")."""
+    """Time the variant's chainrule contender on each package of `libs` ("new", "old").
+
+    Its peers are not run, chainrule contenders among them included (each is, or can be, a
+    variant of its own). When a package lacks what the variant needs, the row is skipped."""
+    if lacks := {side: why for side, lib in libs.items() if (why := v.unavailable(lib))}:
+        cells = ["skipped" if side in lacks else "" for side in libs]
+        print(_row(AB_COLUMNS, w.id, name, *cells, "", f"≤ {AB_TARGET:.2f}", "skipped"))
+        for side, why in lacks.items():
+            print(f"  - {side} chainrule ({libs[side].package}) skipped ({why})")
+        sys.stdout.flush()
+        return
     calls: dict[str, Call] = {}
     outs: dict[str, Any] = {}
     errors = []
@@ -142,16 +181,20 @@ def run_ab_variant(
     if v.rtol is not None and (why := harness.mismatch(outs["old"], outs["new"], v.rtol, v.atol)):
         print(f"  ! WARNING {w.id} {name}: the new result differs from the old one: {why}")
         status = "WRONG"
-    samples = harness.interleaved(calls, rounds + rounds % 2, target_s)  # pairs of rounds
+    samples = harness.interleaved(calls, rounds + rounds % 2, target_s, w.batch)  # pairs
     ratio = harness.paired_ratio_ab(samples["new"], samples["old"])
     status = status or ("MET" if ratio <= AB_TARGET else "MISSED")
     us = (_us(samples["new"]), _us(samples["old"]))
     print(_row(AB_COLUMNS, w.id, name, *us, f"{ratio:.2f}", f"≤ {AB_TARGET:.2f}", status))
+    _few_rounds(v, rounds)
     _warn_noisy(samples)
     sys.stdout.flush()
 
 
 def profile_variant(w: Workload, name: str, v: Variant, data: Any, seconds: float) -> None:
+    if why := v.unavailable(Chainrule()):
+        print(f"\n=== {w.id} {name}: chainrule skipped ({why})")
+        return
     call = v.chainrule(Chainrule(), data)
     call()
     t0 = time.perf_counter()
@@ -190,7 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.list:
         for w in REGISTRY.values():
             for name, v in w.variants.items():
-                print(f"{w.id:4}  {name:16}  {w.title}  (peers: {', '.join(v.peers)})")
+                needs = f"; needs {', '.join(f'cr.{r}' for r in v.requires)}" if v.requires else ""
+                print(f"{w.id:4}  {name:18}  {w.title}  (peers: {', '.join(v.peers)}{needs})")
         return 0
 
     with contextlib.ExitStack() as stack:
@@ -207,12 +251,13 @@ def main(argv: list[str] | None = None) -> int:
             rounds = args.rounds or (w.quick_rounds if args.quick else w.rounds)
             data = w.setup()
             for name, v in w.variants.items():
+                n = rounds if args.rounds else max(rounds, v.min_rounds)  # jit: at least 15
                 if libs:
-                    run_ab_variant(w, name, v, data, libs, rounds, target_s)
+                    run_ab_variant(w, name, v, data, libs, n, target_s)
                 elif args.profile:
                     profile_variant(w, name, v, data, seconds=1.0 if args.quick else 3.0)
                 else:
-                    run_variant(w, name, v, data, rounds, target_s)
+                    run_variant(w, name, v, data, n, target_s)
     return 0
 
 

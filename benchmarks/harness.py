@@ -64,14 +64,18 @@ def batch_size(call: Call, target_s: float) -> int:
     return max(1, round(target_s / per_call))
 
 
-def interleaved(calls: Mapping[str, Call], rounds: int, target_s: float) -> dict[str, list[float]]:
+def interleaved(
+    calls: Mapping[str, Call], rounds: int, target_s: float, batch: int | None = None
+) -> dict[str, list[float]]:
     """µs per call of each contender, one sample per round.
 
     Each round times one batch of every contender, in an order rotated from round to round
-    (A B C, B C A, C A B, ...), so that drifts of the machine hit every contender alike.
+    (A B C, B C A, C A B, ...), so that drifts of the machine hit every contender alike. A batch
+    takes about `target_s`, or is `batch` calls (then no call is made to size it: C1 times
+    first calls, one per batch).
     """
     names = list(calls)
-    sizes = {name: batch_size(calls[name], target_s) for name in names}
+    sizes = {name: batch or batch_size(calls[name], target_s) for name in names}
     samples: dict[str, list[float]] = {name: [] for name in names}
     for r in range(rounds):
         k = r % len(names)

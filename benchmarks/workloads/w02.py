@@ -7,7 +7,9 @@ from typing import Any
 import numpy as np
 
 from benchmarks import peers
-from benchmarks.registry import Call, Chainrule, Contender, Variant, Workload, register
+from benchmarks.registry import (
+    Call, Chainrule, Contender, Variant, Workload, jit_variant, register,
+)  # fmt: skip
 
 
 def J(x: Any) -> Any:
@@ -22,6 +24,13 @@ def chainrule_egrad(lib: Chainrule, X: np.ndarray) -> Call:
     cr = lib.cr
 
     dJ = cr.elementwise_grad(J)
+    return lambda: dJ(X)
+
+
+def chainrule_jit(lib: Chainrule, X: np.ndarray) -> Call:
+    cr = lib.cr
+
+    dJ = cr.jit(cr.vmap(cr.grad(J)))
     return lambda: dJ(X)
 
 
@@ -82,6 +91,13 @@ register(
                 chainrule=chainrule_tensor,
                 peers={"torch eager": Contender(torch_eager, ("torch",))},
                 targets={"torch eager": 0.5},
+                rtol=1e-12,
+                atol=1e-12,
+            ),
+            "jit": jit_variant(
+                chainrule=chainrule_jit,
+                peers={"jax.jit(vmap(grad))": Contender(jax_jit, ("jax",))},
+                targets={"jax.jit(vmap(grad))": 0.65},
                 rtol=1e-12,
                 atol=1e-12,
             ),

@@ -9,7 +9,9 @@ from typing import Any
 import numpy as np
 
 from benchmarks import peers
-from benchmarks.registry import Call, Chainrule, Contender, Variant, Workload, register
+from benchmarks.registry import (
+    Call, Chainrule, Contender, Variant, Workload, jit_variant, register,
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,13 @@ def chainrule_grad(lib: Chainrule, d: Data) -> Call:
     cr, cnp = lib.cr, lib.cnp
 
     g = cr.grad(partial(loss, cnp))
+    return lambda: g(d.theta, d.x, d.y)
+
+
+def chainrule_jit(lib: Chainrule, d: Data) -> Call:
+    cr, cnp = lib.cr, lib.cnp
+
+    g = cr.jit(cr.grad(partial(loss, cnp)))
     return lambda: g(d.theta, d.x, d.y)
 
 
@@ -118,7 +127,16 @@ register(
                 rtol=1e-4,
                 atol=1e-6,
             ),
-            # later: "jit" (≤ 0.5 × jax.jit, ≤ 1.2 × numpy by hand), with the same peers.
+            "jit": jit_variant(
+                chainrule=chainrule_jit,
+                peers={
+                    "numpy by hand": Contender(numpy_by_hand),
+                    "jax.jit(grad)": Contender(jax_jit, ("jax",)),
+                },
+                targets={"numpy by hand": 1.0, "jax.jit(grad)": 0.6},
+                rtol=1e-4,
+                atol=1e-6,
+            ),
         },
     )
 )

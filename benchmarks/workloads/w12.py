@@ -8,7 +8,9 @@ from typing import Any
 import numpy as np
 
 from benchmarks import peers
-from benchmarks.registry import Call, Chainrule, Contender, Variant, Workload, register
+from benchmarks.registry import (
+    Call, Chainrule, Contender, Variant, Workload, chainrule_peer, jit_variant, register,
+)  # fmt: skip
 
 N = 100
 
@@ -27,6 +29,13 @@ def chainrule_hessian(lib: Chainrule, x: np.ndarray) -> Call:
     cr, cnp = lib.cr, lib.cnp
 
     h = cr.hessian(partial(rosenbrock, cnp))
+    return lambda: h(x)
+
+
+def chainrule_jit(lib: Chainrule, x: np.ndarray) -> Call:
+    cr, cnp = lib.cr, lib.cnp
+
+    h = cr.jit(cr.hessian(partial(rosenbrock, cnp)))
     return lambda: h(x)
 
 
@@ -64,6 +73,16 @@ register(
                     "autograd": Contender(autograd_hessian, ("autograd",)),
                 },
                 targets={"torch.func.hessian": 0.5},
+                rtol=1e-10,
+                atol=1e-8,
+            ),
+            "jit": jit_variant(
+                chainrule=chainrule_jit,
+                peers={
+                    "jax.jit(hessian)": Contender(jax_jit, ("jax",)),
+                    "cr.hessian (eager)": chainrule_peer(chainrule_hessian),
+                },
+                targets={"jax.jit(hessian)": 3.0, "cr.hessian (eager)": 0.3},
                 rtol=1e-10,
                 atol=1e-8,
             ),

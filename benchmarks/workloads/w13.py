@@ -15,7 +15,9 @@ from typing import Any
 import numpy as np
 
 from benchmarks import peers
-from benchmarks.registry import Call, Chainrule, Contender, Variant, Workload, register
+from benchmarks.registry import (
+    Call, Chainrule, Contender, Variant, Workload, chainrule_peer, jit_variant, register,
+)  # fmt: skip
 
 SIZES = (32, 64, 1)
 BATCH = 128
@@ -54,10 +56,15 @@ def chainrule_vmap(lib: Chainrule, d: Data) -> Call:
     return lambda: g(d.params, d.X, d.Y)
 
 
-def chainrule_loop(d: Data) -> Call:
+def chainrule_jit(lib: Chainrule, d: Data) -> Call:
+    cr, cnp = lib.cr, lib.cnp
+    g = cr.jit(cr.vmap(cr.grad(partial(loss, cnp)), in_axes=IN_AXES))
+    return lambda: g(d.params, d.X, d.Y)
+
+
+def chainrule_loop(lib: Chainrule, d: Data) -> Call:
     """The reference `vmap` should beat: chainrule's `grad`, one example at a time."""
-    import chainrule as cr
-    import chainrule.numpy as cnp
+    cr, cnp = lib.cr, lib.cnp
 
     g = cr.grad(partial(loss, cnp))
 
@@ -93,9 +100,16 @@ register(
                 peers={
                     "torch.func.vmap": Contender(torch_func, ("torch",)),
                     "jax.jit(vmap(grad))": Contender(jax_jit, ("jax",)),
-                    "loop of cr.grad": Contender(chainrule_loop),
+                    "loop of cr.grad": chainrule_peer(chainrule_loop),
                 },
                 targets={"torch.func.vmap": 1.0},
+                rtol=1e-4,
+                atol=1e-6,
+            ),
+            "jit": jit_variant(
+                chainrule=chainrule_jit,
+                peers={"jax.jit(vmap(grad))": Contender(jax_jit, ("jax",))},
+                targets={"jax.jit(vmap(grad))": 0.8},
                 rtol=1e-4,
                 atol=1e-6,
             ),
