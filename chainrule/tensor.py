@@ -152,18 +152,8 @@ class EagerTrace(ReverseTrace):
         return np.array(v, copy=True)
 
     def process_primitive(self, prim: Any, args: tuple, params: dict) -> Any:
-        if prim.elementwise and len(args) > 1:  # PyTorch's promotion of 0-d operands
-            zero = dims = False
-            for a in args:
-                if isinstance(a, _ARRAYS):
-                    if a.shape:
-                        dims = True
-                    else:
-                        zero = True
-                elif isinstance(a, _GENERIC):
-                    zero = dims = True
-            if zero and dims:
-                args = _promote(prim, args)
+        if prim.elementwise and len(args) > 1 and _mixed(args):
+            args = _promote(prim, args)  # PyTorch's promotion of 0-d operands
         mode = _mode
         if mode.plain:
             out = ReverseTrace.process_primitive(self, prim, args, params)
@@ -182,6 +172,27 @@ _EAGER = EagerTrace(0, "the Tensor face")
 _object_new = object.__new__
 _GENERIC = np.generic
 _CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
+
+
+def _mixed(args: tuple) -> bool:
+    """Whether PyTorch's promotion could differ from NumPy's for these operands: a NumPy
+    scalar among them, or arrays of different dtypes (the hot path: one dtype throughout)."""
+    d = None
+    for a in args:
+        t = type(a)
+        if t is Tensor:
+            dt = a._value.dtype
+        elif t is float or t is int or t is bool or t is complex:
+            continue
+        elif isinstance(a, _GENERIC):
+            return True
+        else:
+            dt = getattr(a, "dtype", None)
+        if d is None:
+            d = dt
+        elif dt is not d:
+            return True
+    return False
 
 
 def _promote(prim: Any, args: tuple) -> tuple:

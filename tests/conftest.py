@@ -2,7 +2,8 @@
 
 Under CI=true a test skipped because a peer library (PyTorch, JAX, SciPy, SymPy, Matplotlib,
 Rich) is missing fails instead: the comparisons must run in CI (`make test` installs the peers
-there). A contributor without them sees the skips.
+there). A contributor without them sees the skips. CHAINRULE_FULL_TESTS=1 adds the heavy
+cases that CI samples (large matrices).
 """
 
 import gc
@@ -14,6 +15,7 @@ import pytest
 os.environ.setdefault("JAX_ENABLE_X64", "1")  # the cross-checks compare in float64
 
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
 _PEER_SKIP = re.compile(
     r"could not import '(torch|jax|jaxlib|scipy|sympy|matplotlib|rich)[.']|"
     r"(PyTorch|JAX|SciPy|SymPy|Matplotlib) is not installed"

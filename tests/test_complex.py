@@ -5,6 +5,8 @@ in both modes, against finite differences and against JAX."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -137,3 +139,23 @@ def test_imag_of_a_scalar_in_a_grad_gives_an_array_cotangent():
     assert float(g) == 1.0
     g = cr.grad(lambda x: cnp.imag(x * (1 + 2j)))(np.float64(3.0))
     assert float(g) == 2.0
+
+
+# the decompositions at larger sizes: losses invariant to the eigenvectors' phases; CI
+# samples n = 4, CHAINRULE_FULL_TESTS=1 adds the heavy ones
+DECOMPOSITIONS = {
+    "svd": lambda x: cnp.sum(cnp.abs(_usv(cnp, x) * cnp.linalg.svd(x, compute_uv=False)[0]) ** 2),
+    "svd u": lambda x: cnp.sum(cnp.abs(cnp.linalg.svd(x)[0]) ** 4),
+    "eigh": lambda x: cnp.sum(cnp.abs(cnp.linalg.eigh(0.5 * (x + cnp.conj(x).T))[1]) ** 4)
+    + cnp.sum(cnp.linalg.eigh(0.5 * (x + cnp.conj(x).T))[0] ** 3),
+    "eig": lambda x: cnp.sum(cnp.abs(cnp.linalg.eig(x)[1]) ** 4)
+    + cnp.sum(cnp.abs(cnp.linalg.eigvals(x)) ** 2),
+}
+
+
+@pytest.mark.parametrize("n", (4, 8, 16) if os.environ.get("CHAINRULE_FULL_TESTS") == "1" else (4,))
+@pytest.mark.parametrize("name", list(DECOMPOSITIONS))
+def test_decompositions_at_larger_sizes(name, n):
+    x = crand(n, n) + n * np.eye(n) * (name == "eig")
+    check_grads(DECOMPOSITIONS[name], (x,), order=1, modes=("fwd", "rev"), eps=1e-6,
+                rtol=1e-4, atol=1e-6)  # fmt: skip
