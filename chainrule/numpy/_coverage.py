@@ -269,10 +269,6 @@ def markdown() -> str:
         f"- **{DEPRECATED}**: deprecated or no longer recommended by NumPy;",
         f"- **{NOT_YET}**: differentiable in principle, not written yet.",
         "",
-        "fft and some linalg names are being added: their rows (and counts) say what chainrule "
-        "defines at",
-        "generation time.",
-        "",
         "| NumPy | names | supported | I/O | introspection | integer-valued | deprecated "
         "| not yet |",
         "|---|---|---|---|---|---|---|---|",
