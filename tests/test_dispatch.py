@@ -155,3 +155,22 @@ def test_a_library_that_converts_a_traced_value_is_named_with_the_replacement():
         cr.grad(lambda x: scipy_optimize.rosen(x))(X[0])
     with pytest.raises(TypeError, match="cannot become a NumPy array"):
         cr.grad(lambda x: cnp.sum(np.asarray(x)))(X)
+
+
+def test_item_of_a_differentiated_value_names_the_way_out():
+    with pytest.raises(TypeError, match=r"item\(\) of a value being differentiated.*stop_gradient"):
+        cr.grad(lambda x: x.item() * x)(2.0)
+    # under a trace whose values are concrete and carry no derivative, item() is the value
+    assert cr.vmap(lambda x: x * 2.0)(np.arange(2.0)).tolist() == [0.0, 2.0]
+
+
+def test_assigning_a_differentiated_value_into_a_numpy_array_gives_the_hint():
+    def f(x):
+        y = np.zeros(3)
+        y[0] = x
+        return cnp.sum(y)
+
+    with pytest.raises(ValueError) as info:
+        cr.grad(f)(2.0)
+    cause = info.value.__cause__ or info.value.__context__
+    assert "cnp.stack or cnp.index_set" in str(info.value) + str(cause)

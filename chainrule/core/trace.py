@@ -316,6 +316,14 @@ class Tracer:
     def __index__(self) -> int:
         return self._concrete("operator.index()").__index__()
 
+    def item(self, *args: Any) -> Any:
+        """NumPy's `item`: a Python number (the value leaves the computation)."""
+        return np.asarray(self._concrete("item()")).item(*args)
+
+    def tolist(self) -> Any:
+        """NumPy's `tolist`: nested Python numbers (the values leave the computation)."""
+        return np.asarray(self._concrete("tolist()")).tolist()
+
     __hash__ = object.__hash__
 
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:

@@ -177,7 +177,9 @@ class RTracer(Tracer):
 
 _DROP = (
     "{what} of a value being differentiated would silently drop its derivative: keep it an "
-    "array, or write {what_call}(cr.stop_gradient(x)) if no derivative should flow through it"
+    "array, or write {what_call}(cr.stop_gradient(x)) if no derivative should flow through it "
+    "(assigning it into a NumPy array, y[i] = x, is such a conversion: build the array with "
+    "cnp.stack or cnp.index_set instead)"
 )
 
 
@@ -196,8 +198,9 @@ class ReverseTrace(Trace):
         return RTracer(self, value, Node(None, None, (), value.shape, value.dtype))
 
     def concrete(self, tracer: Tracer, what: str) -> Any:
-        if what in ("float()", "complex()"):
-            raise TypeError(_DROP.format(what=what, what_call=what[:-2]))
+        if what in ("float()", "complex()", "item()", "tolist()"):
+            raise TypeError(_DROP.format(what=what, what_call="float" if what == "item()"
+                                         else what[:-2]))  # fmt: skip
         return tracer._value
 
     def lower(self, a: Any) -> Any:
