@@ -22,13 +22,14 @@ from chainrule.transforms.reverse import (
     elementwise_grad, grad, stop_gradient, value_and_grad, vjp,
 )  # fmt: skip
 from chainrule.transforms.forward import jvp, linearize
-from chainrule.transforms.staging import eval_shape
+from chainrule.transforms.staging import eval_shape, make_graph
 from chainrule.transforms.batching import all_gather, axis_index, pmax, pmean, psum, vmap
 from chainrule.transforms.jacobians import hessian, hvp, jacfwd, jacobian, jacrev
 from chainrule.transforms.custom import custom_jvp, custom_vjp
 from chainrule.transforms.checkpoint import checkpoint, checkpoint_policies, remat
 from chainrule.transforms.control import cond
 from chainrule.transforms.transpose import linear_transpose
+from chainrule.transforms.jit import jit
 
 from chainrule import autograd, memory
 from chainrule import torch_functions as _torch_functions
@@ -45,8 +46,8 @@ __all__ = [
     "autograd", "axis_index", "checkpoint", "checkpoint_policies", "compare", "cond", "config",
     "custom_jvp", "custom_vjp", "draw", "elementwise_grad", "empty", "enable_grad", "errors",
     "eval_shape", "explain", "explain_gradient", "eye", "full", "grad", "hessian", "hvp",
-    "is_grad_enabled", "jacfwd", "jacobian", "jacrev", "jvp", "linear_transpose", "linearize",
-    "linspace",
+    "is_grad_enabled", "jacfwd", "jacobian", "jacrev", "jit", "jvp", "linear_transpose",
+    "linearize", "linspace", "make_graph",
     "manual_seed", "memory", "no_grad", "numpy", "ones", "ones_like", "pmax", "pmean", "psum",
     "pure_callback",
     "rand", "randn", "remat", "stop_gradient", "tensor", "to_sympy", "tree_util",

@@ -26,6 +26,7 @@ from chainrule.core import ops as cnp
 from chainrule.core.primitives import where_p as _where_p
 from chainrule.core.trace import Tracer, bind_with
 from chainrule.rules.vjp import vjp_rules
+from chainrule.transforms import jit as _jit
 from chainrule.transforms import reverse
 from chainrule.transforms.reverse import FREED, Node, NodeMeta, ReverseTrace, RTracer
 from chainrule.transforms.reverse import _seq as _node_seq
@@ -895,7 +896,10 @@ class Tensor(RTracer):
         """Write `value` into this tensor's memory (views see it); the graph is unchanged."""
         self._ver[0] += 1
         v = self._value
-        if type(v) is np.ndarray and v.flags.writeable and np.shape(value) == v.shape and \
+        if isinstance(v, Tracer) or isinstance(value, Tracer):  # staged (inside jit): a new value
+            value = cnp.broadcast_to(value, v.shape)
+            self._value = value if value.dtype == v.dtype else cnp.astype(value, v.dtype)
+        elif type(v) is np.ndarray and v.flags.writeable and np.shape(value) == v.shape and \
                 np.can_cast(np.result_type(value), v.dtype, "same_kind"):  # fmt: skip
             np.copyto(v, value, casting="same_kind")
         else:
@@ -2388,3 +2392,42 @@ _F._register_face(
     enable_grad=enable_grad, full_like=full_like, empty_like=empty_like, rand_like=rand_like,
     randn_like=randn_like,
 )  # fmt: skip
+
+
+# --- jit: Tensors in and out ------------------------------------------------------------------
+
+
+class _JitTensors:
+    """How `cr.jit` stages Tensor arguments (see `chainrule.transforms.jit._TensorHooks`)."""
+
+    @staticmethod
+    def is_tensor(x: Any) -> bool:
+        return isinstance(x, Tensor)
+
+    @staticmethod
+    def wrap(tracer: Any, like: Any) -> Tensor:
+        return _new(tracer, None)
+
+    @staticmethod
+    def value(t: Any) -> Any:
+        return t._value
+
+    @staticmethod
+    def write_back(t: Tensor, value: Any, name: str) -> None:
+        """An in-place change the jitted function made to its argument `t`."""
+        if t._node is not None or (t.requires_grad and _mode.enabled):
+            raise RuntimeError(
+                f"jit of {name}: the function changes its argument in place, a Tensor that "
+                "requires grad (a leaf Variable that requires grad is being used in an in-place "
+                "operation); change a copy, or call it under cr.no_grad()"
+            )
+        value = value._value if isinstance(value, Tensor) else value
+        v = t._value
+        if type(v) is np.ndarray and v.flags.writeable and v.shape == np.shape(value):
+            v[...] = value
+        else:
+            t._value = np.array(value)
+        t._ver[0] += 1
+
+
+_jit.TENSORS = _JitTensors()

@@ -13,7 +13,13 @@ from typing import Any
 #: record where each transformation was called, to name it when one of its values escapes
 debug_tracer_leaks = False
 
-_NAMES = ("debug_tracer_leaks",)
+#: raise at the first primitive that produces a NaN, naming it and the user's line
+debug_nans = False
+
+#: jit fuses elementwise chains and runs large ones in tiles over threads
+jit_fusion = True
+
+_NAMES = ("debug_tracer_leaks", "debug_nans", "jit_fusion")
 
 
 def update(name: str, value: Any) -> None:

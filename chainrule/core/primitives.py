@@ -158,6 +158,7 @@ axis_index_p = _def("axis_index", nondiff=True)  # axis_index(axis_name)
 custom_vjp_call_p = _def("custom_vjp_call", multiple_results=True)
 custom_jvp_call_p = _def("custom_jvp_call", multiple_results=True)
 checkpoint_p = _def("checkpoint", multiple_results=True)
+jit_p = _def("jit", multiple_results=True)  # jit(*xs, call): a compiled program (transforms/jit)
 
 #: primitives whose results carry no gradient
 NONDIFF = frozenset(p for p in ALL if p.nondiff)

@@ -37,6 +37,7 @@ from chainrule.core.primitives import Primitive
 class _State(threading.local):
     def __init__(self) -> None:
         self.depth = 0  # transformations in flight in this thread: a new trace's level is one more
+        self.staging: list = []  # the programs being staged (jit) in this thread, innermost last
 
 
 _state = _State()
@@ -90,6 +91,19 @@ def new_trace(cls: type, name: str, fun: Any = None, *args: Any) -> Any:
     state = _state
     state.depth += 1
     return cls(state.depth, name, fun, *args)
+
+
+def full(shape: tuple, dtype: Any, fill: Any) -> Any:
+    """An array of `fill` made by the engine itself (a gradient's seed): while a program is
+    being staged in this thread, a staged value (a literal the compiler can simplify), else
+    an array.
+
+    >>> full((2,), np.float32, 1)
+    array([1., 1.], dtype=float32)
+    """
+    if _state.staging:
+        return _state.staging[-1].full(shape, dtype, fill)
+    return np.full(shape, fill, dtype)
 
 
 def end_trace(trace: Trace) -> None:

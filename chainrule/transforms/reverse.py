@@ -26,7 +26,9 @@ from chainrule.core import ops as cnp
 from chainrule.core import primitives as P
 from chainrule.core.avals import ShapeDtypeStruct
 from chainrule.core.pytree import _LEAF, tree_flatten, tree_map, tree_unflatten
-from chainrule.core.trace import Primitive, Trace, Tracer, bind, bind_with, end_trace, new_trace
+from chainrule.core.trace import (
+    Primitive, Trace, Tracer, bind, bind_with, end_trace, full, new_trace,
+)
 from chainrule.rules.vjp import vjp_rules
 
 _seq = itertools.count()
@@ -677,7 +679,7 @@ def _finish_grad(trace, out, leaves_of, has_aux, what, holomorphic, elementwise)
         if not elementwise:
             _check_scalar_output(v, holomorphic)
         if node is not None:
-            roots.append((node, np.ones(v.shape, v.dtype)))
+            roots.append((node, full(v.shape, v.dtype, 1)))
     if roots:
         backward_pass(roots)
     grads = []

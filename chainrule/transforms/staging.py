@@ -1,9 +1,14 @@
 """Staging: a trace of abstract values that records the primitives applied to them as a
-small program (equations over variables), and an interpreter for such programs.
+program (``chainrule.core.ir``), reading only shapes and dtypes.
 
-`eval_shape` runs a function on abstract values only (shapes, dtypes, weak types). `linearize`
-stages the tangent half of a forward-mode computation and replays it. (`jit` will compile
-these programs.)
+`eval_shape` runs a function on abstract values only; `make_graph` returns the program it
+stages (JAX's ``make_jaxpr``); `linearize` stages the tangent half of a forward-mode
+computation; `jit` compiles staged programs.
+
+Operands that are not the trace's own tracers become: a `Lit` for a scalar (Python or NumPy
+number), a constant variable for an array (held by reference: the program reads its values
+when it runs, unless `keep` asks for a copy made now), and a constant variable for a tracer
+of an enclosing transformation (the program is then valid only inside it: `captured`).
 
 >>> import numpy as np, chainrule as cr, chainrule.numpy as cnp
 >>> cr.eval_shape(lambda x: cnp.sum(x @ x.T, axis=0), np.ones((2000, 3), np.float32))
@@ -12,85 +17,25 @@ ShapeDtypeStruct(shape=(2000,), dtype=float32)
 
 from __future__ import annotations
 
-import itertools
+import functools
 from typing import Any
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from chainrule.core.avals import ShapeDtypeStruct, aval_of
+from chainrule.core.errors import concretization_error, where
+from chainrule.core.ir import LITERAL_TYPES, Eqn, Lit, Program, Var, evaluate
 from chainrule.core.pytree import tree_flatten, tree_map, tree_unflatten
-from chainrule.core.trace import Primitive, Trace, Tracer, bind_with, end_trace, new_trace
+from chainrule.core import primitives as P
+from chainrule.core.trace import Primitive, Trace, Tracer, _state, bind, end_trace, new_trace
 from chainrule.rules.shape import shape_rules
 from chainrule.transforms.reverse import protect
 
-_ids = itertools.count()
+__all__ = ["StagingTrace", "StagingTracer", "eval_shape", "evaluate", "make_graph", "stage"]
+
 #: primitives that stage themselves (they carry functions): handler(trace, args, params)
 process_rules: dict[Primitive, Callable] = {}
-
-
-class Var:
-    """A variable of a staged program: its abstract value and a printable name."""
-
-    __slots__ = ("aval", "id")
-
-    def __init__(self, aval: ShapeDtypeStruct):
-        self.aval = aval
-        self.id = next(_ids)
-
-    def __repr__(self) -> str:
-        return f"v{self.id}"
-
-
-class Eqn:
-    """One equation: ``outvars = prim(*invars, **params)`` (an invar may be a constant)."""
-
-    __slots__ = ("prim", "invars", "params", "outvars")
-
-    def __init__(self, prim: Primitive, invars: list, params: dict, outvars: list):
-        self.prim, self.invars, self.params, self.outvars = prim, invars, params, outvars
-
-    def __repr__(self) -> str:
-        ins = ", ".join(repr(v) if isinstance(v, Var) else _const(v) for v in self.invars)
-        outs = ", ".join(f"{v}:{v.aval.str_short()}" for v in self.outvars)
-        ps = "".join(f", {k}={v!r}" for k, v in self.params.items())
-        return f"{outs} = {self.prim}({ins}{ps})"
-
-
-def _const(v: Any) -> str:
-    a = np.asarray(v) if not isinstance(v, Tracer) else None
-    if a is not None and a.ndim == 0:
-        return repr(a.item())
-    return f"const:{aval_of(v).str_short()}"
-
-
-class Program:
-    """A staged program: inputs, equations, outputs (Vars or constants)."""
-
-    def __init__(self, invars: list, eqns: list, outvars: list):
-        self.invars, self.eqns, self.outvars = invars, eqns, outvars
-
-    def __repr__(self) -> str:
-        head = ", ".join(f"{v}:{v.aval.str_short()}" for v in self.invars)
-        body = "\n".join("    " + repr(e) for e in self.eqns)
-        outs = ", ".join(repr(v) if isinstance(v, Var) else _const(v) for v in self.outvars)
-        return f"{{ lambda {head} .\n{body}\n    return {outs} }}"
-
-    def __call__(self, *args: Any) -> list:
-        return evaluate(self, args)
-
-
-def evaluate(program: Program, args: Any) -> list:
-    """Run a program on values (or tracers: it is differentiable and batchable)."""
-    env = dict(zip(program.invars, args))
-    for e in program.eqns:
-        ins = tuple(env[v] if isinstance(v, Var) else v for v in e.invars)
-        out = bind_with(e.prim, ins, e.params)
-        if e.prim.multiple_results:
-            env.update(zip(e.outvars, out))
-        else:
-            env[e.outvars[0]] = out
-    return [env[v] if isinstance(v, Var) else v for v in program.outvars]
 
 
 class StagingTracer(Tracer):
@@ -122,35 +67,75 @@ class StagingTracer(Tracer):
 class StagingTrace(Trace):
     """Records equations; its tracers have abstract values only."""
 
-    __slots__ = ("eqns", "keep", "copies")
+    __slots__ = ("eqns", "keep", "copies", "constvars", "consts", "seen", "captured", "lines",
+                 "arg_names")
+    # `full` is offered to the engine while the trace is on `_state.staging` (`dynamic`)
 
-    def __init__(self, level: int, name: str = "eval_shape", fun: Any = None, keep: bool = False):
+    def __init__(self, level: int, name: str = "eval_shape", fun: Any = None, keep: bool = False,
+                 lines: bool = False):  # fmt: skip
         super().__init__(level, name, fun)
         self.eqns: list[Eqn] = []
-        self.keep = keep  # the program outlives the call: NumPy constants are copied into it
+        self.keep = keep  # the program outlives the call: arrays are copied into it now
         self.copies: dict | None = None
+        self.constvars: dict[int, Var] = {}  # id(array or foreign tracer) -> its variable
+        self.consts: list = []  # the values of the constant variables, in order
+        self.seen: list = []  # the objects the constants stand for
+        self.captured = False  # a tracer of an enclosing transformation is a constant
+        self.lines = lines  # record the user's line of each equation
+        self.arg_names: dict = {}  # Var of an argument -> how to name it in errors
 
     def new_arg(self, aval: ShapeDtypeStruct) -> StagingTracer:
         return StagingTracer(self, aval)
 
+    def concrete(self, tracer: Tracer, what: str) -> Any:
+        context = f"inside {self.describe()}"
+        arg = self.arg_names.get(getattr(tracer, "var", None))
+        if arg:
+            context += f"; {arg}"
+        raise concretization_error(what, context)
+
+    def full(self, shape: tuple, dtype: Any, fill: Any) -> Any:
+        """A staged array of `fill` (a literal, broadcast): `chainrule.core.trace.full`."""
+        lit = Lit(np.dtype(dtype).type(fill))
+        scalar = StagingTracer(self, lit.aval, lit)
+        return scalar if tuple(shape) == () else bind(P.broadcast_to_p, scalar, shape=tuple(shape))
+
+    def operand(self, a: Any) -> Var | Lit:
+        """The program operand standing for `a`."""
+        if isinstance(a, Tracer) and a._trace is self:
+            return a.var
+        if isinstance(a, LITERAL_TYPES):
+            return Lit(a)
+        key = id(a)
+        v = self.constvars.get(key)
+        if v is None:
+            self.seen.append(a)  # keeps `a` alive, so its id stays its own
+            if isinstance(a, Tracer):
+                self.captured = True
+            elif self.keep and type(a) is np.ndarray:
+                a = protect(self, a)
+            v = self.constvars[key] = Var(a.aval if isinstance(a, Tracer) else aval_of(a))
+            self.consts.append(a)
+        return v
+
     def process_primitive(self, prim: Primitive, args: tuple, params: dict) -> Any:
         if prim in process_rules:
             return process_rules[prim](self, args, params)
-        invars = [a.var if isinstance(a, Tracer) and a._trace is self else
-                  (protect(self, a) if self.keep and type(a) is np.ndarray else a)
-                  for a in args]  # fmt: skip
-        out_aval = shape_rules[prim](*[aval_of(a) for a in args], **params)
+        invars = [self.operand(a) for a in args]
+        out_aval = shape_rules[prim](*[v.aval for v in invars], **params)
+        line = where() if self.lines else ""
         if prim.multiple_results:
-            outs = [StagingTracer(self, av) for av in out_aval]
-            self.eqns.append(Eqn(prim, invars, params, [t.var for t in outs]))
-            return tuple(outs)
+            outs = tuple(StagingTracer(self, av) for av in out_aval)
+            self.eqns.append(Eqn(prim, invars, params, [t.var for t in outs], line))
+            return outs
         out = StagingTracer(self, out_aval)
-        self.eqns.append(Eqn(prim, invars, params, [out.var]))
+        self.eqns.append(Eqn(prim, invars, params, [out.var], line))
         return out
 
-    def to_program(self, inputs: list, outputs: list) -> Program:
-        outvars = [o.var if isinstance(o, Tracer) and o._trace is self else o for o in outputs]
-        return Program([t.var for t in inputs], list(self.eqns), outvars)
+    def to_program(self, inputs: Sequence[StagingTracer], outputs: Sequence[Any]) -> Program:
+        outvars = [self.operand(o) for o in outputs]
+        return Program([t.var for t in inputs], list(self.eqns), outvars,
+                       list(self.constvars.values()), list(self.consts))  # fmt: skip
 
 
 def _abstract(x: Any) -> ShapeDtypeStruct:
@@ -180,13 +165,61 @@ def eval_shape(fun: Callable, *args: Any, **kwargs: Any) -> Any:
     return tree_map(lambda o: _abstract(o) if not isinstance(o, Tracer) else o.aval, out)
 
 
-def stage(fun: Callable, avals: list, name: str = "stage") -> tuple[Program, Any]:
-    """Stage `fun` applied to abstract arguments: (program, output pytree structure)."""
-    trace = new_trace(StagingTrace, name, fun)
+def stage(fun: Callable, avals: Sequence[ShapeDtypeStruct], name: str = "stage",
+          dynamic: bool = False, user_fun: Any = None,
+          arg_names: Sequence[str] = ()) -> tuple[Program, Any]:  # fmt: skip
+    """Stage `fun` applied to abstract arguments: (program, output pytree structure).
+
+    `dynamic`: the program is compiled (jit, make_graph): the engine's own constants (a
+    gradient's seed) are staged too, and each equation records the user's line. Errors name
+    `user_fun` and, for a traced argument used where a value is needed, its entry of
+    `arg_names`.
+    """
+    trace = new_trace(StagingTrace, name, user_fun or fun, False, dynamic)
+    if dynamic:
+        _state.staging.append(trace)
     try:
         tracers = [trace.new_arg(a) for a in avals]
-        out = fun(*tracers)
+        for t, n in zip(tracers, arg_names):
+            trace.arg_names[t.var] = n
+        leaves, tree = tree_flatten(fun(*tracers))
+        return trace.to_program(tracers, leaves), tree
     finally:
+        if dynamic:
+            _state.staging.remove(trace)
         end_trace(trace)
-    leaves, tree = tree_flatten(out)
-    return trace.to_program(tracers, leaves), tree
+
+
+def make_graph(fun: Callable, static_argnums: int | Sequence[int] = ()) -> Callable:
+    """A function that stages `fun` on its arguments' shapes and dtypes and returns the
+    program (JAX's ``make_jaxpr``): print it, `cr.draw` it, `cr.explain` it. Arguments at
+    `static_argnums` are passed to `fun` as they are.
+
+    >>> import numpy as np, chainrule as cr, chainrule.numpy as cnp
+    >>> print(cr.make_graph(cr.grad(lambda x: cnp.sum(cnp.tanh(x))))(np.ones(2)))
+    { lambda ; a:f64[2] .
+        b:f64[2] = tanh a
+        c:f64[] = sum b axis=None keepdims=False
+        d:f64[1] = reshape 1.0 shape=(1,)
+        e:f64[2] = broadcast_to d shape=(2,)
+        f:f64[2] = mul b b
+        g:f64[2] = sub 1 f
+        h:f64[2] = mul e g
+      in (h) }
+    """
+    statics = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
+
+    @functools.wraps(fun)
+    def staged(*args: Any, **kwargs: Any) -> Program:
+        dyn = [i for i in range(len(args)) if i not in statics]
+        leaves, tree = tree_flatten(tuple(args[i] for i in dyn))
+
+        def flat(*xs: Any) -> Any:
+            full = list(args)
+            for i, a in zip(dyn, tree_unflatten(tree, list(xs))):
+                full[i] = a
+            return fun(*full, **kwargs)
+
+        return stage(flat, [_abstract(x) for x in leaves], "make_graph", True)[0]
+
+    return staged

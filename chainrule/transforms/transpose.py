@@ -18,7 +18,8 @@ from chainrule.core.pytree import tree_flatten, tree_unflatten
 from chainrule.core.trace import bind_with
 from chainrule.rules.transpose import LINEAR_IN, transpose_rules
 from chainrule.transforms.reverse import fit, scalar
-from chainrule.transforms.staging import Var, _abstract, stage
+from chainrule.core.ir import Var, read
+from chainrule.transforms.staging import _abstract, stage
 
 
 def linear_transpose(fun: Callable, *primals: Any) -> Callable:
@@ -41,14 +42,14 @@ def linear_transpose(fun: Callable, *primals: Any) -> Callable:
             raise TypeError(f"linear_transpose: cotangent structure {ct_tree}, expected "
                             f"{out_tree}")  # fmt: skip
         linear = set(program.invars)
-        env: dict = {}
+        env: dict = dict(zip(program.constvars, program.consts))
         lin_eqns = []
         for e in program.eqns:  # constants forward, linear equations kept for the way back
             if any(isinstance(v, Var) and v in linear for v in e.invars):
                 lin_eqns.append(e)
                 linear.update(e.outvars)
             else:
-                ins = tuple(env[v] if isinstance(v, Var) else v for v in e.invars)
+                ins = tuple(read(env, v) for v in e.invars)
                 out = bind_with(e.prim, ins, e.params)
                 env.update(zip(e.outvars, out if e.prim.multiple_results else (out,)))
         cts: dict = {}
@@ -66,8 +67,8 @@ def linear_transpose(fun: Callable, *primals: Any) -> Callable:
             ) or (isinstance(which, tuple) and len(idx) > 1 and not e.prim.linear):
                 raise TypeError(f"linear_transpose: the function is not linear in its inputs "
                                 f"(it applies {e.prim} to them)")  # fmt: skip
-            operands = [v.aval if (isinstance(v, Var) and v in linear) else
-                        (env[v] if isinstance(v, Var) else v) for v in e.invars]  # fmt: skip
+            operands = [v.aval if (isinstance(v, Var) and v in linear) else read(env, v)
+                        for v in e.invars]  # fmt: skip
             for i, c in zip(idx, transpose_rules[e.prim](ct, *operands, linear=idx, **e.params)):
                 v = e.invars[i]
                 c = fit(c, v.aval)

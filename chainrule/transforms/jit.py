@@ -1,0 +1,736 @@
+"""`jit`: stage a function once per kind of arguments, optimise the program, compile it to
+Python over NumPy, and from then on run the compiled code.
+
+A jitted call first builds its cache key: the arguments' pytree structure, each leaf's shape,
+dtype and weak type (Python scalars are weakly typed operands, not static: a hundred learning
+rates compile once) and whether it is a Tensor, the static arguments, and the switches that
+change the code (`debug_nans`, fusion). On a hit with plain arrays the compiled function runs
+directly: the user's Python body does not run, no tracer is made and nothing goes through
+`bind`. With traced arguments (under `grad`, `vmap`, `jvp`, or Tensors), the call binds the
+primitive ``jit_p``, whose rules derive compiled programs for each transformation (cached:
+`grad(jit(f))` compiles its forward and backward programs once).
+
+>>> import numpy as np, chainrule as cr, chainrule.numpy as cnp
+>>> f = cr.jit(lambda x, y: cnp.sum(cnp.tanh(x) * y))
+>>> float(f(np.ones(3), 2.0)), float(f(np.zeros(3), 0.5))
+(4.569564935734589, 0.0)
+>>> f.cache_info()
+CacheInfo(hits=1, misses=1, maxsize=64, currsize=1)
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import keyword
+import threading
+import warnings
+from collections import OrderedDict, namedtuple
+from typing import Any
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from chainrule.compiler.codegen import Executable, StaleConstant, lower
+from chainrule.compiler.passes import optimize, split
+from chainrule.core import config
+from chainrule.core import primitives as P
+from chainrule.core.avals import ShapeDtypeStruct
+from chainrule.core.ir import Program, evaluate
+from chainrule.core.pytree import _LEAF, tree_flatten, tree_unflatten
+from chainrule.core.trace import Tracer, bind
+from chainrule.rules import impl as impl_table
+from chainrule.rules import shape as shape_table
+from chainrule.rules.jvp import instantiate
+from chainrule.rules.vjp import VJP, vjp_rules
+from chainrule.transforms import batching, forward, reverse, staging
+
+__all__ = ["jit", "Jitted", "JitCall"]
+
+CacheInfo = namedtuple("CacheInfo", "hits misses maxsize currsize")
+MAXSIZE = 64  # compiled specialisations kept per jitted function (least recently used go)
+RECOMPILES_WARNED = 8  # a function compiled this many times is told why, once
+
+
+# --- the primitive's parameter: a compiled program and the programs derived from it -------
+
+
+class JitCall:
+    """A compiled program (``jit_p``'s parameter): the optimised `program`, its compiled
+    `exe`, and the programs derived from it for each transformation, compiled once."""
+
+    __slots__ = ("name", "program", "exe", "out_avals", "derived", "lock", "__weakref__")
+
+    def __init__(self, program: Program, name: str):
+        self.name = name
+        self.program = optimize(program)
+        self.exe: Executable = lower(self.program, name)
+        self.out_avals = tuple(v.aval for v in self.program.outvars)
+        self.derived: dict = {}
+        self.lock = threading.Lock()
+
+    def derive(self, key: Any, make: Callable[[], Any]) -> Any:
+        """The derived program for `key` (made once)."""
+        d = self.derived.get(key)
+        if d is None:
+            with self.lock:
+                d = self.derived.get(key)
+                if d is None:
+                    d = self.derived[key] = make()
+        return d
+
+    def __repr__(self) -> str:
+        return f"<jit {self.name}>"
+
+
+def _stage_call(fun: Callable, avals: Sequence[ShapeDtypeStruct], name: str) -> JitCall:
+    program, _ = staging.stage(fun, avals, "jit", dynamic=True)
+    return JitCall(program, name)
+
+
+def _run(*args: Any, call: JitCall) -> tuple:
+    return call.exe.run(*args)
+
+
+impl_table.defimpl(P.jit_p, _run)
+shape_table.shape_rules[P.jit_p] = lambda *avals, call: call.out_avals
+
+
+# staging (a jitted function called inside another, or inside make_graph): inlined
+staging.process_rules[P.jit_p] = lambda trace, args, params: tuple(
+    evaluate(params["call"].program, args))  # fmt: skip
+
+
+# --- reverse mode: a forward program that also returns residuals, a backward program -------
+
+
+def _vjp_programs(call: JitCall, diff: tuple) -> tuple[JitCall, JitCall, list]:
+    """(forward, backward, float outputs) for the inputs `diff`: the forward program
+    returns the function's outputs then the residuals; the backward program takes the
+    residuals then the float outputs' cotangents and returns the cotangents of `diff`.
+
+    Made by staging the function's VJP (forward, then backward from symbolic cotangents) as
+    one program and splitting it where the cotangents start to matter."""
+    prog = call.program
+    n, k = len(prog.invars), len(call.out_avals)
+    floats = [i for i, a in enumerate(call.out_avals) if a.dtype.kind in "fc"]
+    others = [i for i in range(k) if i not in floats]
+
+    def joint(*xs: Any) -> tuple:
+        args, cts = list(xs[:n]), xs[n:]
+
+        def f(*d: Any) -> tuple:
+            full = list(args)
+            for i, v in zip(diff, d):
+                full[i] = v
+            outs = evaluate(prog, full)
+            return tuple(outs[i] for i in floats), tuple(outs[i] for i in others)
+
+        fl, pullback, aux = reverse.vjp(f, *[args[i] for i in diff], has_aux=True)
+        outs: list = [None] * k
+        for i, o in zip(floats, fl):
+            outs[i] = o
+        for i, o in zip(others, aux):
+            outs[i] = o
+        return (*outs, *pullback(tuple(cts)))
+
+    avals = [v.aval for v in prog.invars] + [call.out_avals[i] for i in floats]
+    program, _ = staging.stage(joint, avals, "jit", dynamic=True)
+    early, late = split(program, [False] * n + [True] * len(floats),
+                        [False] * k + [True] * len(diff))  # fmt: skip
+    return JitCall(early, call.name + "_fwd"), JitCall(late, call.name + "_bwd"), floats
+
+
+def _reverse(trace: reverse.ReverseTrace, args: tuple, params: dict) -> Any:
+    call = params["call"]
+    vals = [trace.lower(a) for a in args]
+    parents = [a._node if isinstance(a, Tracer) and a._trace is trace else None for a in args]
+    diff = tuple(i for i, p in enumerate(parents) if p is not None)
+    if not diff:
+        return trace.wrap_all(bind(P.jit_p, *vals, call=call), P.jit_p)
+    fwd, bwd, floats = call.derive(("vjp", diff), lambda: _vjp_programs(call, diff))
+    res_all = bind(P.jit_p, *vals, call=fwd)
+    k = len(call.out_avals)
+    outs, residuals = res_all[:k], res_all[k:]
+    node = reverse.Node(P.jit_p, {"call": bwd, "n": len(vals), "diff": diff,
+                                  "floats": tuple(floats)},
+                        tuple(parents), tuple(np.shape(o) for o in outs),
+                        tuple(np.result_type(o) for o in outs))  # fmt: skip
+    node.saved = (None, *residuals)
+    versions = [(v._ver, v._ver[0]) for v in vals if getattr(v, "_ver", None) is not None]
+    node.versions = versions or None
+    return tuple(
+        trace.wrap(o, reverse.Node(reverse.proj_p, i, (node,), np.shape(o), np.result_type(o)))
+        if i in floats else trace.wrap(o, None)
+        for i, o in enumerate(outs)
+    )
+
+
+def _joint(g: tuple, ans: Any, *residuals: Any, call: JitCall, n: int, diff: tuple,
+           floats: tuple) -> list:  # fmt: skip
+    cts = bind(P.jit_p, *residuals, *(g[i] for i in floats), call=call)
+    out: list = [None] * n
+    for i, c in zip(diff, cts):
+        out[i] = c
+    return out
+
+
+reverse.process_rules[P.jit_p] = _reverse
+vjp_rules[P.jit_p] = VJP(joint=_joint)
+
+
+# --- forward mode: the JVP program ------------------------------------------------------------
+
+
+def _forward_mode(trace: forward.JVPTrace, args: tuple, params: dict) -> Any:
+    call = params["call"]
+    primals = [a.primal if isinstance(a, Tracer) and a._trace is trace else a for a in args]
+    tangents = [a.tangent if isinstance(a, Tracer) and a._trace is trace else None for a in args]
+    which = tuple(i for i, t in enumerate(tangents) if t is not None)
+    if not which:
+        return bind(P.jit_p, *primals, call=call)
+    n = len(primals)
+    floats = [i for i, a in enumerate(call.out_avals) if a.dtype.kind in "fc"]
+
+    def make() -> JitCall:
+        def f(*xs: Any) -> tuple:
+            full = list(xs[:n])
+
+            def g(*d: Any) -> tuple:
+                a = list(full)
+                for i, v in zip(which, d):
+                    a[i] = v
+                return tuple(evaluate(call.program, a))
+
+            outs, tans = forward.jvp(g, tuple(full[i] for i in which), tuple(xs[n:]))
+            return (*outs, *(tans[i] for i in floats))
+
+        avals = [v.aval for v in call.program.invars]
+        avals += [call.program.invars[i].aval for i in which]
+        return _stage_call(f, avals, call.name + "_jvp")
+
+    jcall = call.derive(("jvp", which), make)
+    ts = [instantiate(tangents[i], primals[i]) for i in which]
+    res = bind(P.jit_p, *primals, *ts, call=jcall)
+    k = len(call.out_avals)
+    tan_of = dict(zip(floats, res[k:]))
+    return tuple(trace.wrap(o, tan_of.get(i)) for i, o in enumerate(res[:k]))
+
+
+forward.process_rules[P.jit_p] = _forward_mode
+
+
+# --- vmap: the batched program ---------------------------------------------------------------
+
+
+def _batch(trace: batching.BatchTrace, args: tuple, params: dict) -> Any:
+    call = params["call"]
+    vals, dims = trace.unpack(args, front=True)
+    in_axes = tuple(None if d is None else 0 for d in dims)
+
+    def make() -> JitCall:
+        avals = []
+        for v, d in zip(call.program.invars, in_axes):
+            a = v.aval
+            avals.append(a if d is None else ShapeDtypeStruct((trace.size, *a.shape), a.dtype,
+                                                              a.weak_type))  # fmt: skip
+        fun = batching.vmap(lambda *xs: tuple(evaluate(call.program, xs)), in_axes=in_axes,
+                            axis_size=trace.size, axis_name=trace.axis_name)  # fmt: skip
+        return _stage_call(fun, avals, call.name + "_vmap")
+
+    bcall = call.derive(("vmap", in_axes, trace.size, trace.axis_name), make)
+    outs = bind(P.jit_p, *vals, call=bcall)
+    return tuple(batching.BatchTracer(trace, o, 0) for o in outs)
+
+
+batching.process_rules[P.jit_p] = _batch
+
+
+# --- the cache key ---------------------------------------------------------------------------
+
+_WEAK = {float: ("f",), int: ("i",), bool: ("b",), complex: ("c",)}
+_WEAK_AVAL = {k: ShapeDtypeStruct((), np.result_type(k), weak_type=k is not bool)
+              for k in _WEAK}  # fmt: skip
+
+
+def _flags() -> tuple:
+    return (config.debug_nans, config.jit_fusion)
+
+
+def _fast_key(args: tuple) -> tuple | None:
+    """The key of positional arguments that are all arrays or Python scalars (else None):
+    the common case, built without flattening pytrees."""
+    parts = []
+    for a in args:
+        t = type(a)
+        if t is np.ndarray:
+            parts.append((a.shape, a.dtype))
+        else:
+            w = _WEAK.get(t)
+            if w is None:
+                if not isinstance(a, np.generic):
+                    return None
+                w = (a.shape, a.dtype)
+            parts.append(w)
+    return (config.debug_nans, config.jit_fusion, len(args), *parts)
+
+
+def _leaf_signature(x: Any, where: str, fun_name: str) -> tuple:
+    t = type(x)
+    if t is np.ndarray or isinstance(x, np.generic):
+        return (np.shape(x), x.dtype)
+    if t in _WEAK:
+        return _WEAK[t]
+    if isinstance(x, Tracer):
+        a = x.aval
+        return ("T" if hasattr(x, "requires_grad") else "t", a.shape, a.dtype, a.weak_type,
+                bool(getattr(x, "requires_grad", False)))  # fmt: skip
+    if hasattr(x, "shape") and hasattr(x, "dtype"):  # another namespace's array
+        return (t, tuple(x.shape), np.dtype(x.dtype))
+    raise TypeError(
+        f"jit of {fun_name}: {where} is a {t.__name__}, not an array or a number; pass it as "
+        "a static argument (static_argnums / static_argnames) if it is a setting"
+    )
+
+
+def _aval_of_signature(sig: tuple) -> ShapeDtypeStruct:
+    if len(sig) == 1:
+        return _WEAK_AVAL[{"f": float, "i": int, "b": bool, "c": complex}[sig[0]]]
+    if sig[0] in ("T", "t"):
+        return ShapeDtypeStruct(sig[1], sig[2], sig[3])
+    return ShapeDtypeStruct(sig[-2], sig[-1])
+
+
+# --- the jitted function ---------------------------------------------------------------------
+
+
+class _Entry:
+    """A compiled specialisation: the call, its output structure, and the globals and
+    closure cells it read (checked at each call: rebinding one compiles again)."""
+
+    __slots__ = ("call", "out_tree", "single", "guards", "captured", "mutated", "run")
+
+    def __init__(self, call: JitCall, out_tree: Any, guards: tuple, captured: list,
+                 mutated: list):  # fmt: skip
+        self.call = call
+        self.out_tree = out_tree
+        self.single = out_tree is _LEAF and not mutated
+        self.guards = guards
+        self.captured = captured
+        self.mutated = mutated  # leaves (Tensors) the function changed in place
+        self.run = call.exe.run
+
+    def fresh(self) -> bool:
+        for ns, name, obj in self.guards:
+            if ns.get(name, _MISSING) is not obj:
+                return False
+        return True
+
+
+_MISSING = object()
+
+
+class Jitted:
+    """A jitted function (see `jit`): call it like the function; `cache_info()`,
+    `clear_cache()`, `lower(*args)` (the compiled program: `.source`, `.program`)."""
+
+    def __init__(self, fun: Callable, static_argnums: tuple, static_argnames: tuple,
+                 donate_argnums: tuple, fusion: bool | None):  # fmt: skip
+        functools.update_wrapper(self, fun)
+        self.fun = fun
+        self.static_argnums = static_argnums
+        self.static_argnames = static_argnames
+        self.donate_argnums = donate_argnums
+        self.fusion = fusion
+        self._cache: OrderedDict = OrderedDict()
+        self._lock = threading.RLock()
+        self._hits = self._misses = 0
+        self._last_key: Any = None
+        self._warned = False
+        try:
+            self._params = list(inspect.signature(fun).parameters)
+        except (TypeError, ValueError):
+            self._params = []
+
+    # the call
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if not kwargs and not self.static_argnums:
+            key = _fast_key(args)
+            if key is not None:
+                entry = self._cache.get(key)
+                if entry is not None and entry.fresh():
+                    self._hits += 1
+                    out = entry.run(*args)
+                    return out[0] if entry.single else tree_unflatten(entry.out_tree, list(out))
+        return self._call(args, kwargs)
+
+    def _call(self, args: tuple, kwargs: dict) -> Any:
+        key, leaves, build = self._key(args, kwargs)
+        entry = self._cache.get(key)
+        if entry is not None and entry.fresh():
+            self._hits += 1
+            self._cache.move_to_end(key)
+        else:
+            entry = self._compile(key, leaves, build, stale=entry is not None)
+        try:
+            if entry.captured or any(isinstance(x, Tracer) for x in leaves):
+                out = bind(P.jit_p, *leaves, *entry.captured, call=entry.call)
+            else:
+                out = entry.run(*leaves)
+        except StaleConstant:  # a captured array changed shape or dtype: compile again
+            self._cache.pop(key, None)
+            return self._call(args, kwargs)
+        if entry.captured:
+            self._cache.pop(key, None)  # valid only inside the transformation it captured
+        if entry.mutated:
+            k = len(out) - len(entry.mutated)
+            for i, new in zip(entry.mutated, out[k:]):
+                TENSORS.write_back(leaves[i], new, self.__name__)
+            out = out[:k]
+        return out[0] if entry.single else tree_unflatten(entry.out_tree, list(out))
+
+    def _key(self, args: tuple, kwargs: dict) -> tuple:
+        """(key, dynamic leaves, how to rebuild the call from leaves)."""
+        if not kwargs and not self.static_argnums:
+            key = _fast_key(args)
+            if key is not None:
+                return key, list(args), None
+        statics = []
+        dyn_args = []
+        for i, a in enumerate(args):
+            if i in self.static_argnums or (i < len(self._params) and
+                                            self._params[i] in self.static_argnames):  # fmt: skip
+                statics.append((i, _hashable(a, f"static argument {i}", self.__name__)))
+            else:
+                dyn_args.append(a)
+        dyn_kwargs = {}
+        for k in sorted(kwargs):
+            if k in self.static_argnames:
+                statics.append((k, _hashable(kwargs[k], f"static argument {k!r}",
+                                             self.__name__)))  # fmt: skip
+            else:
+                dyn_kwargs[k] = kwargs[k]
+        leaves, tree = tree_flatten((tuple(dyn_args), dyn_kwargs))
+        names = self._leaf_names(tree, len(leaves))
+        sigs = tuple(_leaf_signature(x, names[j], self.__name__) for j, x in enumerate(leaves))
+        key = (config.debug_nans, config.jit_fusion, "tree", tree, sigs, tuple(statics))
+        return key, leaves, (tree, tuple(statics))
+
+    def _leaf_names(self, tree: Any, n: int) -> list:
+        return [f"leaf {j} of the arguments" for j in range(n)]
+
+    # compiling
+
+    def _compile(self, key: Any, leaves: list, build: Any, stale: bool) -> _Entry:
+        with self._lock:
+            self._misses += 1
+            if build is None:
+                tree, statics = None, ()
+                avals = [_aval_of_signature(s) for s in key[3:]]
+            else:
+                tree, statics = build
+                avals = [_aval_of_signature(s) for s in key[4]]
+            fun = self.fun
+            static_pos = dict(statics)
+            tensors = [i for i, x in enumerate(leaves) if TENSORS.is_tensor(x)]
+
+            def flat(*xs: Any) -> tuple:
+                xs = list(xs)
+                wrapped = {i: TENSORS.wrap(xs[i], leaves[i]) for i in tensors}
+                for i, w in wrapped.items():
+                    xs[i] = w
+                if tree is None:
+                    out = fun(*xs)
+                else:
+                    dyn_args, dyn_kwargs = tree_unflatten(tree, xs)
+                    full, it = [], iter(dyn_args)
+                    for i in range(len(dyn_args) + sum(isinstance(k, int) for k in static_pos)):
+                        full.append(static_pos[i] if i in static_pos else next(it))
+                    kw = {k: v for k, v in static_pos.items() if isinstance(k, str)}
+                    kw.update(dyn_kwargs)
+                    out = fun(*full, **kw)
+                out_leaves, out_tree = tree_flatten(out)
+                out_leaves = [TENSORS.value(o) if TENSORS.is_tensor(o) else o for o in out_leaves]
+                changed = [(i, TENSORS.value(w)) for i, w in wrapped.items()
+                           if TENSORS.value(w) is not xs_in[i]]  # fmt: skip
+                box.append((out_tree, [i for i, _ in changed]))
+                return (*out_leaves, *(v for _, v in changed))
+
+            box: list = []
+            xs_in: list = []
+            name = _name(fun)
+            names = self._arg_names(tree, statics, len(avals))
+            program, _ = staging.stage(_keep_inputs(flat, xs_in), avals, "jit", dynamic=True,
+                                       user_fun=fun, arg_names=names)  # fmt: skip
+            out_tree, mutated = box[0]
+            _check_outputs(program, name)
+            captured = []
+            if any(isinstance(c, Tracer) for c in program.consts):  # values of an enclosing
+                keep = [(v, c) for v, c in zip(program.constvars, program.consts)  # trace
+                        if not isinstance(c, Tracer)]  # fmt: skip
+                moved = [(v, c) for v, c in zip(program.constvars, program.consts)
+                         if isinstance(c, Tracer)]  # fmt: skip
+                program = program.replace(invars=program.invars + [v for v, _ in moved],
+                                          constvars=[v for v, _ in keep],
+                                          consts=[c for _, c in keep])  # fmt: skip
+                captured = [c for _, c in moved]
+            call = JitCall(program, name)
+            entry = _Entry(call, out_tree, _guards(fun), captured, mutated)
+            self._note_recompile(key, stale)
+            self._last_key = key
+            if not captured:
+                self._cache[key] = entry
+                self._cache.move_to_end(key)
+                while len(self._cache) > MAXSIZE:
+                    self._cache.popitem(last=False)
+            return entry
+
+    def _arg_names(self, tree: Any, statics: tuple, n: int) -> list:
+        """How errors name each leaf: "argument 'n' (position 1) of f is traced: ..."."""
+        fname = self.__name__
+        params = self._params
+
+        def advice(pos: int | str) -> str:
+            if isinstance(pos, int) and pos < len(params):
+                return (f"argument {params[pos]!r} of {fname} is traced: mark it static with "
+                        f"static_argnums={pos} or static_argnames={params[pos]!r}")  # fmt: skip
+            if isinstance(pos, str):
+                return f"argument {pos!r} of {fname} is traced: mark it static_argnames={pos!r}"
+            return f"argument {pos} of {fname} is traced: mark it static with static_argnums={pos}"
+
+        if tree is None:
+            return [advice(i) for i in range(n)]
+        from chainrule.core.pytree import keystr, tree_flatten_with_path
+
+        dyn_pos = [i for i in range(n + len(statics)) if i not in dict(statics)]
+        paths, _ = tree_flatten_with_path(tree_unflatten(tree, [0] * n))
+        out = []
+        for path, _ in paths:
+            if path[0].idx == 0:
+                pos: int | str = dyn_pos[path[1].idx]
+                rest = path[2:]
+            else:
+                pos, rest = path[1].key, path[2:]
+            text = advice(pos)
+            if rest:
+                text = text.replace(" is traced", f" (its leaf {keystr(rest)}) is traced")
+            out.append(text)
+        return out
+
+    def _note_recompile(self, key: Any, stale: bool) -> None:
+        if self._misses < RECOMPILES_WARNED or self._warned:
+            return
+        self._warned = True
+        why = "a global or closure variable it reads was rebound" if stale else _what_changed(
+            self._last_key, key)  # fmt: skip
+        warnings.warn(
+            f"jit of {self.__name__} has compiled {self._misses} times: {why}. Pass values "
+            "that change as arguments (arrays and numbers are traced, not baked in); keep "
+            "static arguments and shapes the same from call to call",
+            stacklevel=4,
+        )
+
+    # introspection
+
+    def cache_info(self) -> CacheInfo:
+        """Hits, misses (compilations), maximum size and current size of the cache.
+
+        >>> import numpy as np, chainrule as cr
+        >>> f = cr.jit(lambda x: x + 1)
+        >>> _ = f(np.ones(2)); _ = f(np.ones(2))
+        >>> f.cache_info()
+        CacheInfo(hits=1, misses=1, maxsize=64, currsize=1)
+        """
+        return CacheInfo(self._hits, self._misses, MAXSIZE, len(self._cache))
+
+    def clear_cache(self) -> None:
+        """Forget every compiled specialisation."""
+        with self._lock:
+            self._cache.clear()
+
+    def lower(self, *args: Any, **kwargs: Any) -> Executable:
+        """The compiled program for these arguments: `.source` (the Python it runs),
+        `.program` (the optimised IR).
+
+        >>> import numpy as np, chainrule as cr
+        >>> print(cr.jit(lambda x: x * 2.0).lower(np.ones(2)).source)
+        def lambda_(a):
+            b = _mul(a, _float64_2_0)
+            return (b,)
+        <BLANKLINE>
+        """
+        key, leaves, build = self._key(args, kwargs)
+        entry = self._cache.get(key)
+        if entry is None or not entry.fresh():
+            entry = self._compile(key, leaves, build, stale=entry is not None)
+        return entry.call.exe
+
+    def source(self, *args: Any, **kwargs: Any) -> str:
+        """The Python source the compiled function runs for these arguments."""
+        return self.lower(*args, **kwargs).source
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:  # jit on methods
+        return self if obj is None else functools.partial(self, obj)
+
+    def __repr__(self) -> str:
+        return f"<jitted {self.__name__}>"
+
+
+def _hashable(v: Any, what: str, name: str) -> Any:
+    try:
+        hash(v)
+    except TypeError:
+        raise TypeError(f"jit of {name}: {what} must be hashable (it keys the cache), got a "
+                        f"{type(v).__name__}; pass arrays as dynamic arguments"
+                        ) from None  # fmt: skip
+    return v
+
+
+def _name(fun: Any) -> str:
+    """A Python identifier for the compiled function: its name ('lambda_' for a lambda)."""
+    n = getattr(fun, "__name__", None) or type(fun).__name__
+    n = "".join(c if c.isalnum() else "_" for c in n).strip("_") or "fn"
+    return n + "_" if keyword.iskeyword(n) or n[0].isdigit() else n
+
+
+def _keep_inputs(fun: Callable, box: list) -> Callable:
+    """`fun`, noting the tracers it was called with in `box`."""
+
+    def kept(*xs: Any) -> Any:
+        box.extend(xs)
+        return fun(*xs)
+
+    return kept
+
+
+class _TensorHooks:
+    """What jit needs of the Tensor face (set by `chainrule.tensor`, a higher layer): a
+    Tensor argument is staged as a Tensor over the tracer, so that Tensor methods, in-place
+    ones included, work inside the function; an in-place change is written back after the
+    call."""
+
+    @staticmethod
+    def is_tensor(x: Any) -> bool:
+        return False
+
+    @staticmethod
+    def wrap(tracer: Any, like: Any) -> Any:
+        return tracer
+
+    @staticmethod
+    def value(t: Any) -> Any:
+        return t
+
+    @staticmethod
+    def write_back(t: Any, value: Any, name: str) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+
+TENSORS = _TensorHooks()
+
+
+def _check_outputs(program: Program, name: str) -> None:
+    for v in program.outvars:
+        a = v.aval
+        if a.dtype.kind not in "biufcV":
+            raise TypeError(f"jit of {name}: an output of dtype {a.dtype} is not an array")
+
+
+def _guards(fun: Callable) -> tuple:
+    """The globals and closure variables `fun` reads directly that hold arrays or numbers
+    (baked into the program): (namespace, name, object) to check at each call."""
+    code = getattr(fun, "__code__", None)
+    if code is None:
+        return ()
+    out = []
+    g = getattr(fun, "__globals__", {})
+    for n in code.co_names:
+        v = g.get(n, _MISSING)
+        if isinstance(v, (np.ndarray, np.generic, float, int, complex)) and not isinstance(
+                v, bool):  # fmt: skip
+            out.append((g, n, v))
+    for n, cell in zip(code.co_freevars, getattr(fun, "__closure__", None) or ()):
+        try:
+            v = cell.cell_contents
+        except ValueError:
+            continue
+        if isinstance(v, (np.ndarray, np.generic, float, int, complex)):
+            out.append((_Cell(cell), n, v))
+    return tuple(out)
+
+
+class _Cell:
+    """A closure cell seen as a one-name namespace."""
+
+    __slots__ = ("cell",)
+
+    def __init__(self, cell: Any):
+        self.cell = cell
+
+    def get(self, name: str, default: Any) -> Any:
+        try:
+            return self.cell.cell_contents
+        except ValueError:
+            return default
+
+
+def _what_changed(old: Any, new: Any) -> str:
+    if old is None:
+        return "the arguments' shapes or types changed"
+    if old[:2] != new[:2]:
+        return "cr.config (debug_nans or jit_fusion) changed"
+    if len(old) != len(new) or old[2] != new[2]:
+        return "the arguments' structure changed"
+    if new[2] == "tree":
+        if old[3] != new[3]:
+            return "the arguments' structure changed"
+        if old[5] != new[5]:
+            return f"a static argument changed ({old[5]} -> {new[5]})"
+        pairs = zip(old[4], new[4])
+    else:
+        pairs = zip(old[3:], new[3:])
+    for j, (a, b) in enumerate(pairs):
+        if a != b:
+            return f"argument {j} changed from {_sig_text(a)} to {_sig_text(b)}"
+    return "the arguments changed"
+
+
+def _sig_text(sig: tuple) -> str:
+    if len(sig) == 1:
+        return {"f": "a float", "i": "an int", "b": "a bool", "c": "a complex"}[sig[0]]
+    a = _aval_of_signature(sig)
+    return f"shape {a.shape} {a.dtype}"
+
+
+def jit(fun: Callable | None = None, *, static_argnums: int | Sequence[int] = (),
+        static_argnames: str | Sequence[str] = (), donate_argnums: int | Sequence[int] = (),
+        fusion: bool | None = None) -> Any:  # fmt: skip
+    """Compile `fun`: staged once per kind of arguments (shapes, dtypes, pytree structure,
+    static values), optimised, and run as generated Python over NumPy from then on.
+
+    Arrays and Python numbers are traced (Python control flow on them is an error naming
+    the line: use `cr.cond`, `cr.where`, or mark the argument static). Arguments at
+    `static_argnums` / named in `static_argnames` are passed as they are and key the cache
+    (they must be hashable). `fusion=False` turns elementwise fusion off for this function
+    (default: ``cr.config.jit_fusion``). Composes with every transformation:
+    `grad(jit(f))`, `jit(grad(f))`, `vmap(jit(f))`, `jit(f)(t).backward()` on Tensors.
+
+    >>> import numpy as np, chainrule as cr, chainrule.numpy as cnp
+    >>> f = cr.jit(cr.grad(lambda x: cnp.sum(x ** 3)))
+    >>> f(np.array([1.0, 2.0]))
+    array([ 3., 12.])
+    """
+    if fun is None:
+        return functools.partial(jit, static_argnums=static_argnums,
+                                 static_argnames=static_argnames,
+                                 donate_argnums=donate_argnums, fusion=fusion)  # fmt: skip
+    if not callable(fun):
+        raise TypeError(f"jit: expected a function, got a {type(fun).__name__}")
+    nums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
+    names = (static_argnames,) if isinstance(static_argnames, str) else tuple(static_argnames)
+    donate = (donate_argnums,) if isinstance(donate_argnums, int) else tuple(donate_argnums)
+    for k in nums + donate:
+        if not isinstance(k, int):
+            raise TypeError(f"jit: argument numbers must be ints, got {k!r}")
+    return Jitted(fun, nums, names, donate, fusion)
