@@ -30,6 +30,8 @@ import numpy as np
 
 from chainrule.core import primitives as P
 from chainrule.core.ir import Eqn, Lit, Program, Var
+from chainrule.compiler import runtime
+from chainrule.compiler.fusion import Group, plan
 from chainrule.core.ops import build_index
 from chainrule.rules.impl import impl_rules
 
@@ -125,10 +127,10 @@ def _array(v: Any) -> bool:
     return isinstance(v, Var) and v.aval.ndim > 0
 
 
-def _elementwise(e: Eqn, nm: _Namer) -> str:
-    """A ufunc called directly; a literal operand becomes a 0-d array of the result's dtype
-    where NumPy would convert it to that dtype anyway (the same bits, a faster call)."""
-    fn = impl_rules[e.prim]
+def _ufunc_args(e: Eqn, nm: _Namer, operand: Any = None) -> list:
+    """The operands of an elementwise ufunc call; a literal becomes a 0-d array of the
+    result's dtype where NumPy would convert it to that dtype anyway (the same bits, a
+    faster call)."""
     out = e.outvars[0].aval.dtype
     args = []
     for v in e.invars:
@@ -138,12 +140,17 @@ def _elementwise(e: Eqn, nm: _Namer) -> str:
             try:  # NumPy converts a weak scalar to the other operands' dtype: do it now
                 with np.errstate(all="raise"):
                     a = np.asarray(v.val, dtype=out)
-                args.append(nm.obj(a, f"{out.name}_{v.val!r}"))
+                args.append(nm.obj(a, f"{out.name}_{np.asarray(v.val).item()!r}"))
                 continue
             except (OverflowError, FloatingPointError, ValueError, TypeError):
                 pass  # out of range: NumPy's own handling, at run time
-        args.append(nm.operand(v))
-    return f"{nm.obj(fn, e.prim.name)}({', '.join(args)})"
+        args.append((operand or nm.operand)(v))
+    return args
+
+
+def _elementwise(e: Eqn, nm: _Namer) -> str:
+    """A ufunc called directly."""
+    return f"{nm.obj(impl_rules[e.prim], e.prim.name)}({', '.join(_ufunc_args(e, nm))})"
 
 
 def _reshape(e: Eqn, nm: _Namer) -> str:
@@ -197,8 +204,89 @@ def _expression(e: Eqn, nm: _Namer) -> str:
     return _generic(e, nm)
 
 
-def lower(program: Program, name: str | None = None) -> Executable:
-    """Compile `program` to a Python function over NumPy."""
+#: arrays of at least this many elements are deleted as soon as they are dead (smaller ones
+#: cost less than the `del`)
+DEL_MIN = 1 << 12
+
+
+def _group(g: Group, nm: _Namer, kernels: list) -> list:
+    """The lines running fused group `g`; the source of its kernel goes into `kernels`.
+
+    The kernel computes one block ``[lo, hi)``: its members' values are views of per-thread
+    scratch blocks (reused once dead), or of the group's whole outputs; it returns the
+    block's partial sums."""
+    kname = f"_kernel{len(kernels)}"
+    full_in = {v for v in g.inputs if v.aval.shape == g.shape}
+    names: dict = {}  # each variable's name inside the kernel
+    params: list = []
+    body: list = []
+    for v in g.inputs:
+        names[v] = nm.var(v)
+        params.append(names[v] + "_")
+        body.append(f"{names[v]} = {names[v]}_[lo:hi]" if v in full_in else
+                    f"{names[v]} = {names[v]}_")  # fmt: skip
+    out_params = {v: nm.var(v) + "_" for v in g.outputs}
+    params += list(out_params.values())
+    members = g.eqns + g.sums
+    last = {v: i for i, e in enumerate(members) for v in e.invars if isinstance(v, Var)}
+    free: dict = {}  # dtype -> scratch slots free again
+    count: dict = {}  # dtype -> scratch slots used
+    slot_of: dict = {}
+    sums: list = []
+    reduce_ = nm.obj(np.add.reduce, "add_reduce")
+
+    def operand(v: Any) -> str:
+        return names[v] if isinstance(v, Var) else nm.operand(v)
+
+    compute: list = []
+    for i, e in enumerate(members):
+        o = e.outvars[0]
+        if e.prim is P.sum_p:
+            sums.append(f"{reduce_}({names[e.invars[0]]})")
+            continue
+        args = ", ".join(_ufunc_args(e, nm, operand))
+        fn = nm.obj(impl_rules[e.prim], e.prim.name)
+        if o in out_params:
+            names[o] = nm.var(o)
+            dest = f"{out_params[o]}[lo:hi]"
+        else:
+            dt = o.aval.dtype
+            slot = free[dt].pop() if free.get(dt) else count.get(dt, 0)
+            count[dt] = max(count.get(dt, 0), slot + 1)
+            slot_of[o] = (dt, slot)
+            names[o] = dest = f"t{slot}_{dt.name}"  # never a module name (those start with _)
+        compute.append(f"{names[o]} = {fn}({args}, out={dest})")
+        for v in {v for v in e.invars if isinstance(v, Var)}:
+            if last.get(v) == i and v in slot_of:
+                free.setdefault(slot_of[v][0], []).append(slot_of[v][1])
+    for dt, k in count.items():
+        dname = nm.obj(dt, "dtype_" + dt.name)
+        body += [f"t{s}_{dt.name} = scratch.get({s}, {dname})[:hi - lo]" for s in range(k)]
+    body += compute
+    body.append(f"return ({', '.join(sums)}{',' if len(sums) == 1 else ''})")
+    kernels.append(f"def {kname}(lo, hi, scratch, {', '.join(params)}):\n" +
+                   "".join(f"    {ln}\n" for ln in body))  # fmt: skip
+    # the caller: whole outputs allocated, the blocks run, the sums combined in block order
+    lines = []
+    args_ = [f"{nm.var(v)}.reshape(-1)" if v in full_in else nm.operand(v) for v in g.inputs]
+    for v in g.outputs:
+        dt = nm.obj(v.aval.dtype, "dtype_" + v.aval.dtype.name)
+        lines.append(f"{nm.var(v)} = {nm.obj(np.empty, 'empty')}({g.shape!r}, {dt})")
+        args_.append(f"{nm.var(v)}.reshape(-1)")
+    call = f"{nm.obj(runtime.tiles, 'tiles')}({kname}, {g.size}, ({', '.join(args_)},))"
+    if not g.sums:
+        return lines + [call]
+    lines.append(f"_parts = {call}")
+    for j, e in enumerate(g.sums):
+        dt = nm.obj(e.outvars[0].aval.dtype, "dtype_" + e.outvars[0].aval.dtype.name)
+        lines.append(f"{nm.var(e.outvars[0])} = {reduce_}({nm.obj(np.array, 'array')}("
+                     f"[_p[{j}] for _p in _parts], {dt}))")  # fmt: skip
+    return lines
+
+
+def lower(program: Program, name: str | None = None, fuse: bool = True) -> Executable:
+    """Compile `program` to a Python function over NumPy (`fuse`: large elementwise chains
+    run fused, block by block over threads)."""
     nm = _Namer()
     params = [nm.var(v) for v in program.invars]
     lines: list[str] = []
@@ -209,14 +297,35 @@ def lower(program: Program, name: str | None = None) -> Executable:
             shape, dtype = nm.obj(c.shape, f"shape{i}"), nm.obj(c.dtype, f"dtype{i}")
             lines.append(f"if {cname}.shape != {shape} or {cname}.dtype != {dtype}: "
                          f"raise _Stale({i})")  # fmt: skip
-    for e in program.eqns:
-        outs = ", ".join(nm.var(v) for v in e.outvars)
-        if e.prim.multiple_results and len(e.outvars) == 1:
-            outs += ","
-        lines.append(f"{outs} = {_expression(e, nm)}")
+    items = plan(program, fuse)
+    last: dict = {}
+    for i, it in enumerate(items):
+        for e in (it.eqns + it.sums if isinstance(it, Group) else [it]):
+            for v in e.invars:
+                if isinstance(v, Var):
+                    last[v] = i
+    keep = set(program.outvars) | set(program.invars) | set(program.constvars)
+    assigned: set = set()  # the variables the function itself holds (not a kernel's)
+    kernels: list[str] = []
+    for i, it in enumerate(items):
+        if isinstance(it, Group):
+            lines.extend(_group(it, nm, kernels))
+            assigned.update(it.outputs)
+            assigned.update(e.outvars[0] for e in it.sums)
+        else:
+            outs = ", ".join(nm.var(v) for v in it.outvars)
+            if it.prim.multiple_results and len(it.outvars) == 1:
+                outs += ","
+            lines.append(f"{outs} = {_expression(it, nm)}")
+            assigned.update(it.outvars)
+        dead = [v for v, j in last.items() if j == i and v not in keep and v in assigned and
+                v.aval.size >= DEL_MIN]  # fmt: skip
+        if dead:
+            lines.append(f"del {', '.join(nm.var(v) for v in dead)}")
     results = [nm.operand(v) for v in program.outvars]
     lines.append(f"return ({', '.join(results)}{',' if len(results) == 1 else ''})")
     fname = name or "program"
-    source = f"def {fname}({', '.join(params)}):\n" + "".join(f"    {ln}\n" for ln in lines)
+    source = "".join(k + "\n" for k in kernels)
+    source += f"def {fname}({', '.join(params)}):\n" + "".join(f"    {ln}\n" for ln in lines)
     exec(compile(source, f"<chainrule.jit {fname}>", "exec"), nm.ns)  # our own source only
     return Executable(program, nm.ns[fname], source, fname)

@@ -132,6 +132,10 @@ def _key(e_prim: Any, invars: list, params: dict, tag: Any) -> Any:
     return (e_prim, tuple(v if isinstance(v, Var) else _lit_key(v) for v in invars), ps, tag)
 
 
+#: elementwise operations whose result is the same on scalars and on arrays (IEEE arithmetic)
+_EXACT = frozenset({P.add_p, P.sub_p, P.mul_p, P.div_p, P.neg_p, P.square_p})
+
+
 def _is_one(v: Any) -> bool:
     return type(v) is Lit and not isinstance(v.val, (bool, np.bool_)) and v.val == 1 and not (
         isinstance(v.val, (complex, np.complexfloating)) and v.val.imag != 0)  # fmt: skip
@@ -179,6 +183,10 @@ class _Sweep:
             val = np.asarray(val).item() if out.aval.weak_type else out.aval.dtype.type(val)
             self.alias(out, Lit(val, out.aval), "fold")
             return
+        if prim in _EXACT and any(isinstance(v, Var) for v in ins) and all(
+                type(v) is Lit or v in self.uniform for v in ins):  # fmt: skip
+            if self.fold_uniform(e):
+                return
         if prim.elementwise and not prim.nondiff:
             ins = self.scalars_in(e)
             e = Eqn(prim, ins, e.params, e.outvars, e.where, e.tag)
@@ -192,6 +200,24 @@ class _Sweep:
                 self.alias(out, to, what)
                 return
         self.emit(e)
+
+    def fold_uniform(self, e: Eqn) -> bool:
+        """An exact arithmetic operation on broadcast scalars: computed once, and broadcast
+        (the same bits: IEEE arithmetic does not depend on where the operands sit)."""
+        out = e.outvars[0].aval
+        if out.weak_type:
+            return False
+        lits = [v if type(v) is Lit else self.uniform[v] for v in e.invars]
+        with np.errstate(all="ignore"):
+            val = impl_rules[e.prim](*[v.val for v in lits], **e.params)
+        if np.result_type(val) != out.dtype:
+            return False
+        lit = Lit(out.dtype.type(val))
+        b = Eqn(P.broadcast_to_p, [lit], {"shape": out.shape}, e.outvars, e.where, e.tag)
+        self.uniform[e.outvars[0]] = lit
+        self.stats["fold"] += 1
+        self.emit(b)
+        return True
 
     def scalars_in(self, e: Eqn) -> list:
         """Broadcast scalars used by an elementwise operation: the scalar itself, when the

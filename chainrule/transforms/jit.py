@@ -32,11 +32,11 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from chainrule.compiler.codegen import Executable, StaleConstant, lower
-from chainrule.compiler.passes import optimize, split
+from chainrule.compiler.passes import Stats, optimize, split
 from chainrule.core import config
 from chainrule.core import primitives as P
 from chainrule.core.avals import ShapeDtypeStruct
-from chainrule.core.ir import Program, evaluate
+from chainrule.core.ir import Lit, Program, evaluate
 from chainrule.core.pytree import _LEAF, tree_flatten, tree_unflatten
 from chainrule.core.trace import Tracer, bind
 from chainrule.rules import impl as impl_table
@@ -59,12 +59,15 @@ class JitCall:
     """A compiled program (``jit_p``'s parameter): the optimised `program`, its compiled
     `exe`, and the programs derived from it for each transformation, compiled once."""
 
-    __slots__ = ("name", "program", "exe", "out_avals", "derived", "lock", "__weakref__")
+    __slots__ = ("name", "fuse", "stats", "program", "exe", "out_avals", "derived", "lock",
+                 "__weakref__")
 
-    def __init__(self, program: Program, name: str):
+    def __init__(self, program: Program, name: str, fuse: bool = True):
         self.name = name
-        self.program = optimize(program)
-        self.exe: Executable = lower(self.program, name)
+        self.fuse = fuse
+        self.stats = Stats()
+        self.program = optimize(program, self.stats)
+        self.exe: Executable = lower(self.program, name, fuse)
         self.out_avals = tuple(v.aval for v in self.program.outvars)
         self.derived: dict = {}
         self.lock = threading.Lock()
@@ -83,9 +86,10 @@ class JitCall:
         return f"<jit {self.name}>"
 
 
-def _stage_call(fun: Callable, avals: Sequence[ShapeDtypeStruct], name: str) -> JitCall:
+def _stage_call(fun: Callable, avals: Sequence[ShapeDtypeStruct], name: str,
+                fuse: bool) -> JitCall:  # fmt: skip
     program, _ = staging.stage(fun, avals, "jit", dynamic=True)
-    return JitCall(program, name)
+    return JitCall(program, name, fuse)
 
 
 def _run(*args: Any, call: JitCall) -> tuple:
@@ -138,7 +142,8 @@ def _vjp_programs(call: JitCall, diff: tuple) -> tuple[JitCall, JitCall, list]:
     program, _ = staging.stage(joint, avals, "jit", dynamic=True)
     early, late = split(program, [False] * n + [True] * len(floats),
                         [False] * k + [True] * len(diff))  # fmt: skip
-    return JitCall(early, call.name + "_fwd"), JitCall(late, call.name + "_bwd"), floats
+    return (JitCall(early, call.name + "_fwd", call.fuse),
+            JitCall(late, call.name + "_bwd", call.fuse), floats)
 
 
 def _reverse(trace: reverse.ReverseTrace, args: tuple, params: dict) -> Any:
@@ -207,7 +212,7 @@ def _forward_mode(trace: forward.JVPTrace, args: tuple, params: dict) -> Any:
 
         avals = [v.aval for v in call.program.invars]
         avals += [call.program.invars[i].aval for i in which]
-        return _stage_call(f, avals, call.name + "_jvp")
+        return _stage_call(f, avals, call.name + "_jvp", call.fuse)
 
     jcall = call.derive(("jvp", which), make)
     ts = [instantiate(tangents[i], primals[i]) for i in which]
@@ -234,13 +239,27 @@ def _batch(trace: batching.BatchTrace, args: tuple, params: dict) -> Any:
             a = v.aval
             avals.append(a if d is None else ShapeDtypeStruct((trace.size, *a.shape), a.dtype,
                                                               a.weak_type))  # fmt: skip
+        out_axes = tuple(0 if m else None for m in _depends(call.program,
+                                                            [d is not None for d in in_axes]))
         fun = batching.vmap(lambda *xs: tuple(evaluate(call.program, xs)), in_axes=in_axes,
-                            axis_size=trace.size, axis_name=trace.axis_name)  # fmt: skip
-        return _stage_call(fun, avals, call.name + "_vmap")
+                            out_axes=out_axes, axis_size=trace.size,
+                            axis_name=trace.axis_name)  # fmt: skip
+        return _stage_call(fun, avals, call.name + "_vmap", call.fuse)
 
     bcall = call.derive(("vmap", in_axes, trace.size, trace.axis_name), make)
     outs = bind(P.jit_p, *vals, call=bcall)
-    return tuple(batching.BatchTracer(trace, o, 0) for o in outs)
+    mapped = _depends(call.program, [d is not None for d in in_axes])
+    return tuple(batching.BatchTracer(trace, o, 0) if m else o for o, m in zip(outs, mapped))
+
+
+def _depends(program: Program, marked: list) -> list:
+    """Which outputs of `program` depend on the inputs marked (dataflow)."""
+    dirty = {v for v, m in zip(program.invars, marked) if m}
+    for e in program.eqns:
+        if any(v in dirty for v in e.invars if not isinstance(v, Lit)) or \
+                e.prim is P.axis_index_p:  # fmt: skip
+            dirty.update(e.outvars)
+    return [not isinstance(v, Lit) and v in dirty for v in program.outvars]
 
 
 batching.process_rules[P.jit_p] = _batch
@@ -338,6 +357,7 @@ class Jitted:
                  donate_argnums: tuple, fusion: bool | None):  # fmt: skip
         functools.update_wrapper(self, fun)
         self.fun = fun
+        self._fname = getattr(fun, "__name__", None) or _name(fun)
         self.static_argnums = static_argnums
         self.static_argnames = static_argnames
         self.donate_argnums = donate_argnums
@@ -361,7 +381,10 @@ class Jitted:
                 entry = self._cache.get(key)
                 if entry is not None and entry.fresh():
                     self._hits += 1
-                    out = entry.run(*args)
+                    try:
+                        out = entry.run(*args)
+                    except StaleConstant:  # a captured array changed shape: the slow path
+                        return self._call(args, kwargs)
                     return out[0] if entry.single else tree_unflatten(entry.out_tree, list(out))
         return self._call(args, kwargs)
 
@@ -386,7 +409,7 @@ class Jitted:
         if entry.mutated:
             k = len(out) - len(entry.mutated)
             for i, new in zip(entry.mutated, out[k:]):
-                TENSORS.write_back(leaves[i], new, self.__name__)
+                TENSORS.write_back(leaves[i], new, self._fname)
             out = out[:k]
         return out[0] if entry.single else tree_unflatten(entry.out_tree, list(out))
 
@@ -401,19 +424,19 @@ class Jitted:
         for i, a in enumerate(args):
             if i in self.static_argnums or (i < len(self._params) and
                                             self._params[i] in self.static_argnames):  # fmt: skip
-                statics.append((i, _hashable(a, f"static argument {i}", self.__name__)))
+                statics.append((i, _hashable(a, f"static argument {i}", self._fname)))
             else:
                 dyn_args.append(a)
         dyn_kwargs = {}
         for k in sorted(kwargs):
             if k in self.static_argnames:
                 statics.append((k, _hashable(kwargs[k], f"static argument {k!r}",
-                                             self.__name__)))  # fmt: skip
+                                             self._fname)))  # fmt: skip
             else:
                 dyn_kwargs[k] = kwargs[k]
         leaves, tree = tree_flatten((tuple(dyn_args), dyn_kwargs))
         names = self._leaf_names(tree, len(leaves))
-        sigs = tuple(_leaf_signature(x, names[j], self.__name__) for j, x in enumerate(leaves))
+        sigs = tuple(_leaf_signature(x, names[j], self._fname) for j, x in enumerate(leaves))
         key = (config.debug_nans, config.jit_fusion, "tree", tree, sigs, tuple(statics))
         return key, leaves, (tree, tuple(statics))
 
@@ -475,7 +498,8 @@ class Jitted:
                                           constvars=[v for v, _ in keep],
                                           consts=[c for _, c in keep])  # fmt: skip
                 captured = [c for _, c in moved]
-            call = JitCall(program, name)
+            fuse = config.jit_fusion if self.fusion is None else self.fusion
+            call = JitCall(program, name, fuse)
             entry = _Entry(call, out_tree, _guards(fun), captured, mutated)
             self._note_recompile(key, stale)
             self._last_key = key
@@ -488,7 +512,7 @@ class Jitted:
 
     def _arg_names(self, tree: Any, statics: tuple, n: int) -> list:
         """How errors name each leaf: "argument 'n' (position 1) of f is traced: ..."."""
-        fname = self.__name__
+        fname = self._fname
         params = self._params
 
         def advice(pos: int | str) -> str:
@@ -525,7 +549,7 @@ class Jitted:
         why = "a global or closure variable it reads was rebound" if stale else _what_changed(
             self._last_key, key)  # fmt: skip
         warnings.warn(
-            f"jit of {self.__name__} has compiled {self._misses} times: {why}. Pass values "
+            f"jit of {self._fname} has compiled {self._misses} times: {why}. Pass values "
             "that change as arguments (arrays and numbers are traced, not baked in); keep "
             "static arguments and shapes the same from call to call",
             stacklevel=4,
@@ -574,7 +598,7 @@ class Jitted:
         return self if obj is None else functools.partial(self, obj)
 
     def __repr__(self) -> str:
-        return f"<jitted {self.__name__}>"
+        return f"<jitted {self._fname}>"
 
 
 def _hashable(v: Any, what: str, name: str) -> Any:

@@ -1,0 +1,157 @@
+"""Fusion: elementwise chains over large arrays, with the sums that end them, grouped to run
+block by block (`runtime.tiles`): each block's intermediate values stay in the cache and
+the blocks run on a thread pool.
+
+A group is a set of equations, in program order, each an elementwise ufunc whose result has
+the group's shape and whose operands have that shape or are scalars, plus whole-array sums
+of its values. The group runs where its last member stands; an equation outside it that
+reads one of its values closes it first. Values read outside the group are written to whole
+arrays (`outputs`); the others live only in per-thread scratch blocks.
+
+>>> import numpy as np, chainrule as cr, chainrule.numpy as cnp
+>>> p = cr.make_graph(lambda x: cnp.sum(cnp.sin(x) * cnp.cos(x)))(np.ones(1 << 21, np.float32))
+>>> [type(item).__name__ for item in plan(p)]
+['Group']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from chainrule.core import primitives as P
+from chainrule.core.ir import Eqn, Lit, Program, Var
+from chainrule.rules.impl import impl_rules
+
+#: arrays of at least this many elements are fused and tiled (smaller ones run straight)
+FUSE_MIN = 1 << 20
+
+
+@dataclass
+class Group:
+    """Fused equations over arrays of `shape`: `eqns` (elementwise, in order), `sums`
+    (whole-array sums of group values, each ending as a partial sum per block), `inputs`
+    (values from outside), `outputs` (group values needed outside, as whole arrays)."""
+
+    shape: tuple
+    eqns: list = field(default_factory=list)
+    sums: list = field(default_factory=list)
+    inputs: list = field(default_factory=list)
+    outputs: list = field(default_factory=list)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
+    def defines(self) -> set:
+        return {e.outvars[0] for e in self.eqns + self.sums}
+
+    def __repr__(self) -> str:
+        return f"Group({self.shape}, {len(self.eqns)} elementwise, {len(self.sums)} sums)"
+
+
+def _fusible(e: Eqn) -> tuple | None:
+    """The shape a fusible elementwise equation runs over, or None."""
+    if not (e.prim.elementwise and not e.params and isinstance(impl_rules.get(e.prim), np.ufunc)):
+        return None
+    out = e.outvars[0].aval
+    if out.size < FUSE_MIN:
+        return None
+    for v in e.invars:
+        if isinstance(v, Var) and v.aval.shape not in (out.shape, ()):
+            return None
+    return out.shape
+
+
+def _sum_of(e: Eqn, group: Group | None) -> bool:
+    """Whether `e` sums a value of `group` over all its axes, to a scalar."""
+    if group is None or e.prim is not P.sum_p or e.params.get("keepdims"):
+        return False
+    x = e.invars[0]
+    axis = e.params.get("axis")
+    return (isinstance(x, Var) and x in group.defines() and x.aval.shape == group.shape and
+            (axis is None or tuple(sorted(axis)) == tuple(range(len(group.shape)))))  # fmt: skip
+
+
+def plan(program: Program, fuse: bool = True) -> list:
+    """The program's equations, with fusible runs replaced by `Group`s (in execution
+    order). Without `fuse`, the equations as they are."""
+    if not fuse:
+        return list(program.eqns)
+    items: list = []
+    group: Group | None = None
+    readers: dict = {}  # Var -> number of reads after the program's equations (filled below)
+    for e in program.eqns:
+        for v in e.invars:
+            if isinstance(v, Var):
+                readers[v] = readers.get(v, 0) + 1
+
+    def close() -> None:
+        nonlocal group
+        if group is not None:
+            items.append(group)
+            group = None
+
+    for e in program.eqns:
+        shape = _fusible(e)
+        if shape is not None:
+            if group is None or group.shape != shape:
+                close()
+                group = Group(shape)
+            group.eqns.append(e)
+        elif _sum_of(e, group):
+            group.sums.append(e)  # type: ignore[union-attr]
+        else:
+            if group is not None and any(isinstance(v, Var) and v in group.defines()
+                                         for v in e.invars):  # fmt: skip
+                close()
+            items.append(e)
+    close()
+    return [_finish(it, items, program) if isinstance(it, Group) else it for it in items]
+
+
+def _finish(g: Group, items: list, program: Program) -> Any:
+    """Fill in the group's inputs and outputs; a group of one equation and no sum is left
+    as that equation."""
+    if len(g.eqns) == 1 and not g.sums:
+        return g.eqns[0]
+    inside = g.defines()
+    needed_outside: set = {v for v in program.outvars if isinstance(v, Var)}
+    for it in items:
+        if it is g:
+            continue
+        for e in (it.eqns + it.sums if isinstance(it, Group) else [it]):
+            needed_outside.update(v for v in e.invars if isinstance(v, Var))
+    seen: set = set()
+    for e in g.eqns + g.sums:
+        for v in e.invars:
+            if isinstance(v, Var) and v not in inside and v not in seen:
+                seen.add(v)
+                g.inputs.append(v)
+    g.outputs = [e.outvars[0] for e in g.eqns if e.outvars[0] in needed_outside]
+    return g
+
+
+def describe(items: list) -> str:
+    """The plan as text: equations, and groups with their members."""
+    from chainrule.core.ir import _eqn_text, _Names
+
+    names = _Names()
+    lines = []
+    for it in items:
+        if isinstance(it, Group):
+            ins = " ".join(names(v) for v in it.inputs)
+            lines.append(f"fused over {it.shape} (inputs {ins}) {{")
+            for e in it.eqns + it.sums:
+                lines.append("    " + _eqn_text(e, names))
+            outs = " ".join(names(v) for v in it.outputs + [e.outvars[0] for e in it.sums])
+            lines.append(f"}} -> {outs}")
+        else:
+            lines.append(_eqn_text(it, names))
+    return "\n".join(lines)
+
+
+def is_lit(v: Any) -> bool:
+    return type(v) is Lit

@@ -1,0 +1,468 @@
+"""cr.jit: compiled results equal eager ones bit for bit; the cache; what a steady-state call
+does (nothing but the compiled code); captured arrays; errors; Tensors; threads; fusion."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import warnings
+from functools import partial
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+import chainrule.numpy as cnp
+from chainrule.compiler import check, passes, runtime
+from chainrule.compiler.fusion import Group, plan
+from chainrule.core.errors import ConcretizationError
+from chainrule.transforms import jit as jit_module
+
+rng = np.random.default_rng(9)
+
+
+def same(a, b) -> bool:
+    a, b = np.asarray(a), np.asarray(b)
+    return a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b, equal_nan=True)
+
+
+def w5_loss(theta, x, y):
+    return cnp.mean((cnp.tanh(theta @ cnp.tanh(theta @ x)) - y) ** 2)
+
+
+def w10_f(x):
+    return cnp.sum(cnp.sin(x) * cnp.cos(x) + 0.5 * cnp.exp(-(x**2)) + cnp.tanh(x))
+
+
+def mlp_loss(params, x, labels):
+    h = x
+    for w, b in params[:-1]:
+        h = cnp.tanh(h @ w + b)
+    w, b = params[-1]
+    logits = h @ w + b
+    logits = logits - cnp.max(logits, axis=1, keepdims=True)
+    logp = logits - cnp.log(cnp.sum(cnp.exp(logits), axis=1, keepdims=True))
+    return -cnp.mean(logp[np.arange(len(labels)), labels])
+
+
+THETA = rng.standard_normal((20, 20)).astype(np.float32)
+XV = rng.standard_normal(20).astype(np.float32)
+Y = np.float32(0.3)
+PARAMS = [(rng.standard_normal((8, 16)) * 0.3, np.zeros(16)),
+          (rng.standard_normal((16, 4)) * 0.3, np.zeros(4))]  # fmt: skip
+XB = rng.standard_normal((5, 8))
+LABELS = np.array([0, 3, 1, 2, 3])
+
+
+# --- bit for bit ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["w5 value", "mlp grad", "j prime", "elementwise"])
+def test_jitted_results_equal_eager_ones_bitwise(name):
+    cases = {
+        "w5 value": (w5_loss, (THETA, XV, Y)),
+        "mlp grad": (cr.grad(mlp_loss), (PARAMS, XB, LABELS)),
+        "j prime": (cr.elementwise_grad(lambda x: x**3 + x**2 - 6 * x + 1),
+                    (np.linspace(-3, 3, 101),)),
+        "elementwise": (lambda x: cnp.exp(-x * x) * cnp.sin(3.0 * x) / (1 + x**2),
+                        (rng.standard_normal(50),)),
+    }  # fmt: skip
+    f, args = cases[name]
+    eager = f(*args)
+    jitted = cr.jit(f)
+    for _ in range(2):
+        got = jitted(*args)
+        for a, b in zip(cr.tree_util.tree_leaves(got), cr.tree_util.tree_leaves(eager)):
+            assert same(a, b), name
+
+
+def test_w5_gradient_merges_its_outer_products_within_rounding():
+    """The one listed order-changing rewrite here: Θ's gradient, a sum of two outer
+    products, is one matrix product (BLAS adds the two terms)."""
+    g = cr.jit(cr.grad(w5_loss))
+    got, want = g(THETA, XV, Y), cr.grad(w5_loss)(THETA, XV, Y)
+    call = g._cache[next(iter(g._cache))].call
+    assert call.stats["merged outer products"] == 1
+    eps = np.finfo(np.float32).eps
+    assert np.all(np.abs(got - want) <= 4 * eps * (np.abs(want) + 1e-30) + 4 * eps * np.abs(
+        want).max())  # fmt: skip
+
+
+@pytest.mark.parametrize("composition", ["jit(grad)", "grad(jit)", "vmap(jit)", "jit(vmap)",
+                                         "jvp(jit)", "jit(jvp)", "hessian(jit)", "jit(hessian)",
+                                         "jacfwd(jit)", "grad(grad(jit))"])  # fmt: skip
+def test_jit_composes_with_every_transformation(composition):
+    f = lambda x: cnp.sum(cnp.sin(x) ** 2 * x)  # noqa: E731
+    x = np.array([0.3, -1.2, 2.0])
+    xs = np.stack([x, 2 * x])
+    t = np.array([1.0, 0.5, -2.0])
+    j = cr.jit
+    got, want = {
+        "jit(grad)": (lambda: j(cr.grad(f))(x), lambda: cr.grad(f)(x)),
+        "grad(jit)": (lambda: cr.grad(j(f))(x), lambda: cr.grad(f)(x)),
+        "vmap(jit)": (lambda: cr.vmap(j(f))(xs), lambda: cr.vmap(f)(xs)),
+        "jit(vmap)": (lambda: j(cr.vmap(f))(xs), lambda: cr.vmap(f)(xs)),
+        "jvp(jit)": (lambda: cr.jvp(j(f), (x,), (t,)), lambda: cr.jvp(f, (x,), (t,))),
+        "jit(jvp)": (lambda: j(lambda a, b: cr.jvp(f, (a,), (b,)))(x, t),
+                     lambda: cr.jvp(f, (x,), (t,))),
+        "hessian(jit)": (lambda: cr.hessian(j(f))(x), lambda: cr.hessian(f)(x)),
+        "jit(hessian)": (lambda: j(cr.hessian(f))(x), lambda: cr.hessian(f)(x)),
+        "jacfwd(jit)": (lambda: cr.jacfwd(j(lambda x: cnp.sin(x) * x))(x),
+                        lambda: cr.jacfwd(lambda x: cnp.sin(x) * x)(x)),
+        "grad(grad(jit))": (lambda: cr.grad(cr.grad(j(lambda s: cnp.sin(s) * s**3)))(0.7),
+                            lambda: cr.grad(cr.grad(lambda s: cnp.sin(s) * s**3))(0.7)),
+    }[composition]  # fmt: skip
+    for a, b in zip(cr.tree_util.tree_leaves(got()), cr.tree_util.tree_leaves(want())):
+        np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-15)
+
+
+# --- the cache --------------------------------------------------------------------------------
+
+
+def test_python_scalars_are_traced_not_static():
+    step = cr.jit(lambda w, g, lr: w - lr * g)
+    w, g = np.ones(3, np.float32), np.full(3, 0.5, np.float32)
+    for lr in np.linspace(0.01, 1.0, 100):
+        out = step(w, g, float(lr))
+        assert out.dtype == np.float32  # a Python float stays weakly typed
+        assert same(out, w - float(lr) * g)
+    assert step.cache_info().misses == 1
+
+
+def test_a_new_shape_or_dtype_compiles_again_and_a_static_value_keys_the_cache():
+    f = cr.jit(lambda x, n: cnp.sum(x[:n]), static_argnums=1)
+    assert f(np.arange(5.0), 2) == 1.0
+    assert f(np.arange(5.0), 3) == 3.0
+    assert f(np.arange(6.0), 3) == 3.0
+    assert f(np.arange(6.0, dtype=np.float32), 3) == 3.0
+    assert f.cache_info().misses == 4
+    assert f(np.arange(5.0), 2) == 1.0
+    assert f.cache_info().misses == 4
+
+
+def test_static_argnames_and_keyword_arguments():
+    f = cr.jit(lambda x, *, scale, power: cnp.sum(x**power) * scale, static_argnames="power")
+    x = np.array([1.0, 2.0])
+    assert f(x, scale=2.0, power=2) == 10.0
+    assert f(x, scale=3.0, power=2) == 15.0
+    assert f.cache_info().misses == 1
+
+
+def test_pytrees_in_and_out():
+    f = cr.jit(lambda p: {"sum": p["a"] + p["b"][0], "prod": p["a"] * p["b"][1]})
+    out = f({"a": np.ones(2), "b": (np.full(2, 2.0), np.full(2, 3.0))})
+    assert same(out["sum"], np.full(2, 3.0)) and same(out["prod"], np.full(2, 3.0))
+
+
+def test_the_cache_is_bounded(monkeypatch):
+    monkeypatch.setattr(jit_module, "MAXSIZE", 3)
+    f = cr.jit(lambda x: x + 1)
+    for n in range(1, 6):
+        f(np.ones(n))
+    assert f.cache_info().currsize == 3
+
+
+def test_grad_of_jit_compiles_its_programs_once(monkeypatch):
+    made = []
+    init = jit_module.JitCall.__init__
+
+    def counting(self, *a, **k):
+        made.append(a[1] if len(a) > 1 else k.get("name"))
+        init(self, *a, **k)
+
+    monkeypatch.setattr(jit_module.JitCall, "__init__", counting)
+    f = cr.jit(lambda x: cnp.sum(cnp.tanh(x) ** 2))
+    g = cr.grad(f)
+    x = np.linspace(-1, 1, 7)
+    first = g(x)
+    n = len(made)
+    assert n == 3  # the function, its forward program with residuals, its backward program
+    second = g(2 * x)
+    assert len(made) == n and f.cache_info().misses == 1
+    np.testing.assert_allclose(first, cr.grad(lambda x: cnp.sum(cnp.tanh(x) ** 2))(x))
+    assert same(second, cr.grad(lambda x: cnp.sum(cnp.tanh(x) ** 2))(2 * x))
+
+
+def test_a_function_that_keeps_recompiling_is_told_why_once():
+    f = cr.jit(lambda x: x * 2)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        for n in range(1, jit_module.RECOMPILES_WARNED + 3):
+            f(np.ones(n))
+    msgs = [str(w.message) for w in seen if "compiled" in str(w.message)]
+    assert len(msgs) == 1
+    assert "argument 0 changed from shape" in msgs[0] and "Pass values" in msgs[0]
+
+
+# --- the steady state -------------------------------------------------------------------------
+
+
+def test_a_steady_state_call_runs_only_the_compiled_code():
+    body_runs = []
+
+    def f(theta, x, y):
+        body_runs.append(1)
+        return w5_loss(theta, x, y)
+
+    g = cr.jit(cr.grad(f))
+    g(THETA, XV, Y)
+    runs = len(body_runs)
+    calls: list = []
+
+    def profile(frame, event, arg):
+        if event == "call":
+            calls.append((frame.f_code.co_name, frame.f_code.co_filename))
+
+    sys.setprofile(profile)
+    try:
+        out = g(THETA, XV, Y)
+    finally:
+        sys.setprofile(None)
+    assert len(body_runs) == runs  # the user's body: 0 runs
+    names = {n for n, _ in calls}
+    assert not names & {"bind", "bind_with", "process_primitive", "__init__", "new_trace"}
+    assert not any("staging" in file or "reverse" in file for _, file in calls)
+    assert same(out, g(THETA, XV, Y))
+
+
+# --- captured values ----------------------------------------------------------------------------
+
+
+W_GLOBAL = np.ones(3)
+
+
+def uses_global(x):
+    return cnp.sum(W_GLOBAL * x)
+
+
+def test_a_captured_array_is_read_at_each_call_and_a_rebound_global_recompiles():
+    global W_GLOBAL
+    f = cr.jit(uses_global)
+    assert f(np.ones(3)) == 3.0
+    W_GLOBAL[0] = 10.0  # changed in place: read by reference
+    assert f(np.ones(3)) == 12.0
+    old = W_GLOBAL
+    try:
+        W_GLOBAL = np.zeros(3)  # rebound: compiled again, never stale
+        assert f(np.ones(3)) == 0.0
+        assert f.cache_info().misses == 2
+    finally:
+        W_GLOBAL = old
+
+
+def test_a_captured_array_that_changes_shape_compiles_again():
+    w = np.ones(4)
+    f = cr.jit(lambda x: cnp.sum(w * x))
+    assert f(2.0) == 8.0
+    w.resize(6, refcheck=False)  # the same object, a new shape: guarded
+    w[:] = 3.0
+    assert f(2.0) == 36.0
+    assert f.cache_info().misses == 2
+
+
+def test_a_closure_variable_rebound_compiles_again():
+    scale = 2.0
+
+    def f(x):
+        return x * scale
+
+    g = cr.jit(f)
+    assert g(1.0) == 2.0
+    scale = 3.0  # noqa: F841  (read by f's closure)
+    assert g(1.0) == 3.0
+
+
+# --- errors ---------------------------------------------------------------------------------------
+
+
+def test_python_control_flow_on_a_traced_value_names_the_line():
+    def f(x):
+        if x > 0:  # the line named
+            return x
+        return -x
+
+    with pytest.raises(ConcretizationError, match=r"bool\(\).*test_jit\.py:\d+ in f.*cr\.cond"):
+        cr.jit(f)(1.0)
+
+
+def test_a_value_that_must_be_static_names_its_argument():
+    with pytest.raises(ConcretizationError, match=r"argument 'n' of g is traced: mark it static "
+                                                  r"with static_argnums=1 or static_argnames='n'"):
+        def g(x, n):
+            return cnp.sum(x[:n])
+
+        cr.jit(g)(np.ones(3), 2)
+
+
+def test_non_array_arguments_and_unhashable_statics_are_named():
+    with pytest.raises(TypeError, match=r"is a str, not an array.*static"):
+        cr.jit(lambda x, mode: x)(np.ones(2), "fast")
+    with pytest.raises(TypeError, match="must be hashable"):
+        cr.jit(lambda x, opts: x, static_argnums=1)(np.ones(2), {"a": 1})
+    with pytest.raises(TypeError, match="expected a function"):
+        cr.jit(3)
+
+
+# --- Tensors ----------------------------------------------------------------------------------
+
+
+def test_tensors_in_and_out_and_backward_through_a_jitted_function():
+    f = cr.jit(lambda x: (x.tanh() ** 2).sum(dim=0))
+    t = cr.tensor([0.5, -1.0, 2.0], requires_grad=True)
+    y = f(t)
+    assert isinstance(y, cr.Tensor) and y.requires_grad
+    y.backward()
+    want = cr.grad(lambda x: cnp.sum(cnp.tanh(x) ** 2))(np.array([0.5, -1.0, 2.0]))
+    np.testing.assert_allclose(t.grad.numpy(), want, rtol=1e-15)
+    t.grad = None
+    f(t).backward()  # compiles nothing new
+    assert f.cache_info().misses == 1
+
+
+def test_an_in_place_change_of_an_input_tensor_is_written_back_or_refused():
+    def f(x):
+        x.mul_(2.0)
+        return x.sum()
+
+    g = cr.jit(f)
+    t = cr.tensor([1.0, 2.0])
+    before = t._ver[0]
+    assert float(g(t)) == 6.0
+    assert same(t.numpy(), np.array([2.0, 4.0])) and t._ver[0] > before
+    assert float(g(t)) == 12.0
+    with pytest.raises(RuntimeError, match="in place.*requires grad"):
+        g(cr.tensor([1.0], requires_grad=True))
+
+
+# --- outputs, threads -------------------------------------------------------------------------
+
+
+def test_outputs_are_fresh_arrays():
+    f = cr.jit(lambda x: cnp.exp(x) * 2.0)
+    x = np.ones(5000)
+    a = f(x)
+    a[:] = -1.0
+    b = f(x)
+    assert not np.shares_memory(a, b) and same(b, np.exp(x) * 2.0)
+
+
+def test_two_threads_calling_one_jitted_function_get_their_own_results():
+    f = cr.jit(lambda x: cnp.sum(cnp.sin(x) * cnp.cos(x)))
+    inputs = [rng.standard_normal(3000) for _ in range(8)]
+    want = [cr.jit(lambda x: cnp.sum(cnp.sin(x) * cnp.cos(x)))(x) for x in inputs]
+    got: dict = {}
+
+    def work(k):
+        for _ in range(20):
+            for i in range(k, 8, 2):
+                got[i] = f(inputs[i])
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(same(got[i], want[i]) for i in range(8))
+
+
+def test_views_of_an_input_never_share_a_buffer_wrongly():
+    f = cr.jit(lambda x: x[1:] - x[:-1] ** 2)
+    x = rng.standard_normal(10_000)
+    assert same(f(x), x[1:] - x[:-1] ** 2)
+    assert same(cr.jit(cr.grad(lambda x: cnp.sum((x[1:] - x[:-1] ** 2) ** 2)))(x),
+                cr.grad(lambda x: cnp.sum((x[1:] - x[:-1] ** 2) ** 2))(x))  # fmt: skip
+
+
+# --- fusion -----------------------------------------------------------------------------------
+
+BIG = rng.standard_normal(1 << 21).astype(np.float32)
+
+
+def test_fused_elementwise_chains_equal_unfused_ones_bitwise():
+    f = lambda x: cnp.sin(x) * cnp.cos(x) + 0.5 * cnp.exp(-(x**2)) + cnp.tanh(x)  # noqa: E731
+    fused, plain = cr.jit(f), cr.jit(f, fusion=False)
+    assert "_kernel0" in fused.source(BIG) and "_kernel" not in plain.source(BIG)
+    assert same(fused(BIG), plain(BIG)) and same(fused(BIG), f(BIG))
+    g = cr.jit(cr.grad(w10_f))
+    assert same(g(BIG), cr.grad(w10_f)(BIG))
+
+
+def test_tiled_sums_are_identical_across_runs_and_thread_counts(monkeypatch):
+    f = cr.jit(lambda x: cnp.sum(cnp.sin(x) * x))
+    first = f(BIG)
+    assert same(first, f(BIG))
+    monkeypatch.setattr(runtime, "THREADS", 1)
+    assert same(first, f(BIG))
+    eager = cnp.sum(cnp.sin(BIG) * BIG)
+    n, eps = BIG.size, np.finfo(np.float32).eps
+    bound = 4 * np.log2(n) * eps * np.sum(np.abs(np.sin(BIG) * BIG), dtype=np.float64)
+    assert abs(float(first) - float(eager)) <= bound
+
+
+def test_numpy_error_state_reaches_the_pool_threads():
+    f = cr.jit(lambda x: cnp.sum(cnp.log(x)))
+    x = np.ones(1 << 21, np.float32)
+    x[-1] = 0.0
+    with np.errstate(divide="raise"), pytest.raises(FloatingPointError):
+        f(x)
+
+
+def test_the_w10_gradient_is_one_fused_group_without_a_broadcast_of_ones():
+    g = cr.jit(cr.grad(w10_f))
+    program = g.lower(BIG).program
+    items = plan(program)
+    assert len(items) == 1 and isinstance(items[0], Group)
+    assert not any(e.prim.name == "broadcast_to" for e in program.eqns)
+
+
+# --- passes -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fun, args", [
+    (cr.grad(w5_loss), (THETA, XV, Y)),
+    (cr.grad(mlp_loss), (PARAMS, XB, LABELS)),
+    (cr.grad(w10_f), (BIG[:1000],)),
+    (cr.hessian(lambda x: cnp.sum(x[1:] * x[:-1] ** 2)), (np.arange(5.0),)),
+])  # fmt: skip
+def test_every_pass_keeps_the_program_well_typed(fun, args):
+    program = cr.make_graph(fun)(*args)
+    check.typecheck(program)
+    stats = passes.Stats()
+    for p in (passes.dce, passes.simplify, passes.merge_outer, passes.simplify):
+        program = p(program, stats)
+        check.typecheck(program)
+    assert stats["dce"] + stats["fold"] + stats["cse"] > 0
+
+
+def test_no_pass_rewrites_x_plus_zero_or_x_times_zero():
+    def f(x):
+        return x + 0.0, x * 0.0, x - x
+
+    program = passes.optimize(cr.make_graph(f)(np.ones(2)))
+    assert len(program.eqns) == 3
+    x = np.array([-0.0, np.inf])
+    for a, b in zip(cr.jit(f)(x), f(x)):
+        assert same(a, b)
+
+
+def test_jit_of_grad_of_checkpoint_keeps_the_recomputation():
+    def block(x):
+        return cnp.sin(cnp.sin(x) * 2.0)
+
+    f = lambda x: cnp.sum(cr.checkpoint(block)(x) ** 2)  # noqa: E731
+    x = rng.standard_normal(50)
+    assert same(cr.jit(cr.grad(f))(x), cr.grad(f)(x))
+
+
+def test_nested_jits_and_make_graph_of_a_jitted_function():
+    inner = cr.jit(lambda x: x * 2.0)
+    outer = cr.jit(lambda x: inner(x) + inner(x + 1.0))
+    assert same(outer(np.ones(2)), np.full(2, 6.0))
+    program = cr.make_graph(outer)(np.ones(2))
+    assert all(e.prim.name != "jit" for e in program.eqns)
+
+
+def test_source_and_lower():
+    f = cr.jit(partial(w5_loss))
+    src = f.source(THETA, XV, Y)
+    assert src.startswith("def ") and "_matmul" in src
