@@ -2429,5 +2429,33 @@ class _JitTensors:
             t._value = np.array(value)
         t._ver[0] += 1
 
+    @staticmethod
+    def donated(t: Tensor, name: str) -> None:
+        """`t` was donated to a jitted function: any later use raises."""
+        t._value = _Donated(name)
+        t._ver[0] += 1
+
+
+class _Donated:
+    """The value of a Tensor given up to a jitted function (donate_argnums)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        name = object.__getattribute__(self, "name")
+        raise RuntimeError(
+            f"this Tensor was donated to the jitted function {name} (donate_argnums): its "
+            "buffer belongs to the results now; use the function's output"
+        )
+
+    def __array__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.__getattr__("__array__")
+
+    def __repr__(self) -> str:
+        return "<donated>"
+
 
 _jit.TENSORS = _JitTensors()

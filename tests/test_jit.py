@@ -466,3 +466,92 @@ def test_source_and_lower():
     f = cr.jit(partial(w5_loss))
     src = f.source(THETA, XV, Y)
     assert src.startswith("def ") and "_matmul" in src
+
+
+# --- debug_nans -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def debug_nans():
+    cr.config.update("debug_nans", True)
+    yield
+    cr.config.update("debug_nans", False)
+
+
+def nan_maker(x):
+    y = cnp.sqrt(x)  # NaN for x < 0: named
+    return cnp.sum(y * 2.0)
+
+
+def test_debug_nans_names_the_primitive_and_line_eagerly_and_jitted(debug_nans):
+    x = np.array([1.0, -1.0])
+    with np.errstate(invalid="ignore"):
+        for f in (cr.grad(nan_maker), cr.jit(nan_maker), cr.jit(cr.grad(nan_maker))):
+            with pytest.raises(FloatingPointError, match=r"debug_nans: sqrt produced a NaN.*"
+                                                         r"test_jit\.py:\d+ in nan_maker"):
+                f(x)
+        assert cr.jit(nan_maker)(np.array([1.0, 4.0])) == 6.0
+
+
+def test_without_debug_nans_the_source_has_no_check():
+    f = cr.jit(nan_maker)
+    x = np.array([1.0, -1.0])
+    assert "nan" not in f.source(x).split("\n", 1)[1].lower()
+    cr.config.update("debug_nans", True)
+    try:
+        assert "check_nans" in f.source(x)
+    finally:
+        cr.config.update("debug_nans", False)
+    with np.errstate(invalid="ignore"):
+        assert np.isnan(f(x))  # the switch keys the cache: the unchecked code again
+
+
+# --- donation ---------------------------------------------------------------------------------
+
+
+def test_a_donated_buffer_holds_a_same_shape_output():
+    step = cr.jit(lambda p, g: p - 0.1 * g, donate_argnums=0)
+    p, g = np.ones(200_000), np.full(200_000, 2.0)
+    out = step(p, g)
+    assert np.shares_memory(out, p) and same(out, np.full(200_000, 0.8))
+    small = np.ones(10)
+    out = step(small, np.ones(10))  # not fused: out= into the donated buffer
+    assert np.shares_memory(out, small)
+
+
+@pytest.mark.parametrize("case", ["overlap", "read-only", "non-contiguous", "captured",
+                                  "under grad", "returned"])  # fmt: skip
+def test_donation_is_skipped_where_it_would_be_unsafe(case):
+    c = np.ones(100)
+    if case == "captured":
+        step = cr.jit(lambda p: p * c + c, donate_argnums=0)
+        p = c
+    elif case == "returned":
+        step = cr.jit(lambda p: (p * 2.0, p.reshape(-1)), donate_argnums=0)
+        p = np.ones(100)
+    else:
+        step = cr.jit(lambda p, g: p - 0.1 * g, donate_argnums=0)
+        p = np.ones(200)[::2] if case == "non-contiguous" else np.ones(100)
+    keep = p.copy()
+    if case == "read-only":
+        p.flags.writeable = False
+    if case == "overlap":
+        out = step(p, p)
+    elif case == "under grad":
+        out = cr.grad(lambda q: cnp.sum(step(q, np.ones(100))))(p)
+    elif case in ("captured", "returned"):
+        out = step(p)
+    else:
+        out = step(p, np.ones(100))
+    for o in cr.tree_util.tree_leaves(out):
+        if case != "returned" or o.size == 100 and not np.shares_memory(o, p):
+            assert not np.shares_memory(o, p) or case == "returned"
+    assert same(p, keep)
+
+
+def test_a_donated_tensor_raises_on_later_use():
+    t = cr.tensor(np.ones(3))
+    out = cr.jit(lambda p: p * 2, donate_argnums=0)(t)
+    assert same(out.numpy(), np.full(3, 2.0))
+    with pytest.raises(RuntimeError, match="donated"):
+        t + 1

@@ -24,6 +24,7 @@ from __future__ import annotations
 import keyword
 import math
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -33,7 +34,7 @@ from chainrule.core.ir import Eqn, Lit, Program, Var
 from chainrule.compiler import runtime
 from chainrule.compiler.fusion import Group, plan
 from chainrule.core.ops import build_index
-from chainrule.rules.impl import impl_rules
+from chainrule.rules.impl import _has_nan, impl_rules, nan_error
 
 
 class StaleConstant(Exception):
@@ -44,10 +45,11 @@ class StaleConstant(Exception):
 class Executable:
     """A compiled program: ``run(*args)`` returns the tuple of its outputs."""
 
-    __slots__ = ("program", "run", "source", "name")
+    __slots__ = ("program", "run", "source", "name", "donated")
 
     def __init__(self, program: Program, run: Any, source: str, name: str):
         self.program, self.run, self.source, self.name = program, run, source, name
+        self.donated: dict = {}  # input position -> output position written into its buffer
 
     def __repr__(self) -> str:
         return f"<compiled {self.name}: {len(self.program.eqns)} equations>"
@@ -209,7 +211,7 @@ def _expression(e: Eqn, nm: _Namer) -> str:
 DEL_MIN = 1 << 12
 
 
-def _group(g: Group, nm: _Namer, kernels: list) -> list:
+def _group(g: Group, nm: _Namer, kernels: list, into: dict) -> list:
     """The lines running fused group `g`; the source of its kernel goes into `kernels`.
 
     The kernel computes one block ``[lo, hi)``: its members' values are views of per-thread
@@ -271,7 +273,10 @@ def _group(g: Group, nm: _Namer, kernels: list) -> list:
     args_ = [f"{nm.var(v)}.reshape(-1)" if v in full_in else nm.operand(v) for v in g.inputs]
     for v in g.outputs:
         dt = nm.obj(v.aval.dtype, "dtype_" + v.aval.dtype.name)
-        lines.append(f"{nm.var(v)} = {nm.obj(np.empty, 'empty')}({g.shape!r}, {dt})")
+        if v in into:  # a donated buffer receives it
+            lines.append(f"{nm.var(v)} = {into[v]}")
+        else:
+            lines.append(f"{nm.var(v)} = {nm.obj(np.empty, 'empty')}({g.shape!r}, {dt})")
         args_.append(f"{nm.var(v)}.reshape(-1)")
     call = f"{nm.obj(runtime.tiles, 'tiles')}({kname}, {g.size}, ({', '.join(args_)},))"
     if not g.sums:
@@ -284,9 +289,67 @@ def _group(g: Group, nm: _Namer, kernels: list) -> list:
     return lines
 
 
-def lower(program: Program, name: str | None = None, fuse: bool = True) -> Executable:
+def _check_nans(out: Any, ins: tuple, prim: Any, where: str) -> None:
+    if _has_nan(out) and not _has_nan(ins):
+        raise nan_error(prim, where)
+
+
+def _donations(program: Program, items: list, last: dict, donate: Sequence[int]) -> dict:
+    """Output variable -> the donated input whose buffer receives it: an output of the same
+    shape and dtype, written by an elementwise ufunc (alone or in a fused group) after the
+    input and every view of it were read for the last time."""
+    root: dict = {}
+    for it in items:
+        for e in (it.eqns if isinstance(it, Group) else [it]):
+            if e.prim.view and e.invars and isinstance(e.invars[0], Var):
+                root[e.outvars[0]] = root.get(e.invars[0], e.invars[0])
+    end = len(items)
+    last_alias: dict = {}
+    for v, j in last.items():
+        r = root.get(v, v)
+        last_alias[r] = max(last_alias.get(r, -1), j)
+    for v in program.outvars:
+        if isinstance(v, Var):
+            last_alias[root.get(v, v)] = end  # returned: its memory must stay as it is
+    producer: dict = {}
+    for j, it in enumerate(items):
+        if isinstance(it, Group):
+            for k, e in enumerate(it.eqns):
+                if e.outvars[0] in it.outputs:
+                    producer[e.outvars[0]] = (j, it, k)
+        elif it.prim.elementwise and not it.params and len(it.outvars) == 1 and \
+                isinstance(impl_rules[it.prim], np.ufunc):  # fmt: skip
+            producer[it.outvars[0]] = (j, None, 0)
+    outs = [v for v in program.outvars if isinstance(v, Var)]
+    taken: dict = {}
+    for i in donate:
+        d = program.invars[i]
+        if d.aval.ndim == 0 or d.aval.weak_type:
+            continue
+        for o in outs:
+            if o in taken or outs.count(o) > 1 or o in program.invars or o not in producer or \
+                    (o.aval.shape, o.aval.dtype) != (d.aval.shape, d.aval.dtype):  # fmt: skip
+                continue
+            j, g, k = producer[o]
+            reads = last_alias.get(d, -1)
+            if reads > j:
+                continue
+            if g is not None and reads == j and any(  # in the kernel, read after the write
+                    isinstance(v, Var) and root.get(v, v) is d
+                    for e in (g.eqns[k + 1:] + g.sums) for v in e.invars):  # fmt: skip
+                continue
+            taken[o] = d
+            break
+    return taken
+
+
+def lower(program: Program, name: str | None = None, fuse: bool = True,
+          debug_nans: bool = False, donate: Sequence[int] = ()) -> Executable:  # fmt: skip
     """Compile `program` to a Python function over NumPy (`fuse`: large elementwise chains
-    run fused, block by block over threads)."""
+    run fused, block by block over threads; `debug_nans`: each equation checks that it
+    made no NaN, and nothing is fused; `donate`: inputs whose buffers may receive outputs,
+    `Executable.donated` says which did)."""
+    fuse = fuse and not debug_nans
     nm = _Namer()
     params = [nm.var(v) for v in program.invars]
     lines: list[str] = []
@@ -304,20 +367,28 @@ def lower(program: Program, name: str | None = None, fuse: bool = True) -> Execu
             for v in e.invars:
                 if isinstance(v, Var):
                     last[v] = i
+    into = _donations(program, items, last, donate) if donate else {}
     keep = set(program.outvars) | set(program.invars) | set(program.constvars)
     assigned: set = set()  # the variables the function itself holds (not a kernel's)
     kernels: list[str] = []
     for i, it in enumerate(items):
         if isinstance(it, Group):
-            lines.extend(_group(it, nm, kernels))
+            lines.extend(_group(it, nm, kernels, {o: nm.var(d) for o, d in into.items()}))
             assigned.update(it.outputs)
             assigned.update(e.outvars[0] for e in it.sums)
         else:
             outs = ", ".join(nm.var(v) for v in it.outvars)
             if it.prim.multiple_results and len(it.outvars) == 1:
                 outs += ","
-            lines.append(f"{outs} = {_expression(it, nm)}")
+            expr = _expression(it, nm)
+            if it.outvars[0] in into:  # a donated buffer
+                expr = expr[:-1] + f", out={nm.var(into[it.outvars[0]])})"
+            lines.append(f"{outs} = {expr}")
             assigned.update(it.outvars)
+            if debug_nans:
+                ins = "".join(nm.operand(v) + ", " for v in it.invars)
+                lines.append(f"{nm.obj(_check_nans, 'check_nans')}(({outs}), ({ins}), "
+                             f"{nm.obj(it.prim, it.prim.name + '_p')}, {it.where!r})")  # fmt: skip
         dead = [v for v, j in last.items() if j == i and v not in keep and v in assigned and
                 v.aval.size >= DEL_MIN]  # fmt: skip
         if dead:
@@ -328,4 +399,6 @@ def lower(program: Program, name: str | None = None, fuse: bool = True) -> Execu
     source = "".join(k + "\n" for k in kernels)
     source += f"def {fname}({', '.join(params)}):\n" + "".join(f"    {ln}\n" for ln in lines)
     exec(compile(source, f"<chainrule.jit {fname}>", "exec"), nm.ns)  # our own source only
-    return Executable(program, nm.ns[fname], source, fname)
+    exe = Executable(program, nm.ns[fname], source, fname)
+    exe.donated = {program.invars.index(d): program.outvars.index(o) for o, d in into.items()}
+    return exe

@@ -26,7 +26,7 @@ from chainrule.core.ir import Eqn, Lit, Program, Var
 from chainrule.rules.impl import impl_rules
 
 #: arrays of at least this many elements are fused and tiled (smaller ones run straight)
-FUSE_MIN = 1 << 20
+FUSE_MIN = 1 << 16
 
 
 @dataclass

@@ -25,6 +25,7 @@ import numpy as np
 
 BLOCK = 1 << 14  # elements per block: 64 KB of float32, a block's chain stays in L2
 THREADS = max(1, min(os.cpu_count() or 1, 8))
+THREAD_MIN = 1 << 20  # elements: smaller groups run their blocks on the calling thread
 
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
@@ -77,7 +78,7 @@ def tiles(kernel: Callable, n: int, args: tuple, block: int = BLOCK,
     nblocks = max(1, -(-n // block))
     threads = THREADS if threads is None else threads
     err = np.geterr()
-    if threads <= 1 or nblocks < 2 * threads:
+    if threads <= 1 or nblocks < 2 * threads or n < THREAD_MIN:
         return _run_range(kernel, 0, nblocks, n, block, args, err)
     per = -(-nblocks // (threads * 4))  # a few chunks per thread, for balance
     pool = _get_pool()

@@ -13,13 +13,21 @@ from typing import Any
 #: record where each transformation was called, to name it when one of its values escapes
 debug_tracer_leaks = False
 
-#: raise at the first primitive that produces a NaN, naming it and the user's line
+#: raise at the first primitive that produces a NaN, naming it and the user's line (eager
+#: computations of the engine, and jitted code, which it recompiles)
 debug_nans = False
 
 #: jit fuses elementwise chains and runs large ones in tiles over threads
 jit_fusion = True
 
 _NAMES = ("debug_tracer_leaks", "debug_nans", "jit_fusion")
+_HOOKS: dict = {}  # name -> functions called with the new value (the layers that care)
+
+
+def on_change(name: str, fn: Any) -> None:
+    """Call `fn(value)` whenever the switch `name` changes (and now)."""
+    _HOOKS.setdefault(name, []).append(fn)
+    fn(globals()[name])
 
 
 def update(name: str, value: Any) -> None:
@@ -30,3 +38,5 @@ def update(name: str, value: Any) -> None:
     if name not in _NAMES:
         raise ValueError(f"config.update: unknown option {name!r}; known: {', '.join(_NAMES)}")
     globals()[name] = value
+    for fn in _HOOKS.get(name, ()):
+        fn(value)

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.core import axes
+from chainrule.core import axes, config
 from chainrule.core import primitives as P
 from chainrule.core.ops import build_index, has_arrays
 
@@ -22,7 +22,7 @@ impl_rules: dict[P.Primitive, Any] = {}
 
 def defimpl(prim: P.Primitive, fn: Any) -> None:
     impl_rules[prim] = fn
-    prim.impl = fn
+    prim.impl = checked(prim, fn) if config.debug_nans else fn
 
 
 def xp_of(*xs: Any) -> Any:
@@ -167,3 +167,47 @@ for _p, _f in {
 }.items():
     defimpl(_p, _f)
 # fmt: on
+
+
+# --- debug_nans: every implementation checks its results while the switch is on -------------
+
+
+def _has_nan(x: Any) -> bool:
+    if isinstance(x, (tuple, list)):
+        return any(_has_nan(v) for v in x)
+    dt = getattr(x, "dtype", None)
+    if dt is None:
+        return isinstance(x, (float, complex)) and x != x
+    return dt.kind in "fc" and bool(np.isnan(x).any())
+
+
+def nan_error(prim: P.Primitive, where: str) -> FloatingPointError:
+    """The error of debug_nans: `prim` made a NaN from operands that had none."""
+    return FloatingPointError(
+        f"debug_nans: {prim} produced a NaN from operands without one"
+        f"{', at ' + where if where else ''} (cr.config.update('debug_nans', False) turns "
+        "the check off)"
+    )
+
+
+def checked(prim: P.Primitive, fn: Any) -> Any:
+    """`fn` (an implementation) raising `nan_error` when it makes a NaN."""
+
+    def check(*args: Any, **kwargs: Any) -> Any:
+        out = fn(*args, **kwargs)
+        if _has_nan(out) and not _has_nan(args):
+            from chainrule.core.errors import where
+
+            raise nan_error(prim, where())
+        return out
+
+    check.checked = fn
+    return check
+
+
+def _debug_nans(on: bool) -> None:
+    for prim, fn in impl_rules.items():
+        prim.impl = checked(prim, fn) if on else fn
+
+
+config.on_change("debug_nans", _debug_nans)

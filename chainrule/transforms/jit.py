@@ -59,18 +59,39 @@ class JitCall:
     """A compiled program (``jit_p``'s parameter): the optimised `program`, its compiled
     `exe`, and the programs derived from it for each transformation, compiled once."""
 
-    __slots__ = ("name", "fuse", "stats", "program", "exe", "out_avals", "derived", "lock",
-                 "__weakref__")
+    __slots__ = ("name", "fuse", "stats", "program", "exe", "exe_donating", "out_avals",
+                 "derived", "lock", "__weakref__")
 
-    def __init__(self, program: Program, name: str, fuse: bool = True):
+    def __init__(self, program: Program, name: str, fuse: bool = True,
+                 donate: Sequence[int] = ()):  # fmt: skip
         self.name = name
         self.fuse = fuse
         self.stats = Stats()
         self.program = optimize(program, self.stats)
-        self.exe: Executable = lower(self.program, name, fuse)
+        self.exe: Executable = lower(self.program, name, fuse, config.debug_nans)
+        self.exe_donating: Executable | None = None  # the same, writing into donated inputs
+        if donate:
+            exe = lower(self.program, name, fuse, config.debug_nans, donate)
+            self.exe_donating = exe if exe.donated else None
         self.out_avals = tuple(v.aval for v in self.program.outvars)
         self.derived: dict = {}
         self.lock = threading.Lock()
+
+    def run_donating(self, *args: Any) -> tuple:
+        """Run writing outputs into the donated inputs' buffers where each is a contiguous,
+        writeable array that overlaps no other input or constant; else the plain code."""
+        exe = self.exe_donating
+        for i in exe.donated:  # type: ignore[union-attr]
+            a = args[i]
+            if not (type(a) is np.ndarray and a.flags.c_contiguous and a.flags.writeable):
+                return self.exe.run(*args)
+            for j, b in enumerate(args):
+                if j != i and isinstance(b, np.ndarray) and np.may_share_memory(a, b):
+                    return self.exe.run(*args)
+            for c in self.program.consts:
+                if isinstance(c, np.ndarray) and np.may_share_memory(a, c):
+                    return self.exe.run(*args)
+        return exe.run(*args)  # type: ignore[union-attr]
 
     def derive(self, key: Any, make: Callable[[], Any]) -> Any:
         """The derived program for `key` (made once)."""
@@ -327,17 +348,19 @@ class _Entry:
     """A compiled specialisation: the call, its output structure, and the globals and
     closure cells it read (checked at each call: rebinding one compiles again)."""
 
-    __slots__ = ("call", "out_tree", "single", "guards", "captured", "mutated", "run")
+    __slots__ = ("call", "out_tree", "single", "guards", "captured", "mutated", "donated",
+                 "run")
 
     def __init__(self, call: JitCall, out_tree: Any, guards: tuple, captured: list,
-                 mutated: list):  # fmt: skip
+                 mutated: list, donated: list):  # fmt: skip
         self.call = call
         self.out_tree = out_tree
         self.single = out_tree is _LEAF and not mutated
         self.guards = guards
         self.captured = captured
         self.mutated = mutated  # leaves (Tensors) the function changed in place
-        self.run = call.exe.run
+        self.donated = donated  # leaves given up by the caller (donate_argnums)
+        self.run = call.exe.run if call.exe_donating is None else call.run_donating
 
     def fresh(self) -> bool:
         for ns, name, obj in self.guards:
@@ -411,6 +434,9 @@ class Jitted:
             for i, new in zip(entry.mutated, out[k:]):
                 TENSORS.write_back(leaves[i], new, self._fname)
             out = out[:k]
+        for i in entry.donated:
+            if TENSORS.is_tensor(leaves[i]):
+                TENSORS.donated(leaves[i], self._fname)
         return out[0] if entry.single else tree_unflatten(entry.out_tree, list(out))
 
     def _key(self, args: tuple, kwargs: dict) -> tuple:
@@ -499,8 +525,10 @@ class Jitted:
                                           consts=[c for _, c in keep])  # fmt: skip
                 captured = [c for _, c in moved]
             fuse = config.jit_fusion if self.fusion is None else self.fusion
-            call = JitCall(program, name, fuse)
-            entry = _Entry(call, out_tree, _guards(fun), captured, mutated)
+            positions = self._positions(tree, statics, len(avals))
+            donated = [j for j, pos in enumerate(positions) if pos in self.donate_argnums]
+            call = JitCall(program, name, fuse, [j for j in donated if not captured])
+            entry = _Entry(call, out_tree, _guards(fun), captured, mutated, donated)
             self._note_recompile(key, stale)
             self._last_key = key
             if not captured:
@@ -510,36 +538,32 @@ class Jitted:
                     self._cache.popitem(last=False)
             return entry
 
-    def _arg_names(self, tree: Any, statics: tuple, n: int) -> list:
-        """How errors name each leaf: "argument 'n' (position 1) of f is traced: ..."."""
-        fname = self._fname
-        params = self._params
-
-        def advice(pos: int | str) -> str:
-            if isinstance(pos, int) and pos < len(params):
-                return (f"argument {params[pos]!r} of {fname} is traced: mark it static with "
-                        f"static_argnums={pos} or static_argnames={params[pos]!r}")  # fmt: skip
-            if isinstance(pos, str):
-                return f"argument {pos!r} of {fname} is traced: mark it static_argnames={pos!r}"
-            return f"argument {pos} of {fname} is traced: mark it static with static_argnums={pos}"
-
+    def _positions(self, tree: Any, statics: tuple, n: int) -> list:
+        """For each leaf, the positional argument (an int) or keyword (a str) it is in,
+        and the rest of its path."""
         if tree is None:
-            return [advice(i) for i in range(n)]
-        from chainrule.core.pytree import keystr, tree_flatten_with_path
+            return list(range(n))
+        from chainrule.core.pytree import tree_flatten_with_path
 
         dyn_pos = [i for i in range(n + len(statics)) if i not in dict(statics)]
         paths, _ = tree_flatten_with_path(tree_unflatten(tree, [0] * n))
+        return [dyn_pos[path[1].idx] if path[0].idx == 0 else path[1].key for path, _ in paths]
+
+    def _arg_names(self, tree: Any, statics: tuple, n: int) -> list:
+        """How errors name each leaf: "argument 'n' of f is traced: ..."."""
+        fname = self._fname
+        params = self._params
         out = []
-        for path, _ in paths:
-            if path[0].idx == 0:
-                pos: int | str = dyn_pos[path[1].idx]
-                rest = path[2:]
+        for pos in self._positions(tree, statics, n):
+            if isinstance(pos, int) and pos < len(params):
+                out.append(f"argument {params[pos]!r} of {fname} is traced: mark it static "
+                           f"with static_argnums={pos} or static_argnames={params[pos]!r}")
+            elif isinstance(pos, str):
+                out.append(f"argument {pos!r} of {fname} is traced: mark it static with "
+                           f"static_argnames={pos!r}")
             else:
-                pos, rest = path[1].key, path[2:]
-            text = advice(pos)
-            if rest:
-                text = text.replace(" is traced", f" (its leaf {keystr(rest)}) is traced")
-            out.append(text)
+                out.append(f"argument {pos} of {fname} is traced: mark it static with "
+                           f"static_argnums={pos}")
         return out
 
     def _note_recompile(self, key: Any, stale: bool) -> None:
@@ -648,6 +672,10 @@ class _TensorHooks:
 
     @staticmethod
     def write_back(t: Any, value: Any, name: str) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    @staticmethod
+    def donated(t: Any, name: str) -> None:  # pragma: no cover
         raise NotImplementedError
 
 
