@@ -555,3 +555,12 @@ def test_a_donated_tensor_raises_on_later_use():
     assert same(out.numpy(), np.full(3, 2.0))
     with pytest.raises(RuntimeError, match="donated"):
         t + 1
+
+
+def test_an_expression_of_a_captured_array_is_staged_not_computed_at_trace_time():
+    w = np.ones(4)
+    f = cr.jit(lambda x: cnp.sum(cnp.exp(w)) * x)
+    assert f(2.0) == 8 * np.e
+    w[:] = 0.0  # changed in place after compiling: the compiled code reads it
+    assert f(2.0) == 8.0
+    assert f.cache_info().misses == 1

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.core import primitives as P
-from chainrule.core.trace import Tracer, bind, bind_with
+from chainrule.core.trace import Tracer, _state, bind, bind_with
 
 _SEQ = (list, tuple)
 _NO_PARAMS: dict = {}  # shared, never mutated
@@ -34,11 +34,14 @@ def count(shape: tuple, axis: tuple | None) -> int:
 
 
 def _has_tracer(x: Any) -> bool:
+    """Whether `x` (or an element of a list or tuple) is traced; while a program is being
+    staged (jit), an array counts too: an expression of a captured array is staged, read at
+    each call, never computed once at trace time."""
     if isinstance(x, Tracer):
         return True
     if type(x) in _SEQ:
         return builtins.any(_has_tracer(e) for e in x)
-    return False
+    return type(x) is np.ndarray and bool(_state.staging)
 
 
 def _lift(x: Any) -> Any:
@@ -79,7 +82,8 @@ def _make_unary(name: str) -> Any:
     def fn(x, /, **kwargs):
         if isinstance(x, Tracer) and not kwargs:
             return bind_with(prim, (x,), _NO_PARAMS)
-        if isinstance(x, Tracer) or (type(x) in _SEQ and _has_tracer(x)):
+        if isinstance(x, Tracer) or ((type(x) in _SEQ or type(x) is np.ndarray) and
+                                     _has_tracer(x)):  # fmt: skip
             _no_kwargs(ufunc.__name__, kwargs)
             return bind(prim, _lift(x))
         return ufunc(x, **kwargs)

@@ -165,6 +165,8 @@ def bind_with(prim: Primitive, args: tuple, params: dict) -> Any:
                     top = t
     if top is not None:
         return top.process_primitive(prim, args, params)
+    if _state.staging:  # a program being staged (jit) records operations on constants too
+        return _state.staging[-1].process_primitive(prim, args, params)
     try:
         return prim.impl(*args, **params)
     except (ValueError, IndexError) as err:
