@@ -242,3 +242,28 @@ def test_network_loss_gradient_vs_jax(dtype):
     g = cr.grad(_loss)(T, x, y)
     tol = 1e-12 if dtype == np.float64 else 2e-4
     np.testing.assert_allclose(g, ref, rtol=tol, atol=tol * np.max(np.abs(ref)))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_jit_cells(dtype):
+    """In [28]-[35]: jit(compute_loss_and_dΘ), then value_and_grad under jit."""
+    T, x, y = _problem(dtype, 0.1)
+
+    def loss_grad(T, x, y):
+        return cr.grad(_loss)(T, x, y)
+
+    def compute_loss_and_dT():
+        return _loss(T, x, y), loss_grad(T, x, y)
+
+    eager = compute_loss_and_dT()
+    # dΘ's two outer products are one matrix product under jit: a few ulps of the terms
+    atol = 8 * np.finfo(dtype).eps * np.max(np.abs(eager[1]))
+    jitted = cr.jit(compute_loss_and_dT)
+    for _ in range(2):
+        v, g = jitted()
+        assert float(v) == float(eager[0]) and g.dtype == dtype
+        np.testing.assert_allclose(g, eager[1], rtol=0, atol=atol)
+    assert jitted.cache_info().misses == 1
+    v2, g2 = cr.jit(lambda T, x, y: cr.value_and_grad(_loss)(T, x, y))(T, x, y)
+    assert float(v2) == float(eager[0])
+    np.testing.assert_allclose(g2, eager[1], rtol=0, atol=atol)
