@@ -236,12 +236,12 @@ def _jax_style(print) -> dict:  # noqa: A002
     same = bool(np.allclose(g, cr.grad(loss)(theta, x, y), rtol=1e-12, atol=0))
     print("  The notebook's jit cell: jit(value_and_grad(loss)) on Θ 100×100 gives the loss "
           f"{float(v):.6f} and dΘ of shape {g.shape} (as eager grad: {same}).")
-    print("  What jit staged and compiled, the chain rule as a program (forward, then the "
-          "backward pass, after")
-    print("  the passes; the two outer products of dΘ are one matrix product):")
+    print("  What jit staged and compiled is the chain rule as a program: the forward pass, then "
+          "the backward one,")
+    print("  after the passes (dΘ's two outer products became one matrix product):")
     program = loss_and_grad.lower(theta, x, y).program
-    for line in str(program).splitlines():
-        print("    " + line)
+    for k, line in enumerate(str(program).splitlines(), 1):
+        print(f"    {k:2d}  {line}")
     return {"vmap_grad": bool(np.array_equal(dfx, 2 * xV)), "jit": same}
 
 
