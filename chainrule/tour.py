@@ -237,8 +237,8 @@ def _jax_style(print) -> dict:  # noqa: A002
     print("  The notebook's jit cell: jit(value_and_grad(loss)) on Θ 100×100 gives the loss "
           f"{float(v):.6f} and dΘ of shape {g.shape} (as eager grad: {same}).")
     print("  What jit staged and compiled is the chain rule as a program: the forward pass, then "
-          "the backward one,")
-    print("  after the passes (dΘ's two outer products became one matrix product):")
+          "the backward one.")
+    print("  After the passes, dΘ's two outer products are one matrix product:")
     program = loss_and_grad.lower(theta, x, y).program
     for k, line in enumerate(str(program).splitlines(), 1):
         print(f"    {k:2d}  {line}")
