@@ -134,11 +134,21 @@ def _finish(g: Group, items: list, program: Program) -> Any:
     return g
 
 
-def describe(items: list) -> str:
-    """The plan as text: equations, and groups with their members."""
+def describe(items: list, program: Program | None = None) -> str:
+    """The plan as text: equations, and groups with their members (with the names that
+    printing `program` gives its variables)."""
     from chainrule.core.ir import _eqn_text, _Names
 
     names = _Names()
+    if program is not None:  # the same names as the program's own listing
+        for v in program.constvars + program.invars:
+            names(v)
+        for e in program.eqns:
+            for v in e.invars:
+                if isinstance(v, Var):
+                    names(v)
+            for v in e.outvars:
+                names(v)
     lines = []
     for it in items:
         if isinstance(it, Group):

@@ -13,7 +13,7 @@ NumPy's own functions called on traced values (``np.sin(x)``, ``np.sum(x)``) dis
 """
 
 import numpy as _np
-from numpy import random  # noqa: F401  (NumPy's RNG, passed through)
+from chainrule.numpy import random  # noqa: F401  (NumPy's random API, drawn through random_p)
 from numpy import (  # noqa: F401  (constants, dtypes and constant-valued creation functions)
     arange, bool_, complex64, complex128, dtype, e, empty, euler_gamma, eye, finfo, float16,
     float32, float64, full, geomspace, identity, iinfo, indices, inexact, inf, int8, int16, int32,
@@ -79,7 +79,7 @@ def _bitwise() -> None:
 
     def bitwise(uf, logical):
         def fn(*args, **kw):
-            if all(o.result_type(a).kind == "b" for a in args):
+            if all(_np.result_type(getattr(a, "dtype", a)).kind == "b" for a in args):
                 return logical(*args, **kw)
             return _trace.on_values(f"numpy.{uf.__name__}", uf, args, kw)
 

@@ -237,7 +237,8 @@ def _expand(g: Any, shape: tuple, axis: tuple | None) -> Any:
 
 def _minmax(g, ans, x, axis, keepdims):
     mask = x == _keep(ans, x.shape, axis)
-    return _keep(g, x.shape, axis) * mask / cnp.sum(mask, axis=axis, keepdims=True)
+    ties = cnp.astype(cnp.sum(mask, axis=axis, keepdims=True), g.dtype)
+    return _keep(g, x.shape, axis) * mask / ties  # in g's dtype (an integer count: float64)
 
 
 def prod_others(x: Any) -> Any:
