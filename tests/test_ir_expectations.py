@@ -57,3 +57,9 @@ def test_w10_gradient_is_one_fused_group_without_a_broadcast_of_ones():
     items = fusion.plan(program)
     assert len(items) == 1 and isinstance(items[0], fusion.Group)
     assert all(e.prim.name != "broadcast_to" for e in program.eqns)
+
+
+def test_the_docs_show_the_checked_in_programs():
+    doc = (Path(__file__).parent.parent / "docs" / "jit.md").read_text()
+    for name in ("w5", "w10"):
+        assert (HERE / f"{name}.txt").read_text().rstrip() in doc, name

@@ -58,7 +58,7 @@ class Lit:
 
     def __repr__(self) -> str:
         v = self.val
-        return repr(v.item() if isinstance(v, np.generic) else v)
+        return str(v) if isinstance(v, np.generic) else repr(v)  # float32 0.01 as 0.01
 
 
 #: what may stand as a literal: immutable scalars (arrays are constants, read by reference)
