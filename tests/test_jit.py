@@ -564,3 +564,18 @@ def test_an_expression_of_a_captured_array_is_staged_not_computed_at_trace_time(
     w[:] = 0.0  # changed in place after compiling: the compiled code reads it
     assert f(2.0) == 8.0
     assert f.cache_info().misses == 1
+
+
+def test_dead_buffers_are_reused_for_results_of_the_same_layout():
+    def f(x):
+        y = cnp.tanh(x @ x)
+        return cnp.tanh(y * 2.0 + 1.0) * 3.0 - x @ x
+
+    x = rng.standard_normal((100, 100))
+    src = cr.jit(f).source(x)
+    assert src.count("out=") >= 3  # intermediate buffers receive later results
+    assert same(cr.jit(f)(x), f(x))
+    a, b = cr.jit(f)(x), cr.jit(f)(x)
+    assert not np.shares_memory(a, b)
+    t = cr.jit(lambda x: cnp.tanh(x.T) * 2.0 + x)  # a transposed input: its own layout kept
+    assert same(t(x), np.tanh(x.T) * 2.0 + x)

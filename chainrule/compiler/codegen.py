@@ -343,6 +343,62 @@ def _donations(program: Program, items: list, last: dict, donate: Sequence[int])
     return taken
 
 
+class _MemoryPlan:
+    """Buffers reused by liveness: an array this function allocated (C-contiguous: a ufunc's
+    result from C-contiguous operands, a matrix product, a fused group's output) whose value
+    and every view of it are dead receives (`out=`) a later elementwise result of the same
+    shape and dtype whose operands are C-contiguous too, so the layout is the one NumPy would
+    give. Program outputs and anything a view of them reads are never reused."""
+
+    def __init__(self, program: Program, items: list, last: dict):
+        self.root: dict = {}
+        for it in items:
+            for e in (it.eqns if isinstance(it, Group) else [it]):
+                if e.prim.view and e.invars and isinstance(e.invars[0], Var):
+                    for o in e.outvars:
+                        self.root[o] = self.root.get(e.invars[0], e.invars[0])
+        self.last_alias: dict = {}
+        for v, j in last.items():
+            r = self.root.get(v, v)
+            self.last_alias[r] = max(self.last_alias.get(r, -1), j)
+        self.pinned = {self.root.get(v, v) for v in program.outvars if isinstance(v, Var)}
+        self.fresh: set = set()  # C-contiguous arrays this function allocated
+        self.free: dict = {}  # (shape, dtype) -> dead fresh buffers
+
+    def may_write(self, e: Eqn) -> bool:
+        return (e.prim.elementwise and not e.params and len(e.outvars) == 1 and
+                isinstance(impl_rules[e.prim], np.ufunc) and self.fresh_inputs(e))  # fmt: skip
+
+    def fresh_inputs(self, e: Eqn) -> bool:
+        return all(not isinstance(v, Var) or v.aval.ndim == 0 or v in self.fresh
+                   for v in e.invars)  # fmt: skip
+
+    def fresh_result(self, e: Eqn) -> bool:
+        if e.prim in (P.matmul_p, P.concatenate_p):
+            return True
+        return self.may_write(e) or (e.prim.elementwise and not e.params and
+                                     isinstance(impl_rules[e.prim], np.ufunc) and
+                                     self.fresh_inputs(e))  # fmt: skip
+
+    def take(self, o: Var) -> Var | None:
+        if o.aval.size < DEL_MIN:
+            return None
+        pool = self.free.get((o.aval.shape, o.aval.dtype))
+        return pool.pop() if pool else None
+
+    def made(self, outs: list) -> None:
+        self.fresh.update(v for v in outs if v.aval.ndim > 0)
+
+    def release(self, i: int) -> set:
+        """The buffers dead after item `i`, now free for reuse."""
+        kept = set()
+        for r, j in self.last_alias.items():
+            if j == i and r in self.fresh and r not in self.pinned and r.aval.size >= DEL_MIN:
+                self.free.setdefault((r.aval.shape, r.aval.dtype), []).append(r)
+                kept.add(r)
+        return kept
+
+
 def lower(program: Program, name: str | None = None, fuse: bool = True,
           debug_nans: bool = False, donate: Sequence[int] = ()) -> Executable:  # fmt: skip
     """Compile `program` to a Python function over NumPy (`fuse`: large elementwise chains
@@ -371,26 +427,37 @@ def lower(program: Program, name: str | None = None, fuse: bool = True,
     keep = set(program.outvars) | set(program.invars) | set(program.constvars)
     assigned: set = set()  # the variables the function itself holds (not a kernel's)
     kernels: list[str] = []
+    memory = _MemoryPlan(program, items, last)
     for i, it in enumerate(items):
         if isinstance(it, Group):
-            lines.extend(_group(it, nm, kernels, {o: nm.var(d) for o, d in into.items()}))
+            alloc = {o: nm.var(d) for o, d in into.items()}
+            for o in it.outputs:
+                if o not in alloc and (buf := memory.take(o)) is not None:
+                    alloc[o] = nm.var(buf)
+            lines.extend(_group(it, nm, kernels, alloc))
             assigned.update(it.outputs)
             assigned.update(e.outvars[0] for e in it.sums)
+            memory.made(it.outputs)
         else:
             outs = ", ".join(nm.var(v) for v in it.outvars)
             if it.prim.multiple_results and len(it.outvars) == 1:
                 outs += ","
             expr = _expression(it, nm)
-            if it.outvars[0] in into:  # a donated buffer
-                expr = expr[:-1] + f", out={nm.var(into[it.outvars[0]])})"
+            o = it.outvars[0]
+            if o in into:  # a donated buffer
+                expr = expr[:-1] + f", out={nm.var(into[o])})"
+            elif memory.may_write(it) and (buf := memory.take(o)) is not None:
+                expr = expr[:-1] + f", out={nm.var(buf)})"  # a dead buffer of the same layout
             lines.append(f"{outs} = {expr}")
             assigned.update(it.outvars)
+            memory.made(it.outvars if memory.fresh_result(it) else [])
             if debug_nans:
                 ins = "".join(nm.operand(v) + ", " for v in it.invars)
                 lines.append(f"{nm.obj(_check_nans, 'check_nans')}(({outs}), ({ins}), "
                              f"{nm.obj(it.prim, it.prim.name + '_p')}, {it.where!r})")  # fmt: skip
+        kept = memory.release(i)  # dead buffers kept for reuse: not deleted
         dead = [v for v, j in last.items() if j == i and v not in keep and v in assigned and
-                v.aval.size >= DEL_MIN]  # fmt: skip
+                v.aval.size >= DEL_MIN and v not in kept]  # fmt: skip
         if dead:
             lines.append(f"del {', '.join(nm.var(v) for v in dead)}")
     results = [nm.operand(v) for v in program.outvars]
