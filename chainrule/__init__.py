@@ -27,7 +27,7 @@ from chainrule.transforms.batching import all_gather, axis_index, pmax, pmean, p
 from chainrule.transforms.jacobians import hessian, hvp, jacfwd, jacobian, jacrev
 from chainrule.transforms.custom import custom_jvp, custom_vjp
 from chainrule.transforms.checkpoint import checkpoint, checkpoint_policies, remat
-from chainrule.transforms.control import cond
+from chainrule.transforms.control import cond, fori_loop, scan, switch, while_loop
 from chainrule.transforms.transpose import linear_transpose
 from chainrule.transforms.jit import jit
 
@@ -45,13 +45,14 @@ __all__ = [
     "GradientTape", "ShapeDtypeStruct", "Tensor", "Variable", "all_gather", "arange",
     "autograd", "axis_index", "checkpoint", "checkpoint_policies", "compare", "cond", "config",
     "custom_jvp", "custom_vjp", "draw", "elementwise_grad", "empty", "enable_grad", "errors",
-    "eval_shape", "explain", "explain_gradient", "eye", "full", "grad", "hessian", "hvp",
+    "eval_shape", "explain", "explain_gradient", "eye", "fori_loop", "full", "grad", "hessian",
+    "hvp",
     "is_grad_enabled", "jacfwd", "jacobian", "jacrev", "jit", "jvp", "linear_transpose",
     "linearize", "linspace", "make_graph",
     "manual_seed", "memory", "no_grad", "numpy", "ones", "ones_like", "pmax", "pmean", "psum",
     "pure_callback",
-    "rand", "randn", "remat", "stop_gradient", "tensor", "to_sympy", "tree_util",
-    "value_and_grad", "vjp", "vmap", "zeros", "zeros_like",
+    "rand", "randn", "remat", "scan", "stop_gradient", "switch", "tensor", "to_sympy",
+    "tree_util", "value_and_grad", "vjp", "vmap", "while_loop", "zeros", "zeros_like",
 ]  # fmt: skip
 
 # PyTorch's top-level functions (cr.cat, cr.clamp, ...), with the Tensor face

@@ -159,6 +159,12 @@ custom_vjp_call_p = _def("custom_vjp_call", multiple_results=True)
 custom_jvp_call_p = _def("custom_jvp_call", multiple_results=True)
 checkpoint_p = _def("checkpoint", multiple_results=True)
 jit_p = _def("jit", multiple_results=True)  # jit(*xs, call): a compiled program (transforms/jit)
+# Control flow (transforms/control.py): programs as parameters, closed-over values as operands.
+cond_p = _def("cond", multiple_results=True)  # cond(index, *args, branches)
+while_p = _def("while", multiple_results=True)  # while(*cconsts, *bconsts, *carry, cond, body, ...)
+scan_p = _def("scan", multiple_results=True)  # scan(*consts, *carry, *xs, body, length, ...)
+while_fwd_p = _def("while_fwd", multiple_results=True)  # keeps carry checkpoints (reverse)
+while_bwd_p = _def("while_bwd", multiple_results=True)  # its backward: replays segments
 
 #: primitives whose results carry no gradient
 NONDIFF = frozenset(p for p in ALL if p.nondiff)

@@ -36,7 +36,7 @@ from chainrule.compiler.passes import Stats, optimize, split
 from chainrule.core import config
 from chainrule.core import primitives as P
 from chainrule.core.avals import ShapeDtypeStruct
-from chainrule.core.ir import Lit, Program, evaluate
+from chainrule.core.ir import Program, evaluate
 from chainrule.core.pytree import _LEAF, tree_flatten, tree_unflatten
 from chainrule.core.trace import Tracer, bind
 from chainrule.rules import impl as impl_table
@@ -274,13 +274,11 @@ def _batch(trace: batching.BatchTrace, args: tuple, params: dict) -> Any:
 
 
 def _depends(program: Program, marked: list) -> list:
-    """Which outputs of `program` depend on the inputs marked (dataflow)."""
-    dirty = {v for v, m in zip(program.invars, marked) if m}
-    for e in program.eqns:
-        if any(v in dirty for v in e.invars if not isinstance(v, Lit)) or \
-                e.prim is P.axis_index_p:  # fmt: skip
-            dirty.update(e.outvars)
-    return [not isinstance(v, Lit) and v in dirty for v in program.outvars]
+    """Which outputs of `program` depend on the inputs marked (dataflow, seeing through
+    control flow)."""
+    from chainrule.transforms.control import depends
+
+    return depends(program, marked)
 
 
 batching.process_rules[P.jit_p] = _batch

@@ -57,7 +57,12 @@ def linear_transpose(fun: Callable, *primals: Any) -> Callable:
             if isinstance(v, Var) and v in linear:
                 cts[v] = c if v not in cts else cts[v] + c
         for e in reversed(lin_eqns):
-            if e.prim.multiple_results or e.outvars[0] not in cts:
+            if e.prim.multiple_results:
+                if any(v in cts for v in e.outvars):
+                    raise NotImplementedError(f"linear_transpose: no transposition rule for "
+                                              f"{e.prim} (several results)")  # fmt: skip
+                continue
+            if e.outvars[0] not in cts:
                 continue
             ct = cts.pop(e.outvars[0])
             idx = tuple(i for i, v in enumerate(e.invars) if isinstance(v, Var) and v in linear)
