@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from chainrule import torch_functions as _F  # PyTorch's functions, which the methods call
+from chainrule.numpy import random as _cnp_random
 from chainrule.core import ops as cnp
 from chainrule.core.primitives import where_p as _where_p
 from chainrule.core.trace import Tracer, bind_with
@@ -1163,7 +1164,7 @@ class Tensor(RTracer):
 
     def _fill_random(self, draw: Callable) -> Tensor:
         self._check_inplace()
-        self._write(np.asarray(draw(_rng), self.dtype))
+        self._write(np.asarray(draw(_rng.gen), self.dtype))
         return self
 
     # -- backward ------------------------------------------------------------------------------
@@ -2344,19 +2345,20 @@ def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = F
     return _leaf(np.eye(n, m, dtype=dtype or np.float64), requires_grad)
 
 
-_rng = np.random.default_rng()
+_rng = _cnp_random.DEFAULT  # chainrule's default generator (chainrule.numpy.random's too)
 
 
 def manual_seed(seed: int) -> None:
-    """Seed the generator behind `rand` and `randn`.
+    """Seed chainrule's default generator: the one behind `rand`, `randn` and the functions
+    of `chainrule.numpy.random` (they then draw what ``numpy.random.default_rng(seed)``
+    draws).
 
     >>> import chainrule as cr
     >>> cr.manual_seed(0); a = cr.rand(2); cr.manual_seed(0)
     >>> bool((a.numpy() == cr.rand(2).numpy()).all())
     True
     """
-    global _rng
-    _rng = np.random.default_rng(seed)
+    _cnp_random.seed(seed)
 
 
 def _random(v: np.ndarray, dtype: Any, requires_grad: bool) -> Tensor:

@@ -101,7 +101,7 @@ EXAMPLES: dict = {
 }
 # primitives that need an enclosing transformation or carry functions: tested elsewhere
 ELSEWHERE = {P.nonzero_p, P.psum_p, P.pmax_p, P.all_gather_p, P.axis_index_p,
-             P.custom_vjp_call_p, P.custom_jvp_call_p, P.checkpoint_p, P.callback_p,
+             P.custom_vjp_call_p, P.custom_jvp_call_p, P.checkpoint_p, P.callback_p, P.random_p,
              P.jit_p, P.cond_p, P.while_p, P.scan_p, P.while_fwd_p, P.while_bwd_p}  # fmt: skip
 DIFFERENTIABLE = [p for p, ex in EXAMPLES.items() if ex[2]]
 # decompositions whose outputs are defined up to sign/phase: compare through invariant losses

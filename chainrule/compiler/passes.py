@@ -44,12 +44,23 @@ def _vars(xs: Any) -> list:
     return [v for v in xs if isinstance(v, Var)]
 
 
+def has_effects(e: Eqn) -> bool:
+    """Whether `e` is an effect, or carries a program (a loop's body) that contains one."""
+    if e.prim in EFFECTS:
+        return True
+    for p in e.params.values():
+        for q in (p if isinstance(p, tuple) else (p,)):
+            if isinstance(q, Program) and any(has_effects(x) for x in q.eqns):
+                return True
+    return False
+
+
 def dce(program: Program, stats: Stats | None = None) -> Program:
     """Drop the equations whose results are never used, and constants no one reads."""
     live = set(_vars(program.outvars))
     kept = []
     for e in reversed(program.eqns):
-        if e.prim in EFFECTS or any(v in live for v in e.outvars):
+        if any(v in live for v in e.outvars) or has_effects(e):
             kept.append(e)
             live.update(_vars(e.invars))
     kept.reverse()
@@ -172,7 +183,7 @@ class _Sweep:
 
     def eqn(self, e: Eqn) -> None:
         prim, ins, out = e.prim, e.invars, e.outvars[0]
-        if prim in EFFECTS or prim.multiple_results:
+        if prim.multiple_results or has_effects(e):
             self.emit(e, cse=False)
             return
         # constant folding: literals in, a scalar out, computed as the program would

@@ -147,6 +147,7 @@ fft_p = _def("fft", linear=True)
 # A NumPy-level function (SciPy's kernels) called on concrete values, carrying its derivative
 # rules: callback(*xs, spec) (rules: rules/callback.py).
 callback_p = _def("callback", multiple_results=True)
+random_p = _def("random", nondiff=True)  # random(source, *params, dist, size, dtype, kw)
 
 # Collectives over a named axis (vmap's axis_name; later, processes).
 psum_p = _def("psum", linear=True)  # psum(x, axis_name)

@@ -38,6 +38,7 @@ class _State(threading.local):
     def __init__(self) -> None:
         self.depth = 0  # transformations in flight in this thread: a new trace's level is one more
         self.staging: list = []  # the programs being staged (jit) in this thread, innermost last
+        self.traces: list = []  # the transformations in flight in this thread, innermost last
 
 
 _state = _State()
@@ -90,7 +91,9 @@ def new_trace(cls: type, name: str, fun: Any = None, *args: Any) -> Any:
     call with `end_trace` (in a `finally`)."""
     state = _state
     state.depth += 1
-    return cls(state.depth, name, fun, *args)
+    trace = cls(state.depth, name, fun, *args)
+    state.traces.append(trace)  # random draws look for the transformations in flight
+    return trace
 
 
 def full(shape: tuple, dtype: Any, fill: Any) -> Any:
@@ -110,6 +113,11 @@ def end_trace(trace: Trace) -> None:
     """End a transformation: its tracers are refused from now on."""
     trace.alive = False
     _state.depth -= 1
+    traces = _state.traces
+    if traces and traces[-1] is trace:
+        traces.pop()
+    elif trace in traces:
+        traces.remove(trace)
 
 
 def _leaked(t: Tracer) -> UnexpectedTracerError:

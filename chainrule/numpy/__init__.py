@@ -2,8 +2,9 @@
 
 On plain NumPy data every function returns NumPy's own result at NumPy's speed; on traced
 values, Tensors, or lists holding them it records the operation. Creation functions, constants
-and dtypes are NumPy's. `random` is NumPy's RNG. A NumPy function this module does not cover
-works on plain data and raises a clear `NotImplementedError` on traced values.
+and dtypes are NumPy's. `random` is NumPy's random API, each draw a primitive that jit stages.
+A NumPy function this module does not cover works on plain data and raises a clear
+`NotImplementedError` on traced values.
 
 NumPy's own functions called on traced values (``np.sin(x)``, ``np.sum(x)``) dispatch here.
 

@@ -256,7 +256,9 @@ def markdown() -> str:
         "is NumPy's own",
         "constant, dtype or creation function, passed through. Every function works on plain "
         "NumPy data",
-        "exactly as NumPy's does. `numpy.random` is NumPy's generator, passed through.",
+        "exactly as NumPy's does. `numpy.random` is chainrule's: NumPy's random API, whose "
+        "draws",
+        "jit stages (drawn at each call), vmap batches and checkpoint replays.",
         "",
         "Reasons for the names left to NumPy (they still work on plain data and on values "
         "that need no",

@@ -31,6 +31,7 @@ from chainrule.core.trace import (
 )  # fmt: skip
 from chainrule.core.avals import aval_of
 from chainrule.rules.batching import batch_rules
+from chainrule.rules import random as _random
 from chainrule.rules.shape import shape_rules
 
 #: primitives whose batching is their own (they carry functions): handler(trace, args, params)
@@ -107,7 +108,10 @@ class BatchTrace(Trace):
 
     def process_primitive(self, prim: Primitive, args: tuple, params: dict) -> Any:
         if prim in process_rules:
-            return process_rules[prim](self, args, params)
+            if prim is P.random_p:
+                return process_rules[prim](self, args, params)
+            with _random.drawn_below(self.level):  # what the rule runs is batched already
+                return process_rules[prim](self, args, params)
         vals, dims = self.unpack(args)
         if all(d is None for d in dims):
             return bind_with(prim, tuple(vals), params)

@@ -7,6 +7,11 @@ backward pass re-runs the function under a fresh reverse trace, reusing those va
 pulls the cotangent back through it. Under grad the body runs exactly twice, and the results
 are bitwise those of the unchecked function. Forward mode checkpoints the JVP of the
 function, vmap the batched function, and staging inlines it.
+
+Random draws (``random_p``) are kept always, whatever the policy: the recomputation takes the
+values of the first run instead of drawing again (checkpointed dropout has the gradient of
+the unchecked function). This module also holds the rows of ``random_p`` under staging, vmap
+and the derivatives (see ``rules/random.py``).
 """
 
 from __future__ import annotations
@@ -17,10 +22,16 @@ from collections.abc import Callable
 
 import numpy as np
 
+from chainrule.compiler.passes import EFFECTS
+from chainrule.core import ops as cnp
 from chainrule.core import primitives as P
+from chainrule.core.avals import aval_of
+from chainrule.core.errors import where as user_line
+from chainrule.core.ir import Eqn
 from chainrule.core.pytree import tree_flatten, tree_unflatten
 from chainrule.core.trace import Primitive, Trace, Tracer, bind, end_trace, new_trace
-from chainrule.rules import impl, jvp as jvp_table, shape as shape_table
+from chainrule.rules import impl, jvp as jvp_table, random, shape as shape_table
+from chainrule.rules.batching import front
 from chainrule.rules.vjp import VJP, vjp_rules
 from chainrule.transforms import batching, forward, reverse, staging
 
@@ -115,20 +126,33 @@ remat = checkpoint
 
 
 class _Keep(Trace):
-    """Runs a function on values, keeping the results of the primitives `policy` names and a
-    copy of each NumPy constant the function combines with them (the recomputation uses
-    these: a closed-over array changed before the backward pass does not change it)."""
+    """Runs a function on values, keeping the results of the primitives `policy` names, its
+    random draws, and a copy of each NumPy constant the function combines with them (the
+    recomputation uses these: a closed-over array changed before the backward pass does not
+    change it)."""
 
-    __slots__ = ("policy", "kept", "layout", "consts")
+    __slots__ = ("policy", "kept", "layout", "consts", "draws")
 
     def __init__(self, level: int, name: str, fun: Any, policy: Callable | None):
         super().__init__(level, name, fun)
         self.policy, self.kept, self.layout, self.consts = policy, [], [], []
+        self.draws: list = []
 
     def concrete(self, tracer: Tracer, what: str) -> Any:
         return tracer.val
 
+    def draw(self, args: tuple, params: dict) -> Any:
+        """A random draw: made below, kept for the recomputation, which gets it as a value
+        too (so both runs see the same operations on it)."""
+        vals = tuple(a.val if isinstance(a, Tracer) and a._trace is self else a for a in args)
+        out = random.draw_below(self.level, vals, params)
+        self.draws.append(out)
+        return out
+
     def process_primitive(self, prim: Primitive, args: tuple, params: dict) -> Any:
+        if prim is P.random_p:
+            out = random.offer(args, params, above=self.level)
+            return self.draw(args, params) if out is NotImplemented else out
         vals = tuple(a.val if isinstance(a, Tracer) and a._trace is self else a for a in args)
         where = tuple(k for k, a in enumerate(args) if type(a) is np.ndarray)
         self.layout.append(where)
@@ -181,18 +205,30 @@ class _Kept(Tracer):
 
 
 class _Replay(reverse.ReverseTrace):
-    """The recomputation: the primitives the policy kept take their kept results, and the
-    NumPy constants are the copies made during the first run."""
+    """The recomputation: the primitives the policy kept take their kept results, the random
+    draws the values of the first run, and the NumPy constants are the copies made during
+    the first run."""
 
-    __slots__ = ("policy", "kept", "layout", "consts")
+    __slots__ = ("policy", "kept", "layout", "consts", "draws")
 
     def __init__(self, level: int, name: str, fun: Any, policy: Callable | None, kept: list,
-                 layout: tuple, consts: list):  # fmt: skip
+                 layout: tuple, consts: list, draws: tuple = ()):  # fmt: skip
         super().__init__(level, name, fun)
         self.policy, self.kept = policy, list(kept)
         self.layout, self.consts = list(layout), list(consts)
+        self.draws = list(draws)
+
+    def draw(self, args: tuple, params: dict) -> Any:
+        """The value this draw had in the first run."""
+        want = shape_table.shape_rules[P.random_p](*[aval_of(a) for a in args], **params)
+        if not self.draws or np.shape(self.draws[0]) != want.shape:
+            raise RuntimeError(_NOT_REPEATED)
+        return self.draws.pop(0)
 
     def process_primitive(self, prim: Primitive, args: tuple, params: dict) -> Any:
+        if prim is P.random_p:
+            out = random.offer(args, params, above=self.level)
+            return self.draw(args, params) if out is NotImplemented else out
         if self.layout:
             where = self.layout.pop(0)
             if where:
@@ -200,11 +236,7 @@ class _Replay(reverse.ReverseTrace):
                 for k in where:
                     c = self.consts.pop(0).get()
                     if k >= len(args) or np.shape(args[k]) != c.shape:
-                        raise RuntimeError(
-                            "checkpoint: the function did not repeat its first run when "
-                            "recomputed (different operations or shapes): checkpointed "
-                            "functions must be deterministic"
-                        )
+                        raise RuntimeError(_NOT_REPEATED)
                     args[k] = c
                 args = tuple(args)
         return reverse.ReverseTrace.readable_process(self, prim, args, params)
@@ -215,15 +247,22 @@ class _Replay(reverse.ReverseTrace):
         return bind(prim, *vals, **params)
 
 
-def _forward(call: CheckpointCall, vals: list) -> tuple[tuple, list, tuple, list]:
-    """Run the function on the values: (outputs, kept values, constants' layout, constants)."""
+_NOT_REPEATED = (
+    "checkpoint: the function did not repeat its first run when recomputed (different "
+    "operations, shapes or random draws): checkpointed functions must be deterministic"
+)
+
+
+def _forward(call: CheckpointCall, vals: list) -> tuple[tuple, list, tuple, list, list]:
+    """Run the function on the values: (outputs, kept values, constants' layout, constants,
+    random draws)."""
     trace = new_trace(_Keep, "checkpoint", call.fun, call.policy)
     try:
         outs = call.fun(*[_Kept(trace, v) for v in vals])
     finally:
         end_trace(trace)
     outs = tuple(o.val if isinstance(o, _Kept) and o._trace is trace else o for o in outs)
-    return outs, trace.kept, tuple(trace.layout), trace.consts
+    return outs, trace.kept, tuple(trace.layout), trace.consts, trace.draws
 
 
 def _reverse(trace: reverse.ReverseTrace, args: tuple, params: dict) -> Any:
@@ -232,16 +271,17 @@ def _reverse(trace: reverse.ReverseTrace, args: tuple, params: dict) -> Any:
     parents = [a._node if isinstance(a, Tracer) and a._trace is trace else None for a in args]
     if all(p is None for p in parents):
         return trace.wrap_all(bind(P.checkpoint_p, *vals, call=call), P.checkpoint_p)
-    outs, kept, layout, consts = _forward(call, vals)
+    outs, kept, layout, consts, draws = _forward(call, vals)
     outs = tuple(trace.lower(o) for o in outs)  # a Tensor made inside the body: its value
     own = [p is not None for p in parents]
     saved_in = [trace.protect(v) if type(v) is np.ndarray and not mine else v
                 for v, mine in zip(vals, own)]  # fmt: skip
     node = reverse.Node(P.checkpoint_p, {"call": call, "n": len(vals), "nk": len(kept),
-                                         "layout": layout, "consts": tuple(consts)},
+                                         "nd": len(draws), "layout": layout,
+                                         "consts": tuple(consts)},
                         tuple(parents), tuple(np.shape(o) for o in outs),
                         tuple(np.result_type(o) for o in outs))  # fmt: skip
-    node.saved = (None, *saved_in, *kept)
+    node.saved = (None, *saved_in, *kept, *draws)
     versions = [(v._ver, v._ver[0]) for v in saved_in if getattr(v, "_ver", None) is not None]
     node.versions = versions or None
     return tuple(trace.wrap(o, reverse.Node(reverse.proj_p, i, (node,), np.shape(o),
@@ -249,10 +289,10 @@ def _reverse(trace: reverse.ReverseTrace, args: tuple, params: dict) -> Any:
                  for i, o in enumerate(outs))  # fmt: skip
 
 
-def _joint(g: tuple, ans: Any, *saved: Any, call: CheckpointCall, n: int, nk: int,
+def _joint(g: tuple, ans: Any, *saved: Any, call: CheckpointCall, n: int, nk: int, nd: int,
            layout: tuple, consts: tuple) -> list:  # fmt: skip
-    inputs, kept = saved[:n], saved[n:n + nk]
-    extra = (call.policy, kept, layout, consts)
+    inputs, kept, draws = saved[:n], saved[n:n + nk], saved[n + nk:n + nk + nd]
+    extra = (call.policy, kept, layout, consts, draws)
     floats = tuple(i for i, x in enumerate(inputs) if np.result_type(x).kind in "fc")
     _, pullback, _, _ = reverse.trace_vjp(call.fun, tuple(inputs), floats, False,
                                           "checkpoint", False, _Replay, *extra)  # fmt: skip
@@ -291,7 +331,8 @@ def _batch(trace: batching.BatchTrace, args: tuple, params: dict) -> Any:
     in_axes = tuple(None if d is None else 0 for d in dims)
     bfun = batching.vmap(lambda *a: tuple(call.fun(*a)), in_axes=in_axes, axis_size=trace.size,
                          axis_name=trace.axis_name)  # fmt: skip
-    outs = bind(P.checkpoint_p, *vals, call=CheckpointCall(call.name, bfun, call.policy))
+    with random.drawn_below(trace.level):  # the draws of `bfun` are batched by its own vmap
+        outs = bind(P.checkpoint_p, *vals, call=CheckpointCall(call.name, bfun, call.policy))
     return tuple(batching.BatchTracer(trace, o, 0) for o in outs)
 
 
@@ -304,3 +345,97 @@ reverse.process_rules[P.checkpoint_p] = _reverse
 forward.process_rules[P.checkpoint_p] = _forward_mode
 batching.process_rules[P.checkpoint_p] = _batch
 vjp_rules[P.checkpoint_p] = VJP(joint=_joint)
+
+
+# --- random draws under the transformations (rules/random.py) --------------------------------
+#
+# A draw is offered to the innermost transformation in flight that handles draws, even when
+# none of its operands is that transformation's tracer; when one is, the rows below first
+# offer it to the handlers above (`random.offer`).
+
+
+def _stage_draw(trace: staging.StagingTrace, args: tuple, params: dict) -> Any:
+    """Record the draw: the staged program draws at each run."""
+    invars = [trace.operand(a) for a in args]
+    aval = shape_table.shape_rules[P.random_p](*[v.aval for v in invars], **params)
+    out = staging.StagingTracer(trace, aval)
+    trace.eqns.append(Eqn(P.random_p, invars, params, [out.var],
+                          user_line() if trace.lines else ""))  # fmt: skip
+    return out
+
+
+def _staging_handler(trace: staging.StagingTrace, args: tuple, params: dict) -> Any:
+    # linearize stages the tangent computation only: its primal draws are values
+    return NotImplemented if trace.name == "linearize" else _stage_draw(trace, args, params)
+
+
+def _staging_rule(trace: staging.StagingTrace, args: tuple, params: dict) -> Any:
+    out = random.offer(args, params, above=trace.level)
+    return _stage_draw(trace, args, params) if out is NotImplemented else out
+
+
+def _vmap_draw(trace: batching.BatchTrace, args: tuple, params: dict) -> Any:
+    """The whole batch at once: each example its own numbers (a loop over the examples where
+    one call cannot say it: `permutation`, `choice` without replacement or with batched
+    probabilities)."""
+    vals, dims = trace.unpack(args)
+    n = trace.size
+    shape = shape_table.shape_rules[P.random_p](*[aval_of(a) for a in args], **params).shape
+    source, ops, ds = vals[0], vals[1:], dims[1:]
+    kw = dict(params["kw"])
+    if params["dist"] == "permutation" or params["dist"] == "choice" and (
+            not kw["replace"] or any(d is not None for d in ds)):  # fmt: skip
+        rows = [random.draw_below(trace.level, (source, *[
+            v if d is None else front(v, d, n)[b] for v, d in zip(ops, ds)]), params)
+            for b in range(n)]  # fmt: skip
+        return batching.BatchTracer(trace, cnp.stack(rows), 0)
+    lined = []
+    for v, d in zip(ops, ds):
+        if d is not None:  # examples first, then broadcast against the example's shape
+            v = front(v, d, n)
+            v = cnp.reshape(v, (n,) + (1,) * (len(shape) - v.ndim + 1) + v.shape[1:])
+        lined.append(v)
+    out = random.draw_below(trace.level, (source, *lined), {**params, "size": (n, *shape)})
+    return batching.BatchTracer(trace, out, 0)
+
+
+def _batching_rule(trace: batching.BatchTrace, args: tuple, params: dict) -> Any:
+    out = random.offer(args, params, above=trace.level)
+    return _vmap_draw(trace, args, params) if out is NotImplemented else out
+
+
+def _not_differentiable(dist: str) -> TypeError:
+    return TypeError(
+        f"a random draw ({dist}) has no derivative with respect to its distribution's "
+        "parameters in chainrule: normal, uniform, exponential and gamma's scale are "
+        "reparametrised (differentiable), the others are not. Apply cr.stop_gradient to the "
+        "parameters if no derivative should flow through them"
+    )
+
+
+def _reverse_draw(trace: reverse.ReverseTrace, args: tuple, params: dict) -> Any:
+    if params["dtype"].kind in "fc" and any(isinstance(a, Tracer) and a._trace is trace and
+                                            trace.carries_derivative(a) for a in args):
+        raise _not_differentiable(params["dist"])  # fmt: skip
+    return trace.wrap_all(bind(P.random_p, *[trace.lower(a) for a in args], **params),
+                          P.random_p)  # fmt: skip
+
+
+def _forward_draw(trace: forward.JVPTrace, args: tuple, params: dict) -> Any:
+    if params["dtype"].kind in "fc" and any(isinstance(a, Tracer) and a._trace is trace and
+                                            a.tangent is not None for a in args):
+        raise _not_differentiable(params["dist"])  # fmt: skip
+    return bind(P.random_p, *[trace.lower(a) for a in args], **params)
+
+
+EFFECTS.add(P.random_p)
+random.handlers.update({
+    staging.StagingTrace: _staging_handler,
+    batching.BatchTrace: _vmap_draw,
+    _Keep: lambda trace, args, params: trace.draw(args, params),
+    _Replay: lambda trace, args, params: trace.draw(args, params),
+})  # fmt: skip
+staging.process_rules[P.random_p] = _staging_rule
+batching.process_rules[P.random_p] = _batching_rule
+reverse.process_rules[P.random_p] = _reverse_draw
+forward.process_rules[P.random_p] = _forward_draw

@@ -41,7 +41,9 @@ from chainrule.core.pytree import _LEAF, tree_flatten, tree_unflatten
 from chainrule.core.trace import Tracer, bind
 from chainrule.rules import impl as impl_table
 from chainrule.rules import shape as shape_table
+from chainrule.rules import random
 from chainrule.rules.jvp import instantiate
+from chainrule.rules.random import Source
 from chainrule.rules.vjp import VJP, vjp_rules
 from chainrule.transforms import batching, forward, reverse, staging
 
@@ -59,8 +61,8 @@ class JitCall:
     """A compiled program (``jit_p``'s parameter): the optimised `program`, its compiled
     `exe`, and the programs derived from it for each transformation, compiled once."""
 
-    __slots__ = ("name", "fuse", "stats", "program", "exe", "exe_donating", "out_avals",
-                 "derived", "lock", "__weakref__")
+    __slots__ = ("name", "fuse", "stats", "program", "draws", "exe", "exe_donating",
+                 "out_avals", "derived", "lock", "__weakref__")
 
     def __init__(self, program: Program, name: str, fuse: bool = True,
                  donate: Sequence[int] = ()):  # fmt: skip
@@ -68,6 +70,7 @@ class JitCall:
         self.fuse = fuse
         self.stats = Stats()
         self.program = optimize(program, self.stats)
+        self.draws = any(e.prim is P.random_p for e in self.program.eqns)
         self.exe: Executable = lower(self.program, name, fuse, config.debug_nans)
         self.exe_donating: Executable | None = None  # the same, writing into donated inputs
         if donate:
@@ -114,6 +117,8 @@ def _stage_call(fun: Callable, avals: Sequence[ShapeDtypeStruct], name: str,
 
 
 def _run(*args: Any, call: JitCall) -> tuple:
+    if call.draws and random.in_flight():  # draws a transformation must see: interpreted
+        return tuple(evaluate(call.program, args))
     return call.exe.run(*args)
 
 
@@ -359,6 +364,10 @@ class _Entry:
         self.mutated = mutated  # leaves (Tensors) the function changed in place
         self.donated = donated  # leaves given up by the caller (donate_argnums)
         self.run = call.exe.run if call.exe_donating is None else call.run_donating
+        if call.draws:  # random draws a transformation in flight must see: interpreted
+            compiled = self.run
+            self.run = lambda *xs: (tuple(evaluate(call.program, xs)) if random.in_flight()
+                                    else compiled(*xs))  # fmt: skip
 
     def fresh(self) -> bool:
         for ns, name, obj in self.guards:
@@ -543,7 +552,8 @@ class Jitted:
             return list(range(n))
         from chainrule.core.pytree import tree_flatten_with_path
 
-        dyn_pos = [i for i in range(n + len(statics)) if i not in dict(statics)]
+        n_args = len(tree_unflatten(tree, [0] * n)[0])  # an argument may hold no leaves
+        dyn_pos = [i for i in range(n_args + len(statics)) if i not in dict(statics)]
         paths, _ = tree_flatten_with_path(tree_unflatten(tree, [0] * n))
         return [dyn_pos[path[1].idx] if path[0].idx == 0 else path[1].key for path, _ in paths]
 
@@ -697,15 +707,15 @@ def _guards(fun: Callable) -> tuple:
     g = getattr(fun, "__globals__", {})
     for n in code.co_names:
         v = g.get(n, _MISSING)
-        if isinstance(v, (np.ndarray, np.generic, float, int, complex)) and not isinstance(
-                v, bool):  # fmt: skip
+        if isinstance(v, (np.ndarray, np.generic, float, int, complex, Source)) and not \
+                isinstance(v, bool):  # fmt: skip
             out.append((g, n, v))
     for n, cell in zip(code.co_freevars, getattr(fun, "__closure__", None) or ()):
         try:
             v = cell.cell_contents
         except ValueError:
             continue
-        if isinstance(v, (np.ndarray, np.generic, float, int, complex)):
+        if isinstance(v, (np.ndarray, np.generic, float, int, complex, Source)):
             out.append((_Cell(cell), n, v))
     return tuple(out)
 
