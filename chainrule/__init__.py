@@ -48,7 +48,7 @@ __all__ = [
     "eval_shape", "explain", "explain_gradient", "eye", "fori_loop", "full", "grad", "hessian",
     "hvp",
     "is_grad_enabled", "jacfwd", "jacobian", "jacrev", "jit", "jvp", "linear_transpose",
-    "linearize", "linspace", "make_graph",
+    "linearize", "linspace", "make_graph", "minimize",
     "manual_seed", "memory", "no_grad", "numpy", "ones", "ones_like", "pmax", "pmean", "psum",
     "pure_callback",
     "rand", "randn", "remat", "scan", "stop_gradient", "switch", "tensor", "to_sympy",
@@ -67,6 +67,7 @@ _LAZY = {
     "explain": "chainrule.transparency", "compare": "chainrule.transparency.compare",
     "explain_gradient": "chainrule.transparency.diagnose", "draw": "chainrule.transparency.draw",
     "to_sympy": "chainrule.transparency.symbolic",
+    "minimize": "chainrule.optimize",
 }  # fmt: skip
 
 
