@@ -49,7 +49,8 @@ __all__ = [
     "hvp",
     "is_grad_enabled", "jacfwd", "jacobian", "jacrev", "jit", "jvp", "linear_transpose",
     "linearize", "linspace", "make_graph", "minimize",
-    "manual_seed", "memory", "no_grad", "numpy", "ones", "ones_like", "pmax", "pmean", "psum",
+    "manual_seed", "memory", "nn", "no_grad", "numpy", "ones", "ones_like", "pmax", "pmean",
+    "psum",
     "pure_callback",
     "rand", "randn", "remat", "scan", "stop_gradient", "switch", "tensor", "to_sympy",
     "tree_util", "value_and_grad", "vjp", "vmap", "while_loop", "zeros", "zeros_like",
@@ -71,11 +72,17 @@ _LAZY = {
 }  # fmt: skip
 
 
+_LAZY_MODULES = ("nn", "optim", "distributed", "scipy")  # subpackages loaded on first use
+
+
 def __getattr__(name: str):
-    if name in _LAZY:
+    if name in _LAZY or name in _LAZY_MODULES:
         import importlib
 
-        value = getattr(importlib.import_module(_LAZY[name]), name)
+        if name in _LAZY:
+            value = getattr(importlib.import_module(_LAZY[name]), name)
+        else:
+            value = importlib.import_module(f"chainrule.{name}")
         globals()[name] = value
         return value
     raise AttributeError(f"module 'chainrule' has no attribute {name!r}")

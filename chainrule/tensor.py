@@ -26,7 +26,7 @@ from chainrule.numpy import random as _cnp_random
 from chainrule.core import ops as cnp
 from chainrule.core.primitives import where_p as _where_p
 from chainrule.core.trace import Tracer, bind_with
-from chainrule.rules.vjp import vjp_rules
+from chainrule.rules.vjp import LIFTED, vjp_rules
 from chainrule.transforms import jit as _jit
 from chainrule.transforms import reverse
 from chainrule.transforms.reverse import FREED, Node, NodeMeta, ReverseTrace, RTracer
@@ -2081,14 +2081,25 @@ def _seed(t: Tensor, g: Any, i: int) -> Any:
 def _lift(node: Node) -> tuple:
     """The values a node saved, as Tensors in the graph (to record the backward pass)."""
     saved = node.saved
-    if saved is FREED or vjp_rules[node.prim].joint is not None:
+    if saved is FREED:
         return saved
-    out = [saved[0] if saved[0] is None or isinstance(saved[0], tuple) else _new(saved[0], node)]
+    row = vjp_rules[node.prim]
+    if row.joint is not None and not row.inputs:
+        raise NotImplementedError(
+            f"create_graph=True through {node.name()}: its backward pass cannot be recorded "
+            "yet (a second derivative would be lost); use the functional cr.grad(cr.grad(f))"
+        )
+    if row.joint is not None and saved[0] is None:
+        out = [LIFTED]
+    else:
+        out = [saved[0] if saved[0] is None or isinstance(saved[0], tuple) else
+               _new(saved[0], node)]  # fmt: skip
     for v, p in zip(saved[1:], node.parents):
         if p is not None and not isinstance(v, Node) and not isinstance(v, Tracer):
             out.append(_new(v, p))
         else:
             out.append(v)
+    out.extend(saved[1 + len(node.parents):])  # a joint rule's own values, after the operands
     return tuple(out)
 
 

@@ -54,3 +54,13 @@ def no_gc():
     finally:
         if was:
             gc.enable()
+
+
+# jit mode (tests/jit_mode.py): CHAINRULE_JIT_TESTS=1 runs the functional tests again with the
+# transformations jitted
+def pytest_configure(config):
+    if os.environ.get("CHAINRULE_JIT_TESTS", "") in ("1", "true", "yes"):
+        import jit_mode
+
+        if not config.pluginmanager.is_registered(jit_mode):
+            config.pluginmanager.register(jit_mode, "chainrule_jit_mode")

@@ -145,7 +145,7 @@ def _batch(axis: Any, vals: list, dims: list, cb: Callback) -> tuple:
 defimpl(P.callback_p, _impl)
 shape_rules[P.callback_p] = _shape
 jvp_rules[P.callback_p] = _jvp
-vjp_rules[P.callback_p] = VJP(joint=_vjp, varargs_reads="ans operands")
+vjp_rules[P.callback_p] = VJP(joint=_vjp, varargs_reads="ans operands", inputs=True)
 batch_rules[P.callback_p] = _batch
 
 

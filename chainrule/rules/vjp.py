@@ -38,12 +38,19 @@ class VJP:
     ``fn(i, g, ans, *operands, **params)`` for any number of operands; a `joint` row one
     function ``joint(g, *saved, **params)`` giving every operand's cotangent at once (the
     primitives that carry functions, whose nodes save what their own processing chose).
+
+    A joint row with `inputs` saves ``(ans, *operands, *more)``: to record a backward pass
+    (create_graph on Tensors), the operands can be lifted into the graph, and the joint then
+    gets ``ans`` as `LIFTED` (when it was None) and must compute from the operands only.
     """
 
-    __slots__ = ("rules", "reads", "varargs", "fn", "varargs_reads", "joint", "simple")
+    __slots__ = ("rules", "reads", "varargs", "fn", "varargs_reads", "joint", "simple",
+                 "inputs")
 
     def __init__(self, rules: tuple = (), reads: tuple = (), fn: Callable | None = None,
-                 varargs_reads: str = "", joint: Callable | None = None):  # fmt: skip
+                 varargs_reads: str = "", joint: Callable | None = None,
+                 inputs: bool = False):  # fmt: skip
+        self.inputs = inputs
         self.rules = rules
         self.reads = reads
         self.varargs = fn is not None
@@ -52,6 +59,16 @@ class VJP:
         self.joint = joint
         self.simple = None if (fn is not None or joint is not None) else self.rules
 
+
+class _Lifted:
+    """The `ans` a joint rule gets while a backward pass is recorded (its operands are
+    values in the graph: what it saved besides them does not depend on them)."""
+
+    def __repr__(self) -> str:
+        return "LIFTED"
+
+
+LIFTED = _Lifted()
 
 #: vjp_rules[prim] -> VJP
 vjp_rules: dict[P.Primitive, VJP] = {}

@@ -10,8 +10,11 @@ function, vmap the batched function, and staging inlines it.
 
 Random draws (``random_p``) are kept always, whatever the policy: the recomputation takes the
 values of the first run instead of drawing again (checkpointed dropout has the gradient of
-the unchecked function). This module also holds the rows of ``random_p`` under staging, vmap
-and the derivatives (see ``rules/random.py``).
+the unchecked function). A control-flow primitive whose programs draw (`whole`: a loop
+staged inside jit) is not run again either: the first run runs its reverse mode's forward
+pass (drawing once) and keeps what that returns, over which the recomputation records it.
+This module also holds the rows of ``random_p`` under staging, vmap and the derivatives
+(see ``rules/random.py``).
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from chainrule.core.pytree import tree_flatten, tree_unflatten
 from chainrule.core.trace import Primitive, Trace, Tracer, bind, end_trace, new_trace
 from chainrule.rules import impl, jvp as jvp_table, random, shape as shape_table
 from chainrule.rules.batching import front
-from chainrule.rules.vjp import VJP, vjp_rules
+from chainrule.rules.vjp import LIFTED, VJP, vjp_rules
 from chainrule.transforms import batching, forward, reverse, staging
 
 
@@ -124,6 +127,13 @@ remat = checkpoint
 
 # --- reverse mode ----------------------------------------------------------------------------
 
+#: primitive -> (draws, keep, replay), for primitives whose programs may draw (the control-flow
+#: primitives; filled by ``transforms/control.py``). When ``draws(params)``, the first run calls
+#: ``keep(vals, params) -> (outputs, info, values)`` (its reverse mode's forward pass, drawing
+#: once) and the recomputation ``replay(trace, args, params, info, values)`` (the reverse-mode
+#: node over those values) instead of running it again.
+whole: dict = {}
+
 
 class _Keep(Trace):
     """Runs a function on values, keeping the results of the primitives `policy` names, its
@@ -131,12 +141,13 @@ class _Keep(Trace):
     recomputation uses these: a closed-over array changed before the backward pass does not
     change it)."""
 
-    __slots__ = ("policy", "kept", "layout", "consts", "draws")
+    __slots__ = ("policy", "kept", "layout", "consts", "draws", "effects")
 
     def __init__(self, level: int, name: str, fun: Any, policy: Callable | None):
         super().__init__(level, name, fun)
         self.policy, self.kept, self.layout, self.consts = policy, [], [], []
         self.draws: list = []
+        self.effects: list = []  # (info, values) of the primitives kept whole (`whole`)
 
     def concrete(self, tracer: Tracer, what: str) -> Any:
         return tracer.val
@@ -157,9 +168,15 @@ class _Keep(Trace):
         where = tuple(k for k, a in enumerate(args) if type(a) is np.ndarray)
         self.layout.append(where)
         self.consts.extend(_Const(args[k]) for k in where)
-        ans = bind(prim, *vals, **params)
-        if self.policy is not None and self.policy(prim, *vals, **params):
-            self.kept.append(ans)
+        rule = whole.get(prim)
+        if rule is not None and rule[0](params):
+            with random.drawn_below(self.level):  # its draws are not this trace's to keep
+                ans, info, values = rule[1](vals, params)
+            self.effects.append((info, values))
+        else:
+            ans = bind(prim, *vals, **params)
+            if self.policy is not None and self.policy(prim, *vals, **params):
+                self.kept.append(ans)
         if prim.multiple_results:
             return tuple(_Kept(self, a) for a in ans)
         return _Kept(self, ans)
@@ -209,14 +226,16 @@ class _Replay(reverse.ReverseTrace):
     draws the values of the first run, and the NumPy constants are the copies made during
     the first run."""
 
-    __slots__ = ("policy", "kept", "layout", "consts", "draws")
+    __slots__ = ("policy", "kept", "layout", "consts", "draws", "effects")
 
     def __init__(self, level: int, name: str, fun: Any, policy: Callable | None, kept: list,
-                 layout: tuple, consts: list, draws: tuple = ()):  # fmt: skip
+                 layout: tuple, consts: list, draws: tuple = (),
+                 effects: tuple | None = ()):  # fmt: skip
         super().__init__(level, name, fun)
         self.policy, self.kept = policy, list(kept)
         self.layout, self.consts = list(layout), list(consts)
         self.draws = list(draws)
+        self.effects = None if effects is None else list(effects)
 
     def draw(self, args: tuple, params: dict) -> Any:
         """The value this draw had in the first run."""
@@ -239,6 +258,14 @@ class _Replay(reverse.ReverseTrace):
                         raise RuntimeError(_NOT_REPEATED)
                     args[k] = c
                 args = tuple(args)
+        rule = whole.get(prim)
+        if rule is not None and rule[0](params):
+            if self.effects is None:
+                raise NotImplementedError(_WHOLE_LIFTED)
+            if not self.effects:
+                raise RuntimeError(_NOT_REPEATED)
+            info, values = self.effects.pop(0)
+            return rule[2](self, args, params, info, values)
         return reverse.ReverseTrace.readable_process(self, prim, args, params)
 
     def compute(self, prim: Primitive, vals: tuple, params: dict) -> Any:
@@ -247,22 +274,28 @@ class _Replay(reverse.ReverseTrace):
         return bind(prim, *vals, **params)
 
 
+_WHOLE_LIFTED = (
+    "checkpoint: recording the backward pass (create_graph) of a checkpointed function whose "
+    "staged loop or cond draws random numbers is not supported: its recomputation would draw "
+    "again. Move the draws out of the loop, or the loop out of the checkpointed function"
+)
+
 _NOT_REPEATED = (
     "checkpoint: the function did not repeat its first run when recomputed (different "
     "operations, shapes or random draws): checkpointed functions must be deterministic"
 )
 
 
-def _forward(call: CheckpointCall, vals: list) -> tuple[tuple, list, tuple, list, list]:
+def _forward(call: CheckpointCall, vals: list) -> tuple[tuple, list, tuple, list, list, list]:
     """Run the function on the values: (outputs, kept values, constants' layout, constants,
-    random draws)."""
+    random draws, primitives kept whole)."""
     trace = new_trace(_Keep, "checkpoint", call.fun, call.policy)
     try:
         outs = call.fun(*[_Kept(trace, v) for v in vals])
     finally:
         end_trace(trace)
     outs = tuple(o.val if isinstance(o, _Kept) and o._trace is trace else o for o in outs)
-    return outs, trace.kept, tuple(trace.layout), trace.consts, trace.draws
+    return outs, trace.kept, tuple(trace.layout), trace.consts, trace.draws, trace.effects
 
 
 def _reverse(trace: reverse.ReverseTrace, args: tuple, params: dict) -> Any:
@@ -271,18 +304,20 @@ def _reverse(trace: reverse.ReverseTrace, args: tuple, params: dict) -> Any:
     parents = [a._node if isinstance(a, Tracer) and a._trace is trace else None for a in args]
     if all(p is None for p in parents):
         return trace.wrap_all(bind(P.checkpoint_p, *vals, call=call), P.checkpoint_p)
-    outs, kept, layout, consts, draws = _forward(call, vals)
+    outs, kept, layout, consts, draws, effects = _forward(call, vals)
     outs = tuple(trace.lower(o) for o in outs)  # a Tensor made inside the body: its value
     own = [p is not None for p in parents]
     saved_in = [trace.protect(v) if type(v) is np.ndarray and not mine else v
                 for v, mine in zip(vals, own)]  # fmt: skip
     node = reverse.Node(P.checkpoint_p, {"call": call, "n": len(vals), "nk": len(kept),
                                          "nd": len(draws), "layout": layout,
-                                         "consts": tuple(consts)},
+                                         "consts": tuple(consts),
+                                         "effects": tuple((i, len(v)) for i, v in effects)},
                         tuple(parents), tuple(np.shape(o) for o in outs),
                         tuple(np.result_type(o) for o in outs))  # fmt: skip
-    node.saved = (None, *saved_in, *kept, *draws)
+    node.saved = (None, *saved_in, *kept, *draws, *(x for _, v in effects for x in v))
     versions = [(v._ver, v._ver[0]) for v in saved_in if getattr(v, "_ver", None) is not None]
+    versions += reverse.own_versions(trace, args)
     node.versions = versions or None
     return tuple(trace.wrap(o, reverse.Node(reverse.proj_p, i, (node,), np.shape(o),
                                             np.result_type(o)))
@@ -290,9 +325,16 @@ def _reverse(trace: reverse.ReverseTrace, args: tuple, params: dict) -> Any:
 
 
 def _joint(g: tuple, ans: Any, *saved: Any, call: CheckpointCall, n: int, nk: int, nd: int,
-           layout: tuple, consts: tuple) -> list:  # fmt: skip
+           layout: tuple, consts: tuple, effects: tuple = ()) -> list:  # fmt: skip
     inputs, kept, draws = saved[:n], saved[n:n + nk], saved[n + nk:n + nk + nd]
-    extra = (call.policy, kept, layout, consts, draws)
+    rest, whole_ = saved[n + nk + nd:], []
+    for info, k in effects:
+        whole_.append((info, tuple(rest[:k])))
+        rest = rest[k:]
+    if ans is LIFTED:  # the backward pass is recorded: recompute all, from the lifted inputs
+        extra = (None, (), layout, consts, draws, None if effects else ())
+    else:
+        extra = (call.policy, kept, layout, consts, draws, tuple(whole_))
     floats = tuple(i for i, x in enumerate(inputs) if np.result_type(x).kind in "fc")
     _, pullback, _, _ = reverse.trace_vjp(call.fun, tuple(inputs), floats, False,
                                           "checkpoint", False, _Replay, *extra)  # fmt: skip
@@ -344,7 +386,7 @@ staging.process_rules[P.checkpoint_p] = lambda trace, args, params: tuple(
 reverse.process_rules[P.checkpoint_p] = _reverse
 forward.process_rules[P.checkpoint_p] = _forward_mode
 batching.process_rules[P.checkpoint_p] = _batch
-vjp_rules[P.checkpoint_p] = VJP(joint=_joint)
+vjp_rules[P.checkpoint_p] = VJP(joint=_joint, inputs=True)
 
 
 # --- random draws under the transformations (rules/random.py) --------------------------------

@@ -23,7 +23,7 @@ from chainrule.core import primitives as P
 from chainrule.core.pytree import tree_flatten, tree_map, tree_structure, tree_unflatten
 from chainrule.core.trace import Tracer, bind
 from chainrule.rules import impl, jvp as jvp_table, shape as shape_table
-from chainrule.rules.vjp import VJP, vjp_rules
+from chainrule.rules.vjp import LIFTED, VJP, vjp_rules
 from chainrule.transforms import batching, forward, reverse, staging
 
 
@@ -286,12 +286,15 @@ def _vjp_reverse(trace: reverse.ReverseTrace, args: tuple, params: dict) -> Any:
     outs, res, nondiff = call.fwd(needs, *vals)
     mine = {id(v) for v in vals} | {id(o) for o in outs}
     res = [trace.protect(r) if type(r) is np.ndarray and id(r) not in mine else r for r in res]
-    node = reverse.Node(P.custom_vjp_call_p, {"call": call}, tuple(parents),
+    own = [p is not None for p in parents]
+    saved = [trace.protect(v) if type(v) is np.ndarray and not m else v
+             for v, m in zip(vals, own)]  # fmt: skip
+    node = reverse.Node(P.custom_vjp_call_p, {"call": call, "needs": needs}, tuple(parents),
                         tuple(np.shape(o) for o in outs),
                         tuple(np.result_type(o) for o in outs))  # fmt: skip
-    node.saved = (None, *res)
+    node.saved = (None, *saved, *res)
     versions = [(r._ver, r._ver[0]) for r in res if getattr(r, "_ver", None) is not None]
-    node.versions = versions or None
+    node.versions = (versions + reverse.own_versions(trace, args)) or None
     return tuple(
         trace.wrap(o, None if i in nondiff else
                    reverse.Node(reverse.proj_p, i, (node,), np.shape(o), np.result_type(o)))
@@ -299,7 +302,10 @@ def _vjp_reverse(trace: reverse.ReverseTrace, args: tuple, params: dict) -> Any:
     )  # fmt: skip
 
 
-def _vjp_joint(g: tuple, ans: Any, *res: Any, call: CustomVJPCall) -> list:
+def _vjp_joint(g: tuple, ans: Any, *saved: Any, call: CustomVJPCall, needs: tuple) -> list:
+    vals, res = saved[:len(needs)], saved[len(needs):]
+    if ans is LIFTED:  # the backward pass is recorded: residuals from the lifted operands
+        res = call.fwd(needs, *vals)[1]
     return call.bwd(list(res), g)
 
 
@@ -389,30 +395,37 @@ def _jvp_reverse(trace: reverse.ReverseTrace, args: tuple, params: dict) -> Any:
     parents = [a._node if isinstance(a, Tracer) and a._trace is trace else None for a in args]
     if all(p is None for p in parents):
         return trace.wrap_all(bind(P.custom_jvp_call_p, *vals, call=call), P.custom_jvp_call_p)
-    traced = [i for i, p in enumerate(parents) if p is not None]
-
-    def tangent_map(*ts):
-        full = [jvp_table.zeros_like(v) for v in vals]
-        for i, t in zip(traced, ts):
-            full[i] = t
-        outs, touts = call.jvp(vals, full)
-        return tuple(touts), tuple(outs)
-
-    zeros = tuple(jvp_table.zeros_like(vals[i]) for i in traced)
-    _, pullback, outs, _ = reverse.trace_vjp(tangent_map, zeros, tuple(range(len(traced))),
-                                             True, "custom_jvp")  # fmt: skip
-    node = reverse.Node(P.custom_jvp_call_p, {"pullback": pullback, "traced": tuple(traced)},
-                        tuple(parents), tuple(np.shape(o) for o in outs),
+    traced = tuple(i for i, p in enumerate(parents) if p is not None)
+    outs = bind(P.custom_jvp_call_p, *vals, call=call)  # the primal; the JVP waits for backward
+    own = [p is not None for p in parents]
+    saved = [trace.protect(v) if type(v) is np.ndarray and not mine else v
+             for v, mine in zip(vals, own)]  # fmt: skip
+    node = reverse.Node(P.custom_jvp_call_p, {"call": call, "traced": traced}, tuple(parents),
+                        tuple(np.shape(o) for o in outs),
                         tuple(np.result_type(o) for o in outs))  # fmt: skip
-    node.saved = (None,)
+    node.saved = (None, *saved)
+    node.versions = reverse.own_versions(trace, args) or None
     return tuple(trace.wrap(o, reverse.Node(reverse.proj_p, i, (node,), np.shape(o),
                                             np.result_type(o)))
                  for i, o in enumerate(outs))  # fmt: skip
 
 
-def _jvp_joint(g: tuple, ans: Any, pullback: Callable, traced: tuple) -> list:
+def _jvp_joint(g: tuple, ans: Any, *vals: Any, call: Any, traced: tuple) -> list:
+    """The transpose of the JVP rule at the saved operands (lifted into the graph when the
+    backward pass is recorded: then its own derivatives are recorded too)."""
+
+    def tangent_map(*ts):
+        full = [jvp_table.zeros_like(v) for v in vals]
+        for i, t in zip(traced, ts):
+            full[i] = t
+        _, touts = call.jvp(list(vals), full)
+        return tuple(touts)
+
+    zeros = tuple(jvp_table.zeros_like(vals[i]) for i in traced)
+    _, pullback, _, _ = reverse.trace_vjp(tangent_map, zeros, tuple(range(len(traced))), False,
+                                          "custom_jvp")  # fmt: skip
     cts = pullback(tuple(g))
-    out: list = [None] * (max(traced) + 1)
+    out: list = [None] * len(vals)
     for i, c in zip(traced, cts):
         out[i] = c
     return out
@@ -450,9 +463,9 @@ for _p in (P.custom_vjp_call_p, P.custom_jvp_call_p):
 reverse.process_rules[P.custom_vjp_call_p] = _vjp_reverse
 forward.process_rules[P.custom_vjp_call_p] = _vjp_forward
 batching.process_rules[P.custom_vjp_call_p] = _vjp_batch
-vjp_rules[P.custom_vjp_call_p] = VJP(joint=_vjp_joint)
+vjp_rules[P.custom_vjp_call_p] = VJP(joint=_vjp_joint, inputs=True)
 
 reverse.process_rules[P.custom_jvp_call_p] = _jvp_reverse
 forward.process_rules[P.custom_jvp_call_p] = _jvp_forward
 batching.process_rules[P.custom_jvp_call_p] = _jvp_batch
-vjp_rules[P.custom_jvp_call_p] = VJP(joint=_jvp_joint)
+vjp_rules[P.custom_jvp_call_p] = VJP(joint=_jvp_joint, inputs=True)

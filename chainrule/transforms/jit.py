@@ -44,7 +44,7 @@ from chainrule.rules import shape as shape_table
 from chainrule.rules import random
 from chainrule.rules.jvp import instantiate
 from chainrule.rules.random import Source
-from chainrule.rules.vjp import VJP, vjp_rules
+from chainrule.rules.vjp import LIFTED, VJP, vjp_rules
 from chainrule.transforms import batching, forward, reverse, staging
 
 __all__ = ["jit", "Jitted", "JitCall"]
@@ -184,12 +184,13 @@ def _reverse(trace: reverse.ReverseTrace, args: tuple, params: dict) -> Any:
     k = len(call.out_avals)
     outs, residuals = res_all[:k], res_all[k:]
     node = reverse.Node(P.jit_p, {"call": bwd, "n": len(vals), "diff": diff,
-                                  "floats": tuple(floats)},
+                                  "floats": tuple(floats), "fun": call},
                         tuple(parents), tuple(np.shape(o) for o in outs),
                         tuple(np.result_type(o) for o in outs))  # fmt: skip
-    node.saved = (None, *residuals)
-    versions = [(v._ver, v._ver[0]) for v in vals if getattr(v, "_ver", None) is not None]
-    node.versions = versions or None
+    saved = [trace.protect(v) if type(v) is np.ndarray and p is None else v
+             for v, p in zip(vals, parents)]  # fmt: skip
+    node.saved = (None, *saved, *residuals)
+    node.versions = reverse.own_versions(trace, args) or None
     return tuple(
         trace.wrap(o, reverse.Node(reverse.proj_p, i, (node,), np.shape(o), np.result_type(o)))
         if i in floats else trace.wrap(o, None)
@@ -197,9 +198,21 @@ def _reverse(trace: reverse.ReverseTrace, args: tuple, params: dict) -> Any:
     )
 
 
-def _joint(g: tuple, ans: Any, *residuals: Any, call: JitCall, n: int, diff: tuple,
-           floats: tuple) -> list:  # fmt: skip
-    cts = bind(P.jit_p, *residuals, *(g[i] for i in floats), call=call)
+def _joint(g: tuple, ans: Any, *saved: Any, call: JitCall, n: int, diff: tuple,
+           floats: tuple, fun: JitCall) -> list:  # fmt: skip
+    vals, residuals = saved[:n], saved[n:]
+    if ans is LIFTED:  # the backward pass is recorded: the VJP again, on the lifted operands
+        def f(*d: Any) -> tuple:
+            full = list(vals)
+            for i, v in zip(diff, d):
+                full[i] = v
+            outs = bind(P.jit_p, *full, call=fun)
+            return tuple(outs[i] for i in floats)
+
+        _, pullback = reverse.vjp(f, *[vals[i] for i in diff])
+        cts = pullback(tuple(g[i] for i in floats))
+    else:
+        cts = bind(P.jit_p, *residuals, *(g[i] for i in floats), call=call)
     out: list = [None] * n
     for i, c in zip(diff, cts):
         out[i] = c
@@ -207,7 +220,7 @@ def _joint(g: tuple, ans: Any, *residuals: Any, call: JitCall, n: int, diff: tup
 
 
 reverse.process_rules[P.jit_p] = _reverse
-vjp_rules[P.jit_p] = VJP(joint=_joint)
+vjp_rules[P.jit_p] = VJP(joint=_joint, inputs=True)
 
 
 # --- forward mode: the JVP program ------------------------------------------------------------

@@ -285,6 +285,14 @@ class ReverseTrace(Trace):
         return out
 
 
+def own_versions(trace: Any, args: tuple) -> list:
+    """Version stamps of the trace's own Tensors among `args` (a node that saves their values
+    checks them before its backward pass: changed in place since, it raises)."""
+    if not trace.versioned:
+        return []
+    return [(a._ver, a._ver[0]) for a in args if isinstance(a, Tracer) and a._trace is trace]
+
+
 # --- the backward pass -----------------------------------------------------------------------
 
 

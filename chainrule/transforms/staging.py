@@ -84,6 +84,10 @@ class StagingTrace(Trace):
         self.lines = lines  # record the user's line of each equation
         self.arg_names: dict = {}  # Var of an argument -> how to name it in errors
 
+    def _over_ours(self, a: Any) -> bool:
+        v = getattr(a, "_value", None)
+        return isinstance(a, Tracer) and isinstance(v, Tracer) and v._trace is self
+
     def new_arg(self, aval: ShapeDtypeStruct) -> StagingTracer:
         return StagingTracer(self, aval)
 
@@ -119,6 +123,16 @@ class StagingTrace(Trace):
         return v
 
     def process_primitive(self, prim: Primitive, args: tuple, params: dict) -> Any:
+        for a in args:  # a Tensor over one of our tracers (jit of Tensors) beside a tracer
+            if isinstance(a, Tracer) and a._trace is not self and self._over_ours(a):
+                out = self._stage(prim, tuple(x._value if self._over_ours(x) else x
+                                              for x in args), params)  # fmt: skip
+                wrap = a._trace.wrap  # the result is a Tensor too, as eagerly
+                return tuple(wrap(o, None) for o in out) if prim.multiple_results else \
+                    wrap(out, None)  # fmt: skip
+        return self._stage(prim, args, params)
+
+    def _stage(self, prim: Primitive, args: tuple, params: dict) -> Any:
         if prim in process_rules:
             return process_rules[prim](self, args, params)
         invars = [self.operand(a) for a in args]
