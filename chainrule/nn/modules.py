@@ -1,0 +1,1088 @@
+"""`Module` and the layers a ported PyTorch script needs, with PyTorch's behaviour:
+attribute registration of parameters, buffers and submodules, `state_dict` with PyTorch's
+key names, `load_state_dict` with its errors, `train`/`eval`, `zero_grad`, `to(dtype)`, and
+PyTorch's `repr`. Parameters default to float64 (chainrule's default dtype).
+
+Modules also run functionally, as `torch.func.functional_call`: `functional_call(model,
+params, x)` runs `model` with the values of `params` (a dict keyed as `state_dict`: arrays,
+traced values or Tensors) in place of its own, so ``cr.jit(cr.grad(loss))`` differentiates
+a pytree of parameters.
+
+>>> import numpy as np, chainrule as cr
+>>> from chainrule import nn
+>>> cr.manual_seed(0)
+>>> model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+>>> model
+Sequential(
+  (0): Linear(in_features=3, out_features=4, bias=True)
+  (1): ReLU()
+  (2): Linear(in_features=4, out_features=2, bias=True)
+)
+>>> list(model.state_dict())
+['0.weight', '0.bias', '2.weight', '2.bias']
+>>> params = {k: v.numpy() for k, v in model.state_dict().items()}
+>>> loss = lambda p, x: cr.numpy.sum(nn.functional_call(model, p, x) ** 2)
+>>> cr.grad(loss)(params, np.ones((5, 3)))["2.bias"].shape
+(2,)
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict, namedtuple
+from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
+
+import numpy as np
+
+from chainrule.nn import functional as F
+from chainrule.nn import init
+from chainrule.nn.parameter import Parameter
+from chainrule.tensor import Tensor, no_grad, tensor
+
+__all__ = [
+    "Module", "Sequential", "ModuleList", "Identity", "Linear", "ReLU", "Tanh", "Sigmoid",
+    "GELU", "Softmax", "LogSoftmax", "Flatten", "Dropout", "MSELoss", "CrossEntropyLoss",
+    "NLLLoss", "functional_call",
+]  # fmt: skip
+
+
+def _addindent(s: str, n: int) -> str:
+    lines = s.split("\n")
+    if len(lines) == 1:
+        return s
+    return lines[0] + "\n" + "\n".join(" " * n + line for line in lines[1:])
+
+
+class _IncompatibleKeys(namedtuple("_IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
+    """What `load_state_dict` returns: the missing and the unexpected keys."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return super().__repr__()
+
+    __str__ = __repr__
+
+
+def _value(v: Any) -> Any:
+    """A state-dict entry as something `Tensor.copy_` takes: a Tensor as it is; anything
+    else (a NumPy array, a list, a PyTorch tensor) as a NumPy array."""
+    if isinstance(v, Tensor):
+        return v.detach()
+    if hasattr(v, "detach") and hasattr(v, "numpy"):  # a PyTorch tensor
+        return np.asarray(v.detach().cpu().numpy())
+    return np.asarray(v)
+
+
+def _to_dtype(args: tuple, kwargs: dict) -> Any:
+    """The dtype of `Module.to(...)`'s arguments (None: unchanged); a device must be cpu."""
+    device, dtype = kwargs.pop("device", None), kwargs.pop("dtype", None)
+    kwargs.pop("non_blocking", None)
+    if kwargs:
+        raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
+    for a in args:
+        if isinstance(a, Tensor):
+            dtype = a.dtype
+        elif isinstance(a, str) or a is None:
+            device = a
+        else:
+            dtype = a
+    if device not in (None, "cpu"):
+        raise NotImplementedError(f"device={device!r}: only 'cpu' for now")
+    if dtype is not None:
+        dtype = np.dtype(dtype)
+        if dtype.kind not in "fc":
+            raise TypeError(f"nn.Module.to only accepts floating point or complex dtypes, but "
+                            f"got desired dtype={dtype}")  # fmt: skip
+    return dtype
+
+
+class Module:
+    """The base class of layers and models (PyTorch's `torch.nn.Module`).
+
+    Subclasses call ``super().__init__()`` first, assign `Parameter`s, submodules and
+    buffers (`register_buffer`) as attributes, and define `forward`; calling the module
+    calls `forward`. Parameters, buffers and submodules are kept in registration order, and
+    named as PyTorch names them (``"0.weight"``, ``"encoder.layer.bias"``).
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> class Affine(nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.scale = nn.Parameter(cr.ones(2))
+    ...         self.shift = nn.Parameter(cr.zeros(2))
+    ...     def forward(self, x):
+    ...         return x * self.scale + self.shift
+    >>> m = Affine()
+    >>> [name for name, _ in m.named_parameters()]
+    ['scale', 'shift']
+    >>> m(cr.tensor([1.0, 2.0])).sum().backward()
+    >>> m.scale.grad
+    tensor([1., 2.])
+    """
+
+    training: bool
+    _parameters: dict
+    _buffers: dict
+    _modules: dict
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if args or kwargs:
+            raise TypeError(f"Module.__init__() takes no arguments (got {len(args)} positional "
+                            f"and the keywords {sorted(kwargs)})")  # fmt: skip
+        object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_parameters", {})
+        object.__setattr__(self, "_buffers", {})
+        object.__setattr__(self, "_non_persistent_buffers_set", set())
+        object.__setattr__(self, "_modules", {})
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(
+            f'Module [{type(self).__name__}] is missing the required "forward" function')
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.forward(*args, **kwargs)
+
+    # -- registration --------------------------------------------------------------------------
+    def _initialized(self, what: str) -> None:
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"cannot assign {what} before Module.__init__() call")
+
+    def _check_name(self, name: Any, what: str, table: dict) -> None:
+        if not isinstance(name, str):
+            raise TypeError(f"{what} name should be a string. Got {type(name).__name__}")
+        if "." in name:
+            raise KeyError(f'{what} name can\'t contain ".", got: {name}')
+        if name == "":
+            raise KeyError(f'{what} name can\'t be empty string ""')
+        if hasattr(self, name) and name not in table:
+            raise KeyError(f"attribute '{name}' already exists")
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Register `param` (a `Parameter`, or None for an absent one) as `name`.
+
+        >>> import chainrule as cr
+        >>> from chainrule import nn
+        >>> m = nn.Module(); m.register_parameter("w", nn.Parameter(cr.zeros(1)))
+        >>> list(m.state_dict())
+        ['w']
+        """
+        self._initialized("parameters")
+        self._check_name(name, "parameter", self._parameters)
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"cannot assign '{type(param).__name__}' object to parameter "
+                            f"'{name}' (chainrule.nn.Parameter or None required)")  # fmt: skip
+        self._parameters[name] = param
+
+    def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
+        """Register a Tensor that is part of the state but not a parameter (in `state_dict`
+        unless `persistent=False`; cast by `to`).
+
+        >>> import chainrule as cr
+        >>> from chainrule import nn
+        >>> m = nn.Module(); m.register_buffer("mean", cr.zeros(3))
+        >>> list(m.state_dict()), list(m.parameters())
+        (['mean'], [])
+        """
+        self._initialized("buffers")
+        self._check_name(name, "buffer", self._buffers)
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"cannot assign '{type(tensor).__name__}' object to buffer '{name}' "
+                            "(chainrule.Tensor or None required)")  # fmt: skip
+        self._buffers[name] = tensor
+        if persistent:
+            self._non_persistent_buffers_set.discard(name)
+        else:
+            self._non_persistent_buffers_set.add(name)
+
+    def add_module(self, name: str, module: Module | None) -> None:
+        """Register `module` as the submodule `name` (as assigning the attribute does).
+
+        >>> from chainrule import nn
+        >>> m = nn.Module(); m.add_module("act", nn.ReLU()); m
+        Module(
+          (act): ReLU()
+        )
+        """
+        self._initialized("module")
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{type(module).__name__} is not a Module subclass")
+        self._check_name(name, "module", self._modules)
+        self._modules[name] = module
+
+    register_module = add_module
+
+    def _forget(self, name: str) -> None:
+        for table in (self.__dict__, self._parameters, self._buffers, self._modules):
+            table.pop(name, None)
+        self._non_persistent_buffers_set.discard(name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        d = self.__dict__
+        params = d.get("_parameters")
+        if isinstance(value, Parameter):
+            self._initialized("parameters")
+            self._forget(name)
+            self.register_parameter(name, value)
+        elif params is not None and name in params:
+            if value is not None:
+                raise TypeError(f"cannot assign '{type(value).__name__}' as parameter '{name}' "
+                                "(chainrule.nn.Parameter or None expected)")  # fmt: skip
+            params[name] = None
+        elif isinstance(value, Module):
+            self._initialized("module")
+            self._forget(name)
+            self._modules[name] = value
+        elif d.get("_modules") is not None and name in d["_modules"]:
+            if value is not None:
+                raise TypeError(f"cannot assign '{type(value).__name__}' as child module "
+                                f"'{name}' (chainrule.nn.Module or None expected)")  # fmt: skip
+            d["_modules"][name] = None
+        elif d.get("_buffers") is not None and name in d["_buffers"]:
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"cannot assign '{type(value).__name__}' as buffer '{name}' "
+                                "(chainrule.Tensor or None expected)")  # fmt: skip
+            d["_buffers"][name] = value
+        else:
+            object.__setattr__(self, name, value)
+
+    def __getattr__(self, name: str) -> Any:
+        d = self.__dict__
+        for table in ("_parameters", "_buffers", "_modules"):
+            t = d.get(table)
+            if t is not None and name in t:
+                return t[name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __delattr__(self, name: str) -> None:
+        for table in (self._parameters, self._buffers, self._modules):
+            if name in table:
+                del table[name]
+                self._non_persistent_buffers_set.discard(name)
+                return
+        object.__delattr__(self, name)
+
+    def __dir__(self) -> list:
+        keys = list(super().__dir__()) + list(self._parameters) + list(self._modules) + \
+            list(self._buffers)  # fmt: skip
+        return sorted(k for k in set(keys) if not k[:1].isdigit())
+
+    # -- traversal -----------------------------------------------------------------------------
+    def named_modules(self, memo: set | None = None, prefix: str = "",
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, Module]]:  # fmt: skip
+        """(name, module) for this module ("") and every submodule, depth first.
+
+        >>> from chainrule import nn
+        >>> [n for n, _ in nn.Sequential(nn.Linear(1, 1), nn.ReLU()).named_modules()]
+        ['', '0', '1']
+        """
+        if memo is None:
+            memo = set()
+        if self in memo:
+            return
+        if remove_duplicate:
+            memo.add(self)
+        yield prefix, self
+        for name, module in self._modules.items():
+            if module is None:
+                continue
+            sub = prefix + ("." if prefix else "") + name
+            yield from module.named_modules(memo, sub, remove_duplicate)
+
+    def modules(self) -> Iterator[Module]:
+        """This module and every submodule."""
+        for _, m in self.named_modules():
+            yield m
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        """(name, module) for the direct submodules."""
+        memo = set()
+        for name, m in self._modules.items():
+            if m is not None and m not in memo:
+                memo.add(m)
+                yield name, m
+
+    def children(self) -> Iterator[Module]:
+        """The direct submodules.
+
+        >>> from chainrule import nn
+        >>> [type(m).__name__ for m in nn.Sequential(nn.Linear(1, 1), nn.ReLU()).children()]
+        ['Linear', 'ReLU']
+        """
+        for _, m in self.named_children():
+            yield m
+
+    def _named_members(self, table: str, prefix: str, recurse: bool,
+                       remove_duplicate: bool) -> Iterator[tuple[str, Any]]:  # fmt: skip
+        memo: set = set()
+        mods = (self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate)
+                if recurse else [(prefix, self)])  # fmt: skip
+        for mod_prefix, mod in mods:
+            for k, v in getattr(mod, table).items():
+                if v is None or (remove_duplicate and id(v) in memo):
+                    continue
+                if remove_duplicate:
+                    memo.add(id(v))
+                yield mod_prefix + ("." if mod_prefix else "") + k, v
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True,
+                         remove_duplicate: bool = True) -> Iterator[tuple[str, Any]]:  # fmt: skip
+        """(name, parameter) pairs, named as in `state_dict`; a shared parameter once.
+
+        >>> from chainrule import nn
+        >>> [(n, tuple(p.shape)) for n, p in nn.Linear(3, 2).named_parameters()]
+        [('weight', (2, 3)), ('bias', (2,))]
+        """
+        yield from self._named_members("_parameters", prefix, recurse, remove_duplicate)
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        """The parameters (what an optimizer takes).
+
+        >>> from chainrule import nn
+        >>> sum(p.numel() for p in nn.Linear(3, 2).parameters())
+        8
+        """
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def named_buffers(self, prefix: str = "", recurse: bool = True,
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, Tensor]]:  # fmt: skip
+        """(name, buffer) pairs."""
+        yield from self._named_members("_buffers", prefix, recurse, remove_duplicate)
+
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        """The buffers."""
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
+
+    def get_submodule(self, target: str) -> Module:
+        """The submodule at the dotted path `target` ("" is this module).
+
+        >>> from chainrule import nn
+        >>> nn.Sequential(nn.Sequential(nn.ReLU())).get_submodule("0.0")
+        ReLU()
+        """
+        if target == "":
+            return self
+        mod: Module = self
+        for item in target.split("."):
+            if not hasattr(mod, item):
+                raise AttributeError(f"{type(mod).__name__} has no attribute `{item}`")
+            mod = getattr(mod, item)
+            if not isinstance(mod, Module):
+                raise AttributeError(f"`{item}` is not an nn.Module")
+        return mod
+
+    def get_parameter(self, target: str) -> Parameter:
+        """The parameter at the dotted path `target`."""
+        mod_path, _, name = target.rpartition(".")
+        mod = self.get_submodule(mod_path)
+        if name not in mod._parameters:
+            raise AttributeError(f"`{name}` is not an nn.Parameter")
+        return mod._parameters[name]
+
+    def _state_slots(self, prefix: str = "", with_non_persistent: bool = False) -> list:
+        """[(key, module, table, name)] of every parameter and (persistent) buffer, in
+        `state_dict` order, shared ones under each of their names."""
+        out = []
+        for name, p in self._parameters.items():
+            if p is not None:
+                out.append((prefix + name, self, "_parameters", name))
+        for name, b in self._buffers.items():
+            if b is not None and (with_non_persistent or
+                                  name not in self._non_persistent_buffers_set):  # fmt: skip
+                out.append((prefix + name, self, "_buffers", name))
+        for name, m in self._modules.items():
+            if m is not None:
+                out.extend(m._state_slots(prefix + name + ".", with_non_persistent))
+        return out
+
+    # -- state ---------------------------------------------------------------------------------
+    def state_dict(self, *, destination: Any = None, prefix: str = "",
+                   keep_vars: bool = False) -> OrderedDict:  # fmt: skip
+        """The parameters and persistent buffers by name (PyTorch's keys and order), as
+        Tensors detached from the graph that share memory with them (the Parameters
+        themselves with `keep_vars=True`).
+
+        >>> from chainrule import nn
+        >>> list(nn.Sequential(nn.Linear(2, 2), nn.Tanh(), nn.Linear(2, 1)).state_dict())
+        ['0.weight', '0.bias', '2.weight', '2.bias']
+        """
+        out = OrderedDict() if destination is None else destination
+        for key, mod, table, name in self._state_slots(prefix):
+            v = getattr(mod, table)[name]
+            out[key] = v if keep_vars else v.detach()
+        return out
+
+    def load_state_dict(self, state_dict: Mapping, strict: bool = True,
+                        assign: bool = False) -> _IncompatibleKeys:  # fmt: skip
+        """Copy the values of `state_dict` (Tensors, NumPy arrays, PyTorch tensors) into the
+        parameters and buffers of the same names, cast to their dtypes. With `strict`,
+        missing and unexpected keys are errors; a shape mismatch always is. The errors are
+        PyTorch's, all of them in one RuntimeError; nothing is copied when one is raised.
+        With `assign`, the values replace the tensors instead of being copied into them.
+        Returns the missing and unexpected keys.
+
+        >>> import numpy as np
+        >>> from chainrule import nn
+        >>> m = nn.Linear(2, 1)
+        >>> m.load_state_dict({"weight": np.array([[1.0, 2.0]]), "bias": np.array([0.5])})
+        <All keys matched successfully>
+        >>> try:
+        ...     m.load_state_dict({"weight": np.zeros((1, 2)), "scale": np.ones(1)})
+        ... except RuntimeError as e:
+        ...     print(e)
+        Error(s) in loading state_dict for Linear:
+            Missing key(s) in state_dict: "bias".
+            Unexpected key(s) in state_dict: "scale".
+        """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
+        slots = self._state_slots()
+        expected = {key for key, *_ in slots}
+        missing = [key for key, *_ in slots if key not in state_dict]
+        unexpected = [key for key in state_dict if key not in expected]
+        errors, todo = [], []
+        for key, mod, table, name in slots:
+            if key not in state_dict:
+                continue
+            cur = getattr(mod, table)[name]
+            v = _value(state_dict[key])
+            if tuple(np.shape(v)) != tuple(cur.shape):
+                errors.append(f"size mismatch for {key}: copying a param with shape "
+                              f"{tuple(np.shape(v))} from checkpoint, the shape in current "
+                              f"model is {tuple(cur.shape)}.")  # fmt: skip
+                continue
+            todo.append((mod, table, name, cur, v))
+        if strict:
+            if unexpected:
+                errors.insert(0, "Unexpected key(s) in state_dict: {}. ".format(
+                    ", ".join(f'"{k}"' for k in unexpected)))
+            if missing:
+                errors.insert(0, "Missing key(s) in state_dict: {}. ".format(
+                    ", ".join(f'"{k}"' for k in missing)))
+        if errors:
+            raise RuntimeError("Error(s) in loading state_dict for {}:\n\t{}".format(
+                type(self).__name__, "\n\t".join(errors)))
+        with no_grad():
+            for mod, table, name, cur, v in todo:
+                if assign:
+                    new = tensor(np.array(v.numpy() if isinstance(v, Tensor) else v))
+                    if table == "_parameters":
+                        new = Parameter(new, requires_grad=cur.requires_grad)
+                    getattr(mod, table)[name] = new
+                else:
+                    cur.copy_(v)
+        return _IncompatibleKeys(missing, unexpected)
+
+    # -- modes and gradients -------------------------------------------------------------------
+    def train(self, mode: bool = True) -> Module:
+        """Set training mode (`training`) on this module and its submodules; returns it.
+
+        >>> from chainrule import nn
+        >>> nn.Sequential(nn.Dropout()).train(False)[0].training
+        False
+        """
+        if not isinstance(mode, bool):
+            raise ValueError("training mode is expected to be boolean")
+        self.training = mode
+        for m in self.children():
+            m.train(mode)
+        return self
+
+    def eval(self) -> Module:
+        """Evaluation mode: ``train(False)`` (Dropout becomes the identity)."""
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Turn gradient recording of every parameter on or off; returns the module."""
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget the parameters' gradients (`.grad = None`; zeros with
+        `set_to_none=False`).
+
+        >>> import chainrule as cr
+        >>> from chainrule import nn
+        >>> m = nn.Linear(2, 1); m(cr.ones(2)).sum().backward()
+        >>> m.zero_grad(); m.weight.grad is None
+        True
+        """
+        for p in self.parameters():
+            if p.grad is None:
+                continue
+            if set_to_none:
+                p.grad = None
+            else:
+                with no_grad():
+                    p.grad = p.grad.detach()
+                    p.grad.zero_()
+
+    def apply(self, fn: Callable[[Module], Any]) -> Module:
+        """Call `fn` on every submodule, then on this module; returns it."""
+        for m in self.children():
+            m.apply(fn)
+        fn(self)
+        return self
+
+    # -- dtypes --------------------------------------------------------------------------------
+    def _cast(self, dtype: np.dtype) -> Module:
+        for mod in self.modules():
+            for p in mod._parameters.values():
+                if p is None or p.dtype.kind not in "fc" or p.dtype == dtype:
+                    continue
+                rg = p.requires_grad
+                p.requires_grad_(False)  # the leaf is made again, with the new dtype
+                p.data = p.data.to(dtype)
+                p.requires_grad_(rg)
+                if p.grad is not None:
+                    p.grad = p.grad.detach().to(dtype)
+            for name, b in mod._buffers.items():
+                if b is not None and b.dtype.kind in "fc" and b.dtype != dtype:
+                    mod._buffers[name] = b.detach().to(dtype)
+        return self
+
+    def to(self, *args: Any, **kwargs: Any) -> Module:
+        """Cast the floating-point parameters and buffers to a dtype, in place
+        (`to(np.float32)`, `to(dtype=...)`, `to("cpu")`); returns the module.
+
+        >>> import numpy as np
+        >>> from chainrule import nn
+        >>> nn.Linear(2, 2).to(np.float32).weight.dtype
+        dtype('float32')
+        """
+        dtype = _to_dtype(args, dict(kwargs))
+        return self if dtype is None else self._cast(dtype)
+
+    def float(self) -> Module:
+        """Cast the floating-point parameters and buffers to float32."""
+        return self._cast(np.dtype(np.float32))
+
+    def double(self) -> Module:
+        """Cast the floating-point parameters and buffers to float64."""
+        return self._cast(np.dtype(np.float64))
+
+    def cpu(self) -> Module:
+        """This module (already on the CPU)."""
+        return self
+
+    # -- repr ----------------------------------------------------------------------------------
+    def extra_repr(self) -> str:
+        """The module's own settings, shown in its repr (override it)."""
+        return ""
+
+    def _get_name(self) -> str:
+        return type(self).__name__
+
+    def __repr__(self) -> str:
+        extra = self.extra_repr()
+        extra_lines = extra.split("\n") if extra else []
+        child_lines = [f"({key}): " + _addindent(repr(module), 2)
+                       for key, module in self._modules.items()]  # fmt: skip
+        lines = extra_lines + child_lines
+        body = ""
+        if len(extra_lines) == 1 and not child_lines:
+            body = extra_lines[0]
+        elif lines:
+            body = "\n  " + "\n  ".join(lines) + "\n"
+        return f"{self._get_name()}({body})"
+
+
+# --- containers ----------------------------------------------------------------------------------
+
+
+class Sequential(Module):
+    """Modules applied one after the other; indexable (a slice is a Sequential), iterable,
+    with `len` and `append`. Built from modules (named "0", "1", ...) or an OrderedDict.
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> net = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1))
+    >>> len(net), net[-1], net[:2]
+    (3, Linear(in_features=3, out_features=1, bias=True), Sequential(
+      (0): Linear(in_features=2, out_features=3, bias=True)
+      (1): Tanh()
+    ))
+    >>> net(cr.ones(4, 2)).shape
+    (4, 1)
+    """
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__()
+        if len(args) == 1 and isinstance(args[0], (OrderedDict, dict)):
+            for key, module in args[0].items():
+                self.add_module(key, module)
+        else:
+            for i, module in enumerate(args):
+                self.add_module(str(i), module)
+
+    def _key(self, idx: int) -> str:
+        n = len(self._modules)
+        if not -n <= idx < n:
+            raise IndexError(f"index {idx} is out of range")
+        return list(self._modules)[idx % n]
+
+    def __getitem__(self, idx: int | slice) -> Any:
+        if isinstance(idx, slice):
+            return type(self)(OrderedDict(list(self._modules.items())[idx]))
+        return self._modules[self._key(idx)]
+
+    def __setitem__(self, idx: int, module: Module) -> None:
+        self.add_module(self._key(idx), module)
+
+    def __delitem__(self, idx: int | slice) -> None:
+        keys = list(self._modules)[idx] if isinstance(idx, slice) else [self._key(idx)]
+        for k in keys:
+            del self._modules[k]
+        # PyTorch keeps the numbering
+        items = list(self._modules.values())
+        self._modules.clear()
+        for i, m in enumerate(items):
+            self._modules[str(i)] = m
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def append(self, module: Module) -> Sequential:
+        """Add `module` at the end; returns the Sequential."""
+        self.add_module(str(len(self)), module)
+        return self
+
+    def extend(self, modules: Iterable[Module]) -> Sequential:
+        """Add `modules` at the end; returns the Sequential."""
+        for m in modules:
+            self.append(m)
+        return self
+
+    def forward(self, input: Any) -> Any:  # noqa: A002
+        for module in self:
+            input = module(input)
+        return input
+
+
+class ModuleList(Module):
+    """A list of modules, registered (their parameters are the owner's).
+
+    >>> from chainrule import nn
+    >>> layers = nn.ModuleList([nn.Linear(2, 2) for _ in range(3)])
+    >>> len(layers), len(list(layers.parameters()))
+    (3, 6)
+    """
+
+    def __init__(self, modules: Iterable[Module] | None = None) -> None:
+        super().__init__()
+        if modules is not None:
+            self.extend(modules)
+
+    def _key(self, idx: int) -> str:
+        n = len(self._modules)
+        if not -n <= idx < n:
+            raise IndexError(f"index {idx} is out of range")
+        return str(idx % n)
+
+    def __getitem__(self, idx: int | slice) -> Any:
+        if isinstance(idx, slice):
+            return type(self)(list(self._modules.values())[idx])
+        return self._modules[self._key(idx)]
+
+    def __setitem__(self, idx: int, module: Module) -> None:
+        self.add_module(self._key(idx), module)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def append(self, module: Module) -> ModuleList:
+        """Add `module` at the end; returns the list."""
+        self.add_module(str(len(self)), module)
+        return self
+
+    def extend(self, modules: Iterable[Module]) -> ModuleList:
+        """Add `modules` at the end; returns the list."""
+        for m in modules:
+            self.append(m)
+        return self
+
+    def insert(self, index: int, module: Module) -> None:
+        """Insert `module` before position `index`."""
+        items = list(self._modules.values())
+        items.insert(index, module)
+        self._modules.clear()
+        for i, m in enumerate(items):
+            self.add_module(str(i), m)
+
+
+# --- layers ------------------------------------------------------------------------------------
+
+
+class Identity(Module):
+    """Returns its input.
+
+    >>> from chainrule import nn
+    >>> nn.Identity()(3.0)
+    3.0
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__()
+
+    def forward(self, input: Any) -> Any:  # noqa: A002
+        return input
+
+
+class Linear(Module):
+    """y = x Wᵀ + b, PyTorch's layout (`weight` of shape (out_features, in_features)) and
+    initialisation: `weight` from kaiming_uniform_ with a = √5, so U(-1/√in, 1/√in), and
+    `bias` from U(-1/√in, 1/√in). float64 unless `dtype` says otherwise; random values from
+    chainrule's generator (`cr.manual_seed`).
+
+    >>> import numpy as np, chainrule as cr
+    >>> from chainrule import nn
+    >>> layer = nn.Linear(4, 3, dtype=np.float32)
+    >>> layer.weight.shape, layer.weight.dtype, layer(cr.ones(2, 4, dtype=np.float32)).shape
+    ((3, 4), dtype('float32'), (2, 3))
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True,
+                 device: Any = None, dtype: Any = None) -> None:  # fmt: skip
+        super().__init__()
+        if device not in (None, "cpu"):
+            raise NotImplementedError(f"device={device!r}: only 'cpu' for now")
+        dt = np.dtype(np.float64 if dtype is None else dtype)
+        self.in_features = in_features
+        self.out_features = out_features
+        self.weight = Parameter(np.empty((out_features, in_features), dt))
+        if bias:
+            self.bias = Parameter(np.empty(out_features, dt))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Draw the weight and the bias again (PyTorch's initialisation)."""
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
+            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, input: Any) -> Any:  # noqa: A002
+        return F.linear(input, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}")  # fmt: skip
+
+
+class ReLU(Module):
+    """max(x, 0) (`F.relu`).
+
+    >>> import numpy as np
+    >>> from chainrule import nn
+    >>> nn.ReLU()(np.array([-1.0, 2.0]))
+    array([0., 2.])
+    """
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input: Any) -> Any:  # noqa: A002
+        return F.relu(input, inplace=self.inplace)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
+
+class Tanh(Module):
+    """tanh(x).
+
+    >>> import numpy as np
+    >>> from chainrule import nn
+    >>> nn.Tanh()(np.array([0.0]))
+    array([0.])
+    """
+
+    def forward(self, input: Any) -> Any:  # noqa: A002
+        return F.tanh(input)
+
+
+class Sigmoid(Module):
+    """1 / (1 + exp(-x)) (`F.sigmoid`, without overflow).
+
+    >>> import numpy as np
+    >>> from chainrule import nn
+    >>> nn.Sigmoid()(np.array([0.0, -1e4]))
+    array([0.5, 0. ])
+    """
+
+    def forward(self, input: Any) -> Any:  # noqa: A002
+        return F.sigmoid(input)
+
+
+class GELU(Module):
+    """`F.gelu` (exact, or ``approximate="tanh"``).
+
+    >>> from chainrule import nn
+    >>> nn.GELU(approximate="tanh")
+    GELU(approximate='tanh')
+    """
+
+    def __init__(self, approximate: str = "none") -> None:
+        super().__init__()
+        self.approximate = approximate
+
+    def forward(self, input: Any) -> Any:  # noqa: A002
+        return F.gelu(input, approximate=self.approximate)
+
+    def extra_repr(self) -> str:
+        return f"approximate={self.approximate!r}"
+
+
+class Softmax(Module):
+    """`F.softmax` along `dim`.
+
+    >>> import numpy as np
+    >>> from chainrule import nn
+    >>> nn.Softmax(dim=-1)(np.zeros((1, 2)))
+    array([[0.5, 0.5]])
+    """
+
+    def __init__(self, dim: int | None = None) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input: Any) -> Any:  # noqa: A002
+        return F.softmax(input, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Module):
+    """`F.log_softmax` along `dim`.
+
+    >>> import numpy as np
+    >>> from chainrule import nn
+    >>> nn.LogSoftmax(dim=1)(np.zeros((1, 2)))
+    array([[-0.69314718, -0.69314718]])
+    """
+
+    def __init__(self, dim: int | None = None) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input: Any) -> Any:  # noqa: A002
+        return F.log_softmax(input, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class Flatten(Module):
+    """Dimensions `start_dim` to `end_dim` merged into one (by default all but the batch).
+
+    >>> import numpy as np
+    >>> from chainrule import nn
+    >>> nn.Flatten()(np.zeros((2, 3, 4))).shape
+    (2, 12)
+    """
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, input: Any) -> Any:  # noqa: A002
+        from chainrule import torch_functions as _tf
+
+        return _tf.flatten(input, self.start_dim, self.end_dim)
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Dropout(Module):
+    """`F.dropout` while training (mask from chainrule's generator, `cr.manual_seed`), the
+    identity in eval mode.
+
+    >>> import numpy as np, chainrule as cr
+    >>> from chainrule import nn
+    >>> drop = nn.Dropout(p=0.5)
+    >>> cr.manual_seed(0); drop(np.ones(4))
+    array([2., 0., 0., 0.])
+    >>> drop.eval()(np.ones(4))
+    array([1., 1., 1., 1.])
+    """
+
+    def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+        self.p, self.inplace = p, inplace
+
+    def forward(self, input: Any) -> Any:  # noqa: A002
+        return F.dropout(input, self.p, self.training, self.inplace)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, inplace={self.inplace}"
+
+
+# --- losses ------------------------------------------------------------------------------------
+
+
+class _Loss(Module):
+    def __init__(self, size_average: Any = None, reduce: Any = None,
+                 reduction: str = "mean") -> None:  # fmt: skip
+        super().__init__()
+        if size_average is not None or reduce is not None:
+            reduction = F._reduction(size_average, reduce, reduction)
+        self.reduction = reduction
+
+
+class _WeightedLoss(_Loss):
+    def __init__(self, weight: Any = None, size_average: Any = None, reduce: Any = None,
+                 reduction: str = "mean") -> None:  # fmt: skip
+        super().__init__(size_average, reduce, reduction)
+        if weight is not None and not isinstance(weight, Tensor):
+            weight = tensor(weight)
+        self.register_buffer("weight", weight)
+
+
+class MSELoss(_Loss):
+    """`F.mse_loss` with this module's `reduction`.
+
+    >>> import numpy as np
+    >>> from chainrule import nn
+    >>> nn.MSELoss(reduction="sum")(np.array([1.0, 2.0]), np.zeros(2))
+    np.float64(5.0)
+    """
+
+    def forward(self, input: Any, target: Any) -> Any:  # noqa: A002
+        return F.mse_loss(input, target, reduction=self.reduction)
+
+
+class CrossEntropyLoss(_WeightedLoss):
+    """`F.cross_entropy` with this module's settings (`weight` is a buffer, as PyTorch's).
+
+    >>> import numpy as np
+    >>> from chainrule import nn
+    >>> nn.CrossEntropyLoss(label_smoothing=0.1)(np.zeros((2, 4)), np.array([1, 3]))
+    np.float64(1.38629)
+    """
+
+    def __init__(self, weight: Any = None, size_average: Any = None, ignore_index: int = -100,
+                 reduce: Any = None, reduction: str = "mean",
+                 label_smoothing: float = 0.0) -> None:  # fmt: skip
+        super().__init__(weight, size_average, reduce, reduction)
+        self.ignore_index = ignore_index
+        self.label_smoothing = label_smoothing
+
+    def forward(self, input: Any, target: Any) -> Any:  # noqa: A002
+        return F.cross_entropy(input, target, weight=self.weight, ignore_index=self.ignore_index,
+                               reduction=self.reduction, label_smoothing=self.label_smoothing)
+
+
+class NLLLoss(_WeightedLoss):
+    """`F.nll_loss` with this module's settings.
+
+    >>> import numpy as np
+    >>> from chainrule import nn
+    >>> nn.NLLLoss()(np.log(np.full((1, 2), 0.5)), np.array([1]))
+    np.float64(0.69314)
+    """
+
+    def __init__(self, weight: Any = None, size_average: Any = None, ignore_index: int = -100,
+                 reduce: Any = None, reduction: str = "mean") -> None:  # fmt: skip
+        super().__init__(weight, size_average, reduce, reduction)
+        self.ignore_index = ignore_index
+
+    def forward(self, input: Any, target: Any) -> Any:  # noqa: A002
+        return F.nll_loss(input, target, weight=self.weight, ignore_index=self.ignore_index,
+                          reduction=self.reduction)
+
+
+# --- running a module functionally -------------------------------------------------------------
+
+
+def functional_call(module: Module, parameter_and_buffer_dicts: Mapping | Iterable[Mapping],
+                    args: Any = None, kwargs: dict | None = None, *, tie_weights: bool = True,
+                    strict: bool = False) -> Any:  # fmt: skip
+    """Call `module` with the given values in place of its parameters and buffers
+    (`torch.func.functional_call`): a dict (or several) keyed as `state_dict`, whose values
+    may be NumPy arrays, traced values or Tensors. The module is unchanged afterwards. Keys
+    left out keep the module's own values (with `strict`, that is an error); a parameter
+    shared under several names follows the value given for any of them (`tie_weights`). A
+    key the module does not have is an error. `args` is one argument or a tuple of them.
+
+    So a module is a function of a pytree of parameters, for `cr.grad`, `cr.jit`, `cr.vmap`
+    (as with any Python state, a jitted function sees the module as it was when traced:
+    call `train()`/`eval()` before jitting, or jit one function per mode).
+
+    >>> import numpy as np, chainrule as cr
+    >>> from chainrule import nn
+    >>> model = nn.Linear(2, 1)
+    >>> params = {"weight": np.array([[1.0, 2.0]]), "bias": np.array([0.5])}
+    >>> nn.functional_call(model, params, np.ones((1, 2)))
+    array([[3.5]])
+    >>> loss = lambda p, x: cr.numpy.sum(nn.functional_call(model, p, x))
+    >>> cr.jit(cr.grad(loss))(params, np.ones((3, 2)))["weight"]
+    array([[3., 3.]])
+    """
+    dicts = ([parameter_and_buffer_dicts] if isinstance(parameter_and_buffer_dicts, Mapping)
+             else list(parameter_and_buffer_dicts))  # fmt: skip
+    given: dict = {}
+    for d in dicts:
+        for k, v in d.items():
+            if k in given:
+                raise ValueError(f"{k} appeared in multiple dictionaries; behavior of "
+                                 "functional call is ambiguous")  # fmt: skip
+            given[k] = v
+    slots = module._state_slots(with_non_persistent=True)
+    known = {key for key, *_ in slots}
+    unexpected = [k for k in given if k not in known]
+    missing = [k for k, *_ in slots if k not in given]
+    errors = []
+    if unexpected:
+        errors.append("Unexpected key(s): {}.".format(", ".join(map(repr, unexpected))))
+    if strict and missing:
+        errors.append("Missing key(s): {}.".format(", ".join(map(repr, missing))))
+    if errors:
+        raise RuntimeError(f"Error(s) in reparametrizing for {type(module).__name__}:\n\t"
+                           + "\n\t".join(errors))  # fmt: skip
+    by_object: dict = {}
+    if tie_weights:
+        for key, mod, table, name in slots:
+            if key in given:
+                by_object[id(getattr(mod, table)[name])] = given[key]
+    saved = []
+    try:
+        for key, mod, table, name in slots:
+            t = getattr(mod, table)
+            if key in given:
+                new = given[key]
+            elif id(t[name]) in by_object:
+                new = by_object[id(t[name])]
+            else:
+                continue
+            saved.append((t, name, t[name]))
+            t[name] = new
+        if args is None:
+            args = ()
+        elif not isinstance(args, tuple):
+            args = (args,)
+        return module(*args, **(kwargs or {}))
+    finally:
+        for t, name, old in reversed(saved):
+            t[name] = old
+
