@@ -343,6 +343,22 @@ def _donations(program: Program, items: list, last: dict, donate: Sequence[int])
     return taken
 
 
+def _results(program: Program, nm: _Namer) -> list:
+    """The returned expressions: an output returned twice (merged by CSE) or a broadcast
+    (a read-only view) is returned as a fresh copy, as eager code returns it."""
+    made = {o: e for e in program.eqns for o in e.outvars}
+    out, seen = [], set()
+    for v in program.outvars:
+        text = nm.operand(v)
+        if isinstance(v, Var):
+            e = made.get(v)
+            if v in seen or (e is not None and e.prim is P.broadcast_to_p):
+                text = f"{nm.obj(np.array, 'array')}({text})"
+            seen.add(v)
+        out.append(text)
+    return out
+
+
 class _MemoryPlan:
     """Buffers reused by liveness: an array this function allocated (C-contiguous: a ufunc's
     result from C-contiguous operands, a matrix product, a fused group's output) whose value
@@ -460,7 +476,7 @@ def lower(program: Program, name: str | None = None, fuse: bool = True,
                 v.aval.size >= DEL_MIN and v not in kept]  # fmt: skip
         if dead:
             lines.append(f"del {', '.join(nm.var(v) for v in dead)}")
-    results = [nm.operand(v) for v in program.outvars]
+    results = _results(program, nm)
     lines.append(f"return ({', '.join(results)}{',' if len(results) == 1 else ''})")
     fname = name or "program"
     source = "".join(k + "\n" for k in kernels)

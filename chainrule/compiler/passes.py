@@ -183,7 +183,7 @@ class _Sweep:
 
     def eqn(self, e: Eqn) -> None:
         prim, ins, out = e.prim, e.invars, e.outvars[0]
-        if prim.multiple_results or has_effects(e):
+        if prim.multiple_results or has_effects(e) or prim in P.COLLECTIVES:
             self.emit(e, cse=False)
             return
         # constant folding: literals in, a scalar out, computed as the program would

@@ -31,6 +31,7 @@ import numpy as np
 from chainrule.core import config
 from chainrule.core.avals import ShapeDtypeStruct
 from chainrule.core.errors import UnexpectedTracerError, concretization_error, conversion_error
+from chainrule.core import primitives as _P
 from chainrule.core.primitives import Primitive
 
 
@@ -39,6 +40,8 @@ class _State(threading.local):
         self.depth = 0  # transformations in flight in this thread: a new trace's level is one more
         self.staging: list = []  # the programs being staged (jit) in this thread, innermost last
         self.traces: list = []  # the transformations in flight in this thread, innermost last
+        self.below = -1  # the depth when an enclosing transformation began to process a
+        # primitive while a program was being staged (programs staged since take constants)
 
 
 _state = _State()
@@ -172,14 +175,28 @@ def bind_with(prim: Primitive, args: tuple, params: dict) -> Any:
                 if top is None or t.level > top.level:
                     top = t
     if top is not None:
+        staging = _state.staging
+        if staging and top.level < staging[-1].level:  # a transformation enclosing the
+            below = _state.below  # program being staged works on its own values: what it
+            _state.below = _state.depth  # binds on constants belongs to no program staged
+            # so far (only to those it starts)
+            try:
+                return top.process_primitive(prim, args, params)
+            finally:
+                _state.below = below
         return top.process_primitive(prim, args, params)
-    if _state.staging:  # a program being staged (jit) records operations on constants too
-        return _state.staging[-1].process_primitive(prim, args, params)
+    staging = _state.staging
+    if staging and staging[-1].level > _state.below and prim not in _AXIS_PRIMS:
+        # a program being staged (jit) records operations on constants too (collectives
+        # find their vmap by axis name, as eagerly)
+        return staging[-1].process_primitive(prim, args, params)
     try:
         return prim.impl(*args, **params)
     except (ValueError, IndexError) as err:
         _fail(prim, args, err)
 
+
+_AXIS_PRIMS = _P.COLLECTIVES
 
 # NumPy's functions called on tracers are routed through these tables, which the public
 # namespace (chainrule.numpy) fills: numpy ufunc -> function, numpy function -> function.

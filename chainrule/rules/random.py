@@ -21,6 +21,10 @@ A draw is an effect: its result is not a function of its operands, and each call
   (`draw_below`); the transformations' rows are in ``transforms/checkpoint.py``.
 - What a transformation runs while it processes a primitive (a compiled program, a function
   it batched already) draws for the levels below it: `drawn_below`.
+- A loop's reverse mode replays draws without storing them: `states` saves the generators'
+  states, `replaying` draws again from temporary generators restored to them (the Source's
+  own generator is not advanced); where a transformation in flight takes the draws, `Log`
+  (`logging`) notes them and `feeding` hands them back (``transforms/control.py``).
 
 >>> import numpy as np
 >>> from chainrule.core.trace import bind
@@ -46,7 +50,7 @@ from chainrule.rules.impl import defimpl
 from chainrule.rules.shape import shape_rules
 
 __all__ = ["Source", "draw", "draw_below", "drawn_below", "handlers", "in_flight", "offer",
-           "random_p", "reseed"]
+           "random_p", "replaying", "reseed", "states", "Log", "taken", "logging", "feeding"]
 
 
 class Source:
@@ -82,8 +86,10 @@ TAKES_DTYPE = frozenset({"random", "standard_normal", "standard_exponential", "s
 
 def draw_now(source: Source, args: tuple, dist: str, size: tuple | None, dtype: np.dtype,
              kw: tuple) -> Any:  # fmt: skip
-    """The draw itself, from the generator in `source` now."""
-    gen = source.gen
+    """The draw itself, from the generator in `source` now (a temporary one inside
+    `replaying`)."""
+    gens = _ctx.gens
+    gen = gens.get(source, source.gen) if gens else source.gen
     if dist in TAKES_DTYPE and not kw:
         return getattr(gen, dist)(*args, size=size, dtype=dtype)
     kw = dict(kw)
@@ -113,7 +119,30 @@ def draw(source: Source, args: tuple, dist: str, size: tuple | None, dtype: np.d
 
 def _impl(source: Source, *args: Any, dist: str, size: tuple | None, dtype: np.dtype,
           kw: tuple) -> Any:  # fmt: skip
-    """Offered to the transformations in flight first, drawn now if none takes it."""
+    """Offered to the transformations in flight first, drawn now if none takes it (inside
+    `feeding`, the draw logged earlier; inside `logging`, noted)."""
+    ctx = _ctx
+    if ctx.feed is None and not ctx.logs:
+        if _candidates():
+            out = offer((source, *args), {"dist": dist, "size": size, "dtype": dtype, "kw": kw})
+            if out is not NotImplemented:
+                return out
+        return draw_now(source, args, dist, size, dtype, kw)
+    if ctx.noting:  # a handler drawing below: the outer call notes the result
+        return _impl_plain(source, args, dist, size, dtype, kw)
+    ctx.noting = True
+    try:
+        out = _fed(source, size) if ctx.feed is not None else _impl_plain(source, args, dist,
+                                                                          size, dtype, kw)
+    finally:
+        ctx.noting = False
+    for log in ctx.logs:
+        log.note(source, out)
+    return out
+
+
+def _impl_plain(source: Source, args: tuple, dist: str, size: tuple | None, dtype: np.dtype,
+                kw: tuple) -> Any:  # fmt: skip
     if _candidates():
         out = offer((source, *args), {"dist": dist, "size": size, "dtype": dtype, "kw": kw})
         if out is not NotImplemented:
@@ -151,6 +180,10 @@ handlers: dict[type, Callable] = {}
 class _Context(threading.local):
     def __init__(self) -> None:
         self.windows: list = []  # (low, high): the levels low..high take no draws now
+        self.gens: dict = {}  # Source -> the temporary Generator it draws from (`replaying`)
+        self.feed: dict | None = None  # Source -> deque of the draws it gives (`feeding`)
+        self.logs: list = []  # the `Log`s noting each draw (`logging`)
+        self.noting = False  # in a draw that the logs note when it returns
 
 
 _ctx = _Context()
@@ -225,3 +258,104 @@ def in_flight() -> bool:
     """Whether a transformation that handles draws is in flight (a draw now would be
     staged, batched or kept rather than drawn at once)."""
     return next(_takers(-1), None) is not None
+
+
+# --- replays: drawing again what was drawn -----------------------------------------------------
+
+
+def states(sources: Any) -> tuple:
+    """The states of the generators the Sources `sources` draw from now, for `replaying`:
+    ``((source, bit generator class, state), ...)``."""
+    gens = _ctx.gens
+    out = []
+    for s in sources:
+        bg = (gens.get(s, s.gen) if gens else s.gen).bit_generator
+        out.append((s, type(bg), bg.state))
+    return tuple(out)
+
+
+@contextmanager
+def replaying(saved: tuple) -> Iterator[None]:
+    """Inside (in this thread), each Source in `saved` (from `states`) draws from a temporary
+    generator restored to the state saved: the draws made after `states` are made again,
+    and the Source's own generator is not advanced (a while loop's reverse mode replaying a
+    segment of its iterations)."""
+    old = _ctx.gens
+    gens = dict(old)
+    for source, cls, state in saved:
+        bg = cls()
+        bg.state = state
+        gens[source] = np.random.Generator(bg)
+    _ctx.gens = gens
+    try:
+        yield
+    finally:
+        _ctx.gens = old
+
+
+class Log:
+    """The draws made in a segment of a loop, per Source, in order (`logging`): a while
+    loop's forward notes them when a transformation in flight may take its draws (their
+    values then do not come from the generators), and its replay is fed them."""
+
+    __slots__ = ("segment",)
+
+    def __init__(self) -> None:
+        self.segment: dict | None = None  # Source -> list of draws: the segment being noted
+
+    def start(self) -> dict:
+        """Start a new segment (returned: the dict the next draws go to)."""
+        self.segment = {}
+        return self.segment
+
+    def note(self, source: Source, value: Any) -> None:
+        if self.segment is not None:
+            self.segment.setdefault(source, []).append(value)
+
+    @staticmethod
+    def merge(a: dict, b: dict) -> dict:
+        """Two consecutive segments as one."""
+        return {s: a.get(s, []) + b.get(s, []) for s in {**a, **b}}
+
+
+def taken() -> bool:
+    """Whether a draw made now might not come from the generators: a transformation in
+    flight may take it, or a replay feeds it (then `states` says nothing of its value)."""
+    return _ctx.feed is not None or in_flight()
+
+
+@contextmanager
+def logging(log: Log) -> Iterator[None]:
+    """Inside (in this thread), each draw, whoever makes it, is noted in `log`'s segment."""
+    _ctx.logs.append(log)
+    try:
+        yield
+    finally:
+        _ctx.logs.remove(log)
+
+
+@contextmanager
+def feeding(draws: dict) -> Iterator[None]:
+    """Inside (in this thread), a draw from a Source in `draws` (a `Log` segment) gives the
+    next value logged instead of drawing (the replay of a segment of a loop)."""
+    from collections import deque
+
+    old = _ctx.feed
+    _ctx.feed = {**(old or {}), **{s: deque(v) for s, v in draws.items()}}
+    try:
+        yield
+    finally:
+        _ctx.feed = old
+
+
+def _fed(source: Source, size: tuple | None) -> Any:
+    q = _ctx.feed.get(source)
+    if not q:
+        raise RuntimeError("a loop's replay drew more than its first run (random draws in a "
+                           "while loop's body must not depend on what the backward pass "
+                           "computes)")  # fmt: skip
+    out = q.popleft()
+    if size is not None and np.shape(out) != tuple(size):
+        raise RuntimeError(f"a loop's replay drew shape {tuple(size)} where its first run "
+                           f"drew {np.shape(out)}")  # fmt: skip
+    return out

@@ -233,9 +233,10 @@ def _einsum(*xs: SD, subscripts: str, optimize: Any) -> SD:
         if len(term) != x.ndim:
             raise ValueError(f"einsum: subscripts {term!r} for an operand of shape {x.shape}")
         for c, n in zip(term, x.shape):
-            if sizes.get(c, 1) != n and n != 1 and sizes.get(c) is not None:
-                raise ValueError(f"einsum: size of label '{c}' differs: {sizes[c]} and {n}")
-            if n != 1 or c not in sizes:
+            prev = sizes.get(c)
+            if prev is not None and prev != n and prev != 1 and n != 1:  # 1 broadcasts
+                raise ValueError(f"einsum: size of label '{c}' differs: {prev} and {n}")
+            if n != 1 or prev is None:
                 sizes[c] = n
     return SD(tuple(sizes[c] for c in out), np.result_type(*[x.dtype for x in xs]))
 

@@ -26,6 +26,37 @@ Every transformation has a rule for each primitive:
   (``while_bwd_p``) replays one segment at a time from its checkpoint keeping the residuals of
   that segment only: the body runs twice in all, and memory does not grow with the trip count.
 
+Random draws (``random_p``, ``rules/random.py``) in a body or a branch happen once per
+iteration whatever the transformation, and a staged loop gives what the eager Python loop
+gives, bit for bit, leaving the generator where the eager loop leaves it:
+- a draw is an effect: passes and pruning keep it (``compiler.passes.has_effects``), a
+  scan's reverse mode never hoists it out of the loop (its operands do not change, but it
+  draws at each step), and dataflow (`depends`) takes its result as differing between the
+  examples of a vmap (each example draws its own numbers);
+- reverse mode never draws in the backward pass: a scan's and a cond's draws are residuals;
+  a while loop saves, with each carry checkpoint, the state of each generator its body (and
+  predicate) draws from (``bit_generator.state``), and replays a segment drawing from
+  temporary generators restored to those states (``random.replaying``): the draws of the
+  forward again, the real generators left where the forward left them, and no draw stored.
+  Where the forward's draws may not come from the generators (a transformation in flight
+  takes them: checkpoint's recomputation hands it its first run's values) the loop logs each
+  segment's draws instead and feeds them to the replay (memory then grows with the trip
+  count). When the predicate draws from a generator the body draws from, the replay runs it
+  after each step too, as the forward did;
+- under checkpoint, a staged loop or cond that draws is not recomputed: the first run runs
+  its reverse mode's forward pass (``checkpoint.whole``) and the recomputation records it
+  over what that kept (its residuals are kept: no memory is saved on it);
+- vmap with a batched predicate: a cond runs every branch for every example and selects,
+  so the generator advances for the draws of every branch, not only the taken one. Each
+  example's values stay its own and independent; only the position in the stream differs
+  from a loop over the examples. This is accepted: drawing only for the examples that take
+  a branch needs a number of draws known only at run time (a per-example loop), and eager
+  vmap does the same, so eager and compiled agree. Likewise a while loop with a batched
+  predicate steps (and draws for) every example until none continues, the finished ones
+  discarding theirs; its predicate is evaluated once per step. Its reverse mode under vmap
+  (``vmap(grad(f))``) runs one loop per example after evaluating the first predicate of
+  all: the draws come in another order than ``vmap(f)``'s (eager and compiled agree).
+
 `RUNS` counts the executions of compiled bodies (the tests read it).
 
 >>> import numpy as np, chainrule as cr
@@ -38,6 +69,7 @@ array([8., 8.])
 from __future__ import annotations
 
 import collections
+import contextlib
 import threading
 from typing import Any
 from collections.abc import Callable, Sequence
@@ -45,20 +77,22 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from chainrule.compiler.codegen import lower
-from chainrule.compiler.passes import dce, simplify, split
+from chainrule.compiler.passes import dce, has_effects, simplify, split
 from chainrule.core import config
 from chainrule.core import ops as cnp
 from chainrule.core import primitives as P
 from chainrule.core.avals import ShapeDtypeStruct
 from chainrule.core.errors import ConcretizationError
-from chainrule.core.ir import Program, Var, evaluate
+from chainrule.core.ir import Lit, Program, Var, evaluate
 from chainrule.core.pytree import tree_flatten, tree_unflatten
 from chainrule.core.trace import Tracer, _state, bind, full
 from chainrule.rules import impl as impl_table
+from chainrule.rules import random
 from chainrule.rules import shape as shape_table
 from chainrule.rules.jvp import instantiate
+from chainrule.rules.random import Source
 from chainrule.rules.vjp import VJP, vjp_rules
-from chainrule.transforms import batching, forward, reverse, staging
+from chainrule.transforms import batching, checkpoint, forward, reverse, staging
 from chainrule.transforms.staging import StagingTracer, _abstract
 
 __all__ = ["cond", "switch", "fori_loop", "while_loop", "scan", "RUNS"]
@@ -71,6 +105,10 @@ RUNS: collections.Counter = collections.Counter()
 #: CHECKPOINT_BYTES of them (at least 2)
 MAX_CHECKPOINTS = 1024
 CHECKPOINT_BYTES = 8 << 20
+
+#: the operands of while_bwd_p after the checkpoints (outputs of while_fwd_p after them):
+#: their number, the stride, the trip count, the generators' states at each checkpoint
+_META = 4
 
 SD = ShapeDtypeStruct
 
@@ -114,6 +152,41 @@ class Body(Program):
 
 def _body(p: Program) -> Body:
     return p if isinstance(p, Body) else Body(simplify(p))
+
+
+def _draws(p: Program) -> bool:
+    """Whether `p` draws: a random draw among its equations, or in one of their programs
+    (`compiler.passes.has_effects`)."""
+    return any(has_effects(e) for e in p.eqns)
+
+
+def _sources(p: Program) -> tuple:
+    """The Sources `p` and the programs of its equations draw from (held as constants)."""
+    out: list = []
+
+    def walk(q: Program) -> None:
+        vals = list(q.consts) + [v.val for e in q.eqns for v in e.invars if type(v) is Lit]
+        for c in vals:
+            if isinstance(c, Source) and all(c is not o for o in out):
+                out.append(c)
+        for e in q.eqns:
+            for v in e.params.values():
+                for r in (v if isinstance(v, tuple) else (v,)):
+                    if isinstance(r, Program):
+                        walk(r)
+
+    walk(p)
+    return tuple(out)
+
+
+def _loop_sources(cond: Body, body: Body) -> tuple:
+    """The Sources a while loop draws from (body and predicate), found once."""
+    def make() -> tuple:
+        out = list(_sources(body))
+        out += [c for c in _sources(cond) if all(c is not o for o in out)]
+        return tuple(out)
+
+    return body.derive(("sources", id(cond)), make)
 
 
 def _unweak(vals: Sequence, weak: tuple) -> list:
@@ -216,8 +289,9 @@ def cond(pred: Any, true_fun: Callable, false_fun: Callable, *operands: Any) -> 
     Where `pred` has a value (eagerly, under grad and jvp) only the chosen branch runs, as a
     Python ``if``. Where it is known only abstractly (inside `jit`) the branches are staged and
     only the chosen one runs; where it differs between the examples of a `vmap`, both run and
-    each output is selected per example. Staged branches must return the same structure,
-    shapes and dtypes. `pred` is a scalar boolean or number.
+    each output is selected per example (the random draws of both are made: see the module).
+    Staged branches must return the same structure, shapes and dtypes. `pred` is a scalar
+    boolean or number.
 
     >>> import numpy as np, chainrule as cr
     >>> cr.vmap(lambda x: cr.cond(x > 0, lambda v: v, lambda v: -v, x))(np.array([-1.0, 2.0]))
@@ -350,8 +424,16 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val: Any) -> Any:
             _check_scalar_pred(p, "while_loop: cond_fun's result", "b")
             try:
                 go = bool(p)
-            except ConcretizationError:  # known only abstractly: the primitive, from here
-                break
+            except ConcretizationError:  # known only abstractly: the primitive, from here,
+                # carrying the predicate evaluated already (cond_fun may draw: not again)
+                def c(pv: tuple) -> Any:
+                    return pv[0]
+
+                def step(pv: tuple) -> tuple:
+                    v = body_fun(pv[1])
+                    return cond_fun(v), v
+
+                return _bind_while(c, step, (p, val))[1]
             if not go:
                 return val
             val = body_fun(val)
@@ -619,6 +701,22 @@ def _vjp_split(prog: Program, diff: tuple) -> tuple:
     return early, late, floats
 
 
+def _pure(program: Program) -> Program:
+    """`program` keeping only what its outputs need: the loop-invariant part of a body,
+    computed once, without the body's draws (they stay in the body, made at each step)."""
+    live = {v for v in program.outvars if isinstance(v, Var)}
+    kept = []
+    for e in reversed(program.eqns):
+        if any(v in live for v in e.outvars):
+            assert not has_effects(e), "a loop-invariant value depends on a draw"
+            kept.append(e)
+            live.update(v for v in e.invars if isinstance(v, Var))
+    kept.reverse()
+    pairs = [(v, c) for v, c in zip(program.constvars, program.consts) if v in live]
+    return program.replace(eqns=kept, constvars=[v for v, _ in pairs],
+                           consts=[c for _, c in pairs])  # fmt: skip
+
+
 def _jvp_eval(prog: Program, ins: Sequence, which: Sequence, tans: Sequence) -> tuple:
     """(outputs, tangents of every output) of `prog` at `ins` with tangents `tans` of
     ins[which] (zeros where an output has none)."""
@@ -667,7 +765,8 @@ def _union(sets: Sequence) -> frozenset:
 
 def _propagate(prog: Program, ins: Sequence) -> list:
     """Dataflow: for each output of `prog`, the union of the labels (sets) of the inputs it
-    depends on; -1 is added by collectives (they differ between examples by themselves).
+    depends on; -1 is added by collectives and random draws (they differ between examples by
+    themselves: under vmap each example draws its own numbers).
     Control-flow primitives are seen through (an output depends on what its programs make it
     depend on)."""
     env: dict = dict(zip(prog.invars, ins))
@@ -678,7 +777,7 @@ def _propagate(prog: Program, ins: Sequence) -> list:
             outs = rule(sets, **e.params)
         else:
             u = _union(sets)
-            if e.prim in P.COLLECTIVES:
+            if e.prim in P.COLLECTIVES or e.prim is P.random_p:
                 u = u | {-1}
             outs = [u] * len(e.outvars)
         env.update(zip(e.outvars, outs))
@@ -746,19 +845,19 @@ def _while_depends(sets: list, cond: Body, body: Body, cond_nconsts: int,
 def _while_fwd_depends(sets: list, cond: Body, body: Body, cond_nconsts: int,
                        body_nconsts: int, checkpoints: int) -> list:  # fmt: skip
     carry, pred = _loop_sets(sets, cond, body, cond_nconsts, body_nconsts)
-    return carry + carry + [pred] * 3
+    return carry + carry + [pred] * _META
 
 
 def _while_bwd_depends(sets: list, early: Body, late: Body, num_consts: int, num_carry: int,
                        num_acc: int) -> list:  # fmt: skip
     nb, nk, na = num_consts, num_carry, num_acc
-    trips = _union(sets[nb + nk:nb + nk + 3])
+    trips = _union(sets[nb + nk:nb + nk + _META])
     consts = sets[:nb]
     carry = _fixed_point(lambda k: _propagate(early, consts + k)[:nk],
                          [s | trips for s in sets[nb:nb + nk]])  # fmt: skip
     res = _propagate(early, consts + carry)[nk:]
     cts = _fixed_point(lambda c: _propagate(late, res + c)[na:],
-                       [s | trips for s in sets[nb + nk + 3:]])  # fmt: skip
+                       [s | trips for s in sets[nb + nk + _META:]])  # fmt: skip
     return [s | trips for s in _propagate(late, res + cts)]
 
 
@@ -814,6 +913,38 @@ def _zeros(a: SD) -> Any:
     return full(a.shape, a.dtype, 0)
 
 
+# --- under checkpoint: a primitive that draws is not run again -------------------------------
+
+
+def _programs_draw(params: dict) -> bool:
+    """Whether the programs a control-flow primitive carries draw."""
+    for v in params.values():
+        for q in (v if isinstance(v, tuple) else (v,)):
+            if isinstance(q, Program) and _draws(q):
+                return True
+    return False
+
+
+def _kept(fwd: Callable) -> Callable:
+    """checkpoint's first run of a primitive that draws: its reverse mode's forward pass, with
+    every float operand followed: (outputs, what the recomputation needs, the values it
+    needs)."""
+    def keep(vals: list, params: dict) -> tuple:
+        prim, lo, outs, node, saved = fwd(list(vals), params)
+        return tuple(outs), (prim, lo, node, len(outs)), (*outs, *saved)
+
+    return keep
+
+
+def _replay_kept(trace: reverse.ReverseTrace, args: tuple, params: dict, info: tuple,
+                 values: tuple) -> tuple:  # fmt: skip
+    """checkpoint's recomputation of a primitive that draws: the reverse-mode node over the
+    values its first run kept (no second run, no second draw)."""
+    prim, lo, node, k = info
+    vals, parents = _own(trace, args)
+    return _record(trace, prim, node, parents[lo:], vals, values[:k], values[k:])
+
+
 # --- cond: forward mode, vmap, reverse mode --------------------------------------------------
 
 
@@ -851,15 +982,21 @@ def _cond_jvp(trace: forward.JVPTrace, args: tuple, params: dict) -> Any:
 def _cond_batch(trace: batching.BatchTrace, args: tuple, params: dict) -> Any:
     branches = params["branches"]
     vals, dims = trace.unpack(args, front=True)
+    in_b = tuple(d is not None for d in dims[1:])
     if dims[0] is not None:  # the examples take different branches: all run, then select
-        index = args[0]
-        outs = [evaluate(b, args[1:]) for b in branches]
+        # (each branch batched as a whole: its draws are made for every example)
+        n, name = trace.size, trace.axis_name
+        key = ("vmap-all", in_b, n, name, tuple(id(b) for b in branches))
+        bb = branches[0].derive(key, lambda: tuple(_batched_body(b, in_b, None, n, name)
+                                                   for b in branches))  # fmt: skip
+        outs = [evaluate(b, vals[1:]) for b in bb]
+        index = vals[0]
         res = list(outs[-1])
         for k in range(len(branches) - 2, -1, -1):
             sel = index == k
-            res = [cnp.where(sel, a, r) for a, r in zip(outs[k], res)]
-        return tuple(res)
-    in_b = tuple(d is not None for d in dims[1:])
+            res = [cnp.where(cnp.reshape(sel, (n,) + (1,) * (np.ndim(a) - 1)), a, r)
+                   for a, r in zip(outs[k], res)]  # fmt: skip
+        return tuple(batching.BatchTracer(trace, r, 0) for r in res)
     out_b = [any(col) for col in zip(*(_out_batched(_deps(b), in_b) for b in branches))]
     key = ("vmap", in_b, trace.size, trace.axis_name, tuple(id(b) for b in branches))
     bb = branches[0].derive(key, lambda: tuple(
@@ -909,19 +1046,30 @@ def _cond_vjp(branches: tuple, diff: tuple) -> tuple:
     return tuple(fwd), tuple(bwd), floats
 
 
-def _cond_reverse(trace: reverse.ReverseTrace, args: tuple, params: dict) -> Any:
+def _cond_fwd(vals: list, params: dict, diff: tuple) -> tuple:
+    """Reverse mode's forward pass of a cond: (outputs, the node's params, its saved
+    values)."""
     branches = params["branches"]
-    vals, parents = _own(trace, args)
-    diff = tuple(i for i, p in enumerate(parents[1:]) if p is not None)
-    if not diff:
-        return trace.wrap_all(bind(P.cond_p, *vals, **params), P.cond_p)
     key = ("vjp", diff, tuple(id(b) for b in branches))
     fwd, bwd, floats = branches[0].derive(key, lambda: _cond_vjp(branches, diff))
     res = bind(P.cond_p, *vals, branches=fwd)
     k = len(branches[0].outvars)
-    return _record(trace, P.cond_p, {"bwd": bwd, "n": len(args) - 1, "diff": diff,
-                                     "floats": tuple(floats)},
-                   parents[1:], vals, res[:k], (vals[0], *res[k:]))  # fmt: skip
+    return res[:k], {"bwd": bwd, "n": len(vals) - 1, "diff": diff,
+                     "floats": tuple(floats)}, (vals[0], *res[k:])  # fmt: skip
+
+
+def _cond_reverse(trace: reverse.ReverseTrace, args: tuple, params: dict) -> Any:
+    vals, parents = _own(trace, args)
+    diff = tuple(i for i, p in enumerate(parents[1:]) if p is not None)
+    if not diff:
+        return trace.wrap_all(bind(P.cond_p, *vals, **params), P.cond_p)
+    outs, node, saved = _cond_fwd(vals, params, diff)
+    return _record(trace, P.cond_p, node, parents[1:], vals, outs, saved)
+
+
+def _cond_keep(vals: list, params: dict) -> tuple:
+    diff = tuple(_floats(params["branches"][0].in_avals))
+    return (P.cond_p, 1, *_cond_fwd(vals, params, diff))
 
 
 def _cond_joint(g: tuple, ans: Any, index: Any, *slots: Any, bwd: tuple, n: int, diff: tuple,
@@ -977,7 +1125,8 @@ def _while_batch(trace: batching.BatchTrace, args: tuple, params: dict) -> Any:
                     body_nconsts=b)  # fmt: skip
         return tuple(trace.wrap(o, 0 if w else None) for o, w in zip(outs, carry_b))
     # the predicate differs between examples: run while any example continues; an example
-    # whose predicate is false keeps its carry (JAX's semantics)
+    # whose predicate is false keeps its carry (JAX's semantics) and stops (its predicate is
+    # carried: evaluated once per step, after the step, as the loop does)
     nk = len(init_b)
     all_b = [True] * nk
 
@@ -985,26 +1134,30 @@ def _while_batch(trace: batching.BatchTrace, args: tuple, params: dict) -> Any:
         c_avals = [_batched(x, size) if f else x for x, f in zip(cond.in_avals[:a], cc_b)]
         b_avals = [_batched(x, size) if f else x for x, f in zip(body.in_avals[:b], bc_b)]
         k_avals = [_batched(x, size) for x in body.out_avals]
+        p_aval = SD((size,), np.dtype(np.bool_))
         vc = _vmapped(cond, cc_b + all_b, None, size, name)
         vb = _vmapped(body, bc_b + all_b, None, size, name)
 
-        def c(*xs: Any) -> tuple:
-            return (cnp.any(vc(*xs)[0]),)
+        def c(p: Any, *carry: Any) -> tuple:
+            return (cnp.any(p),)
 
         def f(*xs: Any) -> tuple:
-            p = vc(*xs[:a], *xs[a + b:])[0]
-            new = vb(*xs[a:])
-            carry = xs[a + b:]
-            return tuple(cnp.where(cnp.reshape(p, (size,) + (1,) * (np.ndim(o) - 1)), o, old)
-                         for o, old in zip(new, carry))  # fmt: skip
+            cc, bc, p, old = xs[:a], xs[a:a + b], xs[a + b], xs[a + b + 1:]
+            new = vb(*bc, *old)
+            carry = tuple(cnp.where(cnp.reshape(p, (size,) + (1,) * (np.ndim(o) - 1)), o, x)
+                          for o, x in zip(new, old))  # fmt: skip
+            return (cnp.logical_and(p, vc(*cc, *carry)[0]), *carry)
 
-        return _internal(c, c_avals + k_avals), _internal(f, c_avals + b_avals + k_avals)
+        return (_internal(c, [p_aval] + k_avals), _internal(f, c_avals + b_avals + [p_aval]
+                                                            + k_avals),
+                _internal(vc, c_avals + k_avals))  # fmt: skip
 
-    cp, bp = body.derive(("vmap-select", tuple(flags), size, name, id(cond)), make)
+    cp, bp, first = body.derive(("vmap-select", tuple(flags), size, name, id(cond)), make)
     init = [_front(trace, v, f, True) for v, f in zip(vals[a + b:], init_b)]
-    outs = bind(P.while_p, *vals[:a], *vals[:a], *vals[a:a + b], *init, cond=cp, body=bp,
-                cond_nconsts=a, body_nconsts=a + b)  # fmt: skip
-    return tuple(batching.BatchTracer(trace, o, 0) for o in outs)
+    p0 = evaluate(first, [*vals[:a], *init])[0]
+    outs = bind(P.while_p, *vals[:a + b], p0, *init, cond=cp, body=bp, cond_nconsts=0,
+                body_nconsts=a + b)  # fmt: skip
+    return tuple(batching.BatchTracer(trace, o, 0) for o in outs[1:])
 
 
 def _checkpoints(avals: Sequence) -> int:
@@ -1014,40 +1167,79 @@ def _checkpoints(avals: Sequence) -> int:
     return k - k % 2
 
 
-def _while_vjp(body: Body, b: int, diff_c: tuple) -> tuple:
+def _while_vjp(body: Body, b: int, diff_c: tuple, cond: Body | None = None,
+               a: int = 0) -> tuple:  # fmt: skip
     """(early, late, float carries) of the body for reverse mode: ``early(*consts, *carry) ->
     (*carry, *residuals)``, ``late(*residuals, *cts of the float carries) -> (*cts of
-    consts[diff_c], *cts of the float carries)``."""
+    consts[diff_c], *cts of the float carries)``. With `cond` (a predicate drawing from a
+    generator the body draws from) a replayed step is the body then the predicate on its
+    result, for its draws (the forward's order): `early` takes the predicate's `a` consts
+    first."""
     fk = _floats(body.out_avals)
-    early, late, floats = _vjp_split(body, tuple(diff_c) + tuple(b + i for i in fk))
+    prog, pre = body, 0
+    if cond is not None:
+        pre = a
+
+        def step(*xs: Any) -> tuple:
+            out = evaluate(body, list(xs[a:]))
+            evaluate(cond, [*xs[:a], *out])  # its draws only: its result is not used
+            return tuple(out)
+
+        prog = _internal(step, list(cond.in_avals[:a]) + list(body.in_avals))
+    early, late, floats = _vjp_split(prog, tuple(pre + i for i in diff_c)
+                                     + tuple(pre + b + i for i in fk))  # fmt: skip
     assert floats == fk
     return Body(early), Body(late), tuple(fk)
 
 
-def _while_reverse(trace: reverse.ReverseTrace, args: tuple, params: dict) -> Any:
+def _cond_in_replay(cond: Body, body: Body) -> bool:
+    """Whether a while loop's replay must run the predicate after each step: it draws from a
+    generator the body draws from (between two steps of the forward)."""
+    mine = _sources(body)
+    return any(any(c is m for m in mine) for c in _sources(cond))
+
+
+def _while_fwd(vals: list, params: dict, diff_c: tuple) -> tuple:
+    """Reverse mode's forward pass of a while loop: (outputs, the node's params, its saved
+    values). The node's operands are the body's consts and the initial carry (the predicate
+    carries no gradient; its consts are saved when the replay runs it)."""
     cond, body = params["cond"], params["body"]
+    a, b = params["cond_nconsts"], params["body_nconsts"]
+    stepped = _cond_in_replay(cond, body)
+    pre = a if stepped else 0
+    early, late, fk = body.derive(("vjp", diff_c, id(cond) if stepped else None),
+                                  lambda: _while_vjp(body, b, diff_c, cond if stepped else None,
+                                                     a))  # fmt: skip
+    nk = len(vals) - a - b
+    k = _checkpoints(body.out_avals)
+    res = bind(P.while_fwd_p, *vals, cond=cond, body=body, cond_nconsts=a, body_nconsts=b,
+               checkpoints=k)  # fmt: skip
+    outs, saved = res[:nk], res[nk:]
+    return outs, {"early": early, "late": late, "nb": b, "nk": nk, "diff_c": diff_c,
+                  "fk": fk, "pre": pre}, (*vals[a - pre:a + b], *saved)  # fmt: skip
+
+
+def _while_reverse(trace: reverse.ReverseTrace, args: tuple, params: dict) -> Any:
     a, b = params["cond_nconsts"], params["body_nconsts"]
     vals, parents = _own(trace, args)
     if all(p is None for p in parents[a:]):
         return trace.wrap_all(bind(P.while_p, *vals, **params), P.while_p)
     diff_c = tuple(i for i in range(b) if parents[a + i] is not None)
-    early, late, fk = body.derive(("vjp", diff_c), lambda: _while_vjp(body, b, diff_c))
-    nk = len(args) - a - b
-    k = _checkpoints(body.out_avals)
-    res = bind(P.while_fwd_p, *vals, cond=cond, body=body, cond_nconsts=a, body_nconsts=b,
-               checkpoints=k)  # fmt: skip
-    outs, saved = res[:nk], res[nk:]
-    # the node's operands: body consts and initial carry (the predicate carries no gradient)
-    return _record(trace, P.while_p, {"early": early, "late": late, "nb": b, "nk": nk,
-                                      "diff_c": diff_c, "fk": fk},
-                   parents[a:], vals, outs, (*vals[a:a + b], *saved))  # fmt: skip
+    outs, node, saved = _while_fwd(vals, params, diff_c)
+    return _record(trace, P.while_p, node, parents[a:], vals, outs, saved)
+
+
+def _while_keep(vals: list, params: dict) -> tuple:
+    b = params["body_nconsts"]
+    diff_c = tuple(i for i in _floats(params["body"].in_avals) if i < b)
+    return (P.while_p, params["cond_nconsts"], *_while_fwd(vals, params, diff_c))
 
 
 def _while_joint(g: tuple, ans: Any, *saved: Any, early: Body, late: Body, nb: int, nk: int,
-                 diff_c: tuple, fk: tuple) -> list:  # fmt: skip
-    consts, rest = saved[:nb], saved[nb:]
+                 diff_c: tuple, fk: tuple, pre: int) -> list:  # fmt: skip
+    consts, rest = saved[:pre + nb], saved[pre + nb:]
     res = bind(P.while_bwd_p, *consts, *rest, *(g[i] for i in fk), early=early, late=late,
-               num_consts=nb, num_carry=nk, num_acc=len(diff_c))  # fmt: skip
+               num_consts=pre + nb, num_carry=nk, num_acc=len(diff_c))  # fmt: skip
     out: list = [None] * (nb + nk)
     for i, c in zip(diff_c, res):
         out[i] = c
@@ -1058,48 +1250,71 @@ def _while_joint(g: tuple, ans: Any, *saved: Any, early: Body, late: Body, nb: i
 
 def _while_fwd_impl(*args: Any, cond: Body, body: Body, cond_nconsts: int, body_nconsts: int,
                     checkpoints: int) -> tuple:  # fmt: skip
-    """The loop, keeping carry checkpoints: checkpoint j is the carry before step j·stride;
-    when the `checkpoints` slots are full, every other one is dropped and the stride doubles."""
+    """The loop, keeping carry checkpoints: checkpoint j is the carry before step j·stride,
+    with the states of the generators the body and the predicate draw from then (the
+    replay of its segment draws what the forward drew); when the `checkpoints` slots are
+    full, every other one is dropped and the stride doubles.
+
+    Where the draws may not come from the generators (a transformation in flight takes
+    them: checkpoint's recomputation gives the values of its first run), the draws of each
+    segment are logged instead (`random.Log`: memory then grows with the trip count)."""
     a, b, K = cond_nconsts, body_nconsts, checkpoints
     cc, bc, carry = args[:a], args[a:a + b], args[a + b:]
     crun, brun, weak = cond.run, body.run, body.weak
     bufs = [np.empty((K, *av.shape), av.dtype) for av in body.out_avals]
+    states = np.empty(K, object)  # per checkpoint: None (no draws), states, or a log segment
+    sources = _loop_sources(cond, body)
+    log = random.Log() if sources and random.taken() else None
     count, stride, t, due = 0, 1, 0, 0
-    while crun(*cc, *carry)[0]:
-        if t == due:
-            if count == K:  # thin: keep the even checkpoints, double the stride
-                for buf in bufs:
-                    buf[:K // 2] = buf[::2]
-                count, stride = K // 2, stride * 2
-            for buf, c in zip(bufs, carry):
-                buf[count] = c
-            count += 1
-            due += stride
-        carry = brun(*bc, *carry)
-        if weak:
-            carry = _unweak(carry, weak)
-        t += 1
+    with random.logging(log) if log is not None else contextlib.nullcontext():
+        while crun(*cc, *carry)[0]:
+            if t == due:
+                if count == K:  # thin: keep the even checkpoints, double the stride
+                    for buf in bufs:
+                        buf[:K // 2] = buf[::2]
+                    if log is not None:  # a log covers two segments now
+                        for j in range(K // 2):
+                            states[j] = log.merge(states[2 * j], states[2 * j + 1])
+                    else:
+                        states[:K // 2] = states[::2]
+                    count, stride = K // 2, stride * 2
+                for buf, c in zip(bufs, carry):
+                    buf[count] = c
+                if log is not None:
+                    states[count] = log.start()
+                elif sources:
+                    states[count] = random.states(sources)
+                count += 1
+                due += stride
+            carry = brun(*bc, *carry)
+            if weak:
+                carry = _unweak(carry, weak)
+            t += 1
     RUNS["while_body"] += t
     RUNS["while_cond"] += t + 1
-    return (*carry, *bufs, np.int64(count), np.int64(stride), np.int64(t))
+    return (*carry, *bufs, np.int64(count), np.int64(stride), np.int64(t), states)
 
 
 def _while_fwd_shape(*avals: SD, cond: Body, body: Body, cond_nconsts: int, body_nconsts: int,
                      checkpoints: int) -> tuple:  # fmt: skip
     outs = body.out_avals
     i64 = SD((), np.int64)
-    return (*outs, *(SD((checkpoints, *x.shape), x.dtype) for x in outs), i64, i64, i64)
+    return (*outs, *(SD((checkpoints, *x.shape), x.dtype) for x in outs), i64, i64, i64,
+            SD((checkpoints,), np.dtype(object)))
 
 
 def _while_bwd_impl(*args: Any, early: Body, late: Body, num_consts: int, num_carry: int,
                     num_acc: int) -> tuple:  # fmt: skip
     """The backward pass of a while loop: for each segment, last first, run the body from
-    its checkpoint keeping the residuals, then the backward program over them in reverse;
-    `late` returns contributions to accumulate (``num_acc``) then the carry's cotangents."""
+    its checkpoint keeping the residuals (drawing from temporary generators restored to the
+    states saved with the checkpoint: the forward's draws again, the real generators left
+    where the forward left them), then the backward program over them in reverse; `late`
+    returns contributions to accumulate (``num_acc``) then the carry's cotangents."""
     nb, nk, na = num_consts, num_carry, num_acc
     consts, bufs = args[:nb], args[nb:nb + nk]
     count, stride, trips = (int(v) for v in args[nb + nk:nb + nk + 3])
-    cts = list(args[nb + nk + 3:])
+    states = args[nb + nk + 3]
+    cts = list(args[nb + nk + _META:])
     erun, lrun = early.run, late.run
     weak = tuple(i for i in early.weak if i < nk)
     cweak = tuple(i for i, x in enumerate(early.in_avals[nb:]) if x.weak_type and not x.shape)
@@ -1110,12 +1325,14 @@ def _while_bwd_impl(*args: Any, early: Body, late: Body, num_consts: int, num_ca
         if cweak:
             carry = _unweak(carry, cweak)
         saved = []
-        for _ in range(start, min(start + stride, trips)):
-            out = erun(*consts, *carry)
-            carry = out[:nk]
-            if weak:
-                carry = _unweak(carry, weak)
-            saved.append(out[nk:])
+        st = states[j]
+        with random.feeding(st) if isinstance(st, dict) else random.replaying(st or ()):
+            for _ in range(start, min(start + stride, trips)):
+                out = erun(*consts, *carry)
+                carry = out[:nk]
+                if weak:
+                    carry = _unweak(carry, weak)
+                saved.append(out[nk:])
         RUNS["while_replay"] += len(saved)
         RUNS["while_backward"] += len(saved)
         while saved:
@@ -1233,12 +1450,12 @@ def _while_bwd_jvp(trace: forward.JVPTrace, args: tuple, params: dict) -> Any:
     ej, lj, fk = early.derive(("bwd-jvp", which_c, id(late)),
                               lambda: _bwd_jvp_programs(early, late, nb, nk, na, which_c))
     bufs = primals[nb:nb + nk]
-    cts = primals[nb + nk + 3:]
+    cts = primals[nb + nk + _META:]
     ns = len(cts)
     res = bind(P.while_bwd_p, *primals[:nb], *(tangents[i] for i in which_c), *bufs,
                *(instantiate(tangents[nb + i], bufs[i]) for i in fk),
-               *primals[nb + nk:nb + nk + 3], *cts,
-               *(instantiate(t, c) for t, c in zip(tangents[nb + nk + 3:], cts)),
+               *primals[nb + nk:nb + nk + _META], *cts,
+               *(instantiate(t, c) for t, c in zip(tangents[nb + nk + _META:], cts)),
                early=ej, late=lj, num_consts=nb + len(which_c), num_carry=nk + len(fk),
                num_acc=2 * na)  # fmt: skip
     acc, tacc = res[:na], res[na:2 * na]
@@ -1275,6 +1492,43 @@ def _per_example(trace: batching.BatchTrace, prim: Any, vals: list, dims: list,
     return tuple(batching.BatchTracer(trace, cnp.stack(list(col)), 0) for col in zip(*results))
 
 
+def _predicated(cond: Body, body: Body, a: int, b: int) -> tuple:
+    """(cond', body') of a while loop carrying its predicate: ``cond'(p, *carry) = p``,
+    ``body'(*cond consts, *body consts, p, *carry) = (cond(new), *new)`` with ``new =
+    body(carry)``: the predicate is evaluated once per step, after it, as the loop does."""
+    def c(p: Any, *carry: Any) -> tuple:
+        return (p,)
+
+    def f(*xs: Any) -> tuple:
+        new = evaluate(body, [*xs[a:a + b], *xs[a + b + 1:]])
+        return (*evaluate(cond, [*xs[:a], *new]), *new)
+
+    p, k_avals = SD((), np.dtype(np.bool_)), list(body.out_avals)
+    return (_internal(c, [p] + k_avals),
+            _internal(f, list(cond.in_avals[:a]) + list(body.in_avals[:b]) + [p] + k_avals))
+
+
+def _while_fwd_per_example(trace: batching.BatchTrace, vals: list, dims: list,
+                           params: dict) -> tuple:  # fmt: skip
+    """A checkpointed while loop whose predicate differs between the examples: the first
+    predicate of every example at once (as the loop over all examples evaluates it), then
+    one loop per example carrying its predicate."""
+    cond, body = params["cond"], params["body"]
+    a, b = params["cond_nconsts"], params["body_nconsts"]
+    size, name = trace.size, trace.axis_name
+    in_b = [d is not None for d in dims[:a]] + [d is not None for d in dims[a + b:]]
+    first = body.derive(("vmap-first", tuple(in_b), size, name, id(cond)),
+                        lambda: _batched_body(cond, in_b, [True], size, name))
+    p0 = evaluate(first, [*vals[:a], *vals[a + b:]])[0]
+    pc, pb = body.derive(("predicated", id(cond)), lambda: _predicated(cond, body, a, b))
+    nk = len(vals) - a - b
+    outs = _per_example(trace, P.while_fwd_p, [*vals[:a + b], p0, *vals[a + b:]],
+                        [*dims[:a + b], 0, *dims[a + b:]],
+                        {**params, "cond": pc, "body": pb, "cond_nconsts": 0,
+                         "body_nconsts": a + b})  # fmt: skip
+    return (*outs[1:nk + 1], *outs[nk + 2:2 * nk + 2], *outs[2 * nk + 2:])
+
+
 def _stacked(trace: batching.BatchTrace, v: Any, batched: bool, want: bool) -> Any:
     """A stack of checkpoints (K, ...) as (K, examples, ...)."""
     if batched:
@@ -1293,7 +1547,7 @@ def _while_fwd_batch(trace: batching.BatchTrace, args: tuple, params: dict) -> A
     carry_b = _carry_batched(_deps(body), bc_b, init_b, [])
     cins = cc_b + carry_b
     if any(_out_batched(_deps(cond), cins)):  # one loop per example
-        return _per_example(trace, P.while_fwd_p, vals, dims, params)
+        return _while_fwd_per_example(trace, vals, dims, params)
     size, name = trace.size, trace.axis_name
     key = ("vmap", tuple(flags), tuple(carry_b), size, name, id(cond))
     cp, bp = body.derive(key, lambda: (
@@ -1312,9 +1566,9 @@ def _while_bwd_batch(trace: batching.BatchTrace, args: tuple, params: dict) -> A
     nb, nk, na = params["num_consts"], params["num_carry"], params["num_acc"]
     vals, dims = trace.unpack(args, front=True)
     flags = [d is not None for d in dims]
-    if any(flags[nb + nk:nb + nk + 3]):  # the examples' loops differ: one per example
+    if any(flags[nb + nk:nb + nk + _META]):  # the examples' loops differ: one per example
         return _per_example(trace, P.while_bwd_p, vals, dims, params)
-    c_b, k_b, s_b = flags[:nb], flags[nb:nb + nk], flags[nb + nk + 3:]
+    c_b, k_b, s_b = flags[:nb], flags[nb:nb + nk], flags[nb + nk + _META:]
     e_deps, l_deps = _deps(early), _deps(late)
     carry_b = _carry_batched(e_deps, c_b, k_b, [])
     res_b = _out_batched(e_deps, c_b + carry_b)[nk:]
@@ -1326,8 +1580,8 @@ def _while_bwd_batch(trace: batching.BatchTrace, args: tuple, params: dict) -> A
         _batched_body(early, c_b + carry_b, carry_b + res_b, size, name),
         _batched_body(late, res_b + ct_b, acc_b + ct_b, size, name)))
     bufs = [_stacked(trace, v, f, w) for v, f, w in zip(vals[nb:nb + nk], k_b, carry_b)]
-    cts = [_front(trace, v, f, w) for v, f, w in zip(vals[nb + nk + 3:], s_b, ct_b)]
-    outs = bind(P.while_bwd_p, *vals[:nb], *bufs, *vals[nb + nk:nb + nk + 3], *cts,
+    cts = [_front(trace, v, f, w) for v, f, w in zip(vals[nb + nk + _META:], s_b, ct_b)]
+    outs = bind(P.while_bwd_p, *vals[:nb], *bufs, *vals[nb + nk:nb + nk + _META], *cts,
                 **{**params, "early": ep, "late": lp})  # fmt: skip
     return tuple(trace.wrap(o, 0 if w else None) for o, w in zip(outs, acc_b + ct_b))
 
@@ -1408,14 +1662,16 @@ def _scan_vjp(body: Body, nc: int, nk: int, diff_c: tuple, diff_x: tuple) -> tup
     early, late, floats = _vjp_split(body, diff)
     nout = len(body.outvars)
     res = early.outvars[nout:]
+    # what changes from step to step: what reads the carry or xs, and every draw (its
+    # operands do not change, but it draws anew at each step: never hoisted)
     variant = set(early.invars[nc:])
     for e in early.eqns:
-        if any(isinstance(v, Var) and v in variant for v in e.invars):
+        if has_effects(e) or any(isinstance(v, Var) and v in variant for v in e.invars):
             variant.update(e.outvars)
     inv = [j for j, v in enumerate(res) if not (isinstance(v, Var) and v in variant)]
     var = [j for j in range(len(res)) if j not in inv]
-    inv_prog = dce(Program(early.invars[:nc], early.eqns, [res[j] for j in inv],
-                           early.constvars, early.consts))  # fmt: skip
+    inv_prog = _pure(Program(early.invars[:nc], early.eqns, [res[j] for j in inv],
+                             early.constvars, early.consts))  # fmt: skip
     fwd = Body(dce(early.replace(outvars=early.outvars[:nout] + [res[j] for j in var])))
     fy = [j for j in floats if j >= nk]
     ndc, nfk = len(diff_c), len(fk)
@@ -1444,26 +1700,40 @@ def _scan_vjp(body: Body, nc: int, nk: int, diff_c: tuple, diff_x: tuple) -> tup
     return fwd, Body(inv_prog), back, tuple(fk), tuple(fy), ninv
 
 
-def _scan_reverse(trace: reverse.ReverseTrace, args: tuple, params: dict) -> Any:
+def _scan_fwd(vals: list, params: dict, diff_c: tuple, diff_x: tuple) -> tuple:
+    """Reverse mode's forward pass of a scan: (outputs, the node's params, its saved values:
+    the loop-invariant residuals, then the stacked per-step ones)."""
     body, nc, nk = params["body"], params["num_consts"], params["num_carry"]
-    vals, parents = _own(trace, args)
-    if all(p is None for p in parents):
-        return trace.wrap_all(bind(P.scan_p, *vals, **params), P.scan_p)
-    n = len(args)
-    diff_c = tuple(i for i in range(nc) if parents[i] is not None)
-    diff_x = tuple(i for i in range(nc + nk, n) if parents[i] is not None)
     fwd, inv_prog, back, fk, fy, ninv = body.derive(
         ("vjp", diff_c, diff_x), lambda: _scan_vjp(body, nc, nk, diff_c, diff_x))
     res = bind(P.scan_p, *vals, **{**params, "body": fwd})
     nout = len(body.outvars)
     inv = evaluate(inv_prog, vals[:nc])
     avals = [SD(body.in_avals[i].shape, body.in_avals[i].dtype) for i in diff_c]
-    return _record(trace, P.scan_p, {"back": back, "n": n, "nc": nc, "nk": nk,
-                                     "diff_c": diff_c, "diff_x": diff_x, "fk": fk, "fy": fy,
-                                     "ninv": ninv, "acc": tuple(avals),
-                                     "length": params["length"],
-                                     "reverse": params["reverse"]},
-                   parents, vals, res[:nout], (*inv, *res[nout:]))  # fmt: skip
+    return res[:nout], {"back": back, "n": len(vals), "nc": nc, "nk": nk, "diff_c": diff_c,
+                        "diff_x": diff_x, "fk": fk, "fy": fy, "ninv": ninv,
+                        "acc": tuple(avals), "length": params["length"],
+                        "reverse": params["reverse"]}, (*inv, *res[nout:])  # fmt: skip
+
+
+def _scan_reverse(trace: reverse.ReverseTrace, args: tuple, params: dict) -> Any:
+    nc, nk = params["num_consts"], params["num_carry"]
+    vals, parents = _own(trace, args)
+    if all(p is None for p in parents):
+        return trace.wrap_all(bind(P.scan_p, *vals, **params), P.scan_p)
+    n = len(args)
+    diff_c = tuple(i for i in range(nc) if parents[i] is not None)
+    diff_x = tuple(i for i in range(nc + nk, n) if parents[i] is not None)
+    outs, node, saved = _scan_fwd(vals, params, diff_c, diff_x)
+    return _record(trace, P.scan_p, node, parents, vals, outs, saved)
+
+
+def _scan_keep(vals: list, params: dict) -> tuple:
+    nc, nk = params["num_consts"], params["num_carry"]
+    fl = _floats(params["body"].in_avals)
+    diff_c = tuple(i for i in fl if i < nc)
+    diff_x = tuple(i for i in fl if i >= nc + nk)
+    return (P.scan_p, 0, *_scan_fwd(vals, params, diff_c, diff_x))
 
 
 def _scan_joint(g: tuple, ans: Any, *saved: Any, back: Body, n: int, nc: int, nk: int,
@@ -1510,6 +1780,11 @@ forward.process_rules[P.scan_p] = _scan_jvp
 batching.process_rules[P.scan_p] = _scan_batch
 reverse.process_rules[P.scan_p] = _scan_reverse
 vjp_rules[P.scan_p] = VJP(joint=_scan_joint)
+
+# under checkpoint, a loop or cond that draws runs its reverse mode's forward pass once (its
+# draws once) and the recomputation records the node over what it kept (transforms/checkpoint.py)
+for _p, _keep in ((P.cond_p, _cond_keep), (P.while_p, _while_keep), (P.scan_p, _scan_keep)):
+    checkpoint.whole[_p] = (_programs_draw, _kept(_keep), _replay_kept)
 
 forward.process_rules[P.while_fwd_p] = _while_fwd_jvp
 forward.process_rules[P.while_bwd_p] = _while_bwd_jvp

@@ -368,7 +368,12 @@ def _vjp_batch(trace: batching.BatchTrace, args: tuple, params: dict) -> Any:
 
 
 def _inline(trace: Any, args: tuple, params: dict) -> Any:
-    return tuple(params["call"].fun(*args))
+    """Staged: the function's body inlined, or, in a program that transformations will
+    derive from (jit), the call itself, so its rule is what they differentiate."""
+    if trace.inline:
+        return tuple(params["call"].fun(*args))
+    return trace._record(P.custom_vjp_call_p if isinstance(params["call"], CustomVJPCall)
+                         else P.custom_jvp_call_p, args, params)  # fmt: skip
 
 
 def _vjp_shape(*avals: Any, call: _Call) -> tuple:

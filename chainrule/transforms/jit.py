@@ -32,7 +32,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from chainrule.compiler.codegen import Executable, StaleConstant, lower
-from chainrule.compiler.passes import Stats, optimize, split
+from chainrule.compiler.passes import Stats, has_effects, optimize, split
 from chainrule.core import config
 from chainrule.core import primitives as P
 from chainrule.core.avals import ShapeDtypeStruct
@@ -70,11 +70,12 @@ class JitCall:
         self.fuse = fuse
         self.stats = Stats()
         self.program = optimize(program, self.stats)
-        self.draws = any(e.prim is P.random_p for e in self.program.eqns)
-        self.exe: Executable = lower(self.program, name, fuse, config.debug_nans)
+        self.draws = any(has_effects(e) for e in self.program.eqns)  # loops' bodies too
+        runnable = _inlined(self.program, self.stats)  # custom rules matter only to derive
+        self.exe: Executable = lower(runnable, name, fuse, config.debug_nans)
         self.exe_donating: Executable | None = None  # the same, writing into donated inputs
         if donate:
-            exe = lower(self.program, name, fuse, config.debug_nans, donate)
+            exe = lower(runnable, name, fuse, config.debug_nans, donate)
             self.exe_donating = exe if exe.donated else None
         self.out_avals = tuple(v.aval for v in self.program.outvars)
         self.derived: dict = {}
@@ -110,9 +111,22 @@ class JitCall:
         return f"<jit {self.name}>"
 
 
+_CALLS = (P.custom_vjp_call_p, P.custom_jvp_call_p)
+
+
+def _inlined(program: Program, stats: Stats) -> Program:
+    """`program` with the calls of functions with custom rules replaced by their bodies (what
+    runs; the rules are what transformations derive from `program`)."""
+    if not any(e.prim in _CALLS for e in program.eqns):
+        return program
+    inlined, _ = staging.stage(lambda *xs: tuple(evaluate(program, xs)), program.in_avals,
+                               "jit", dynamic=True)  # fmt: skip
+    return optimize(inlined, stats)
+
+
 def _stage_call(fun: Callable, avals: Sequence[ShapeDtypeStruct], name: str,
                 fuse: bool) -> JitCall:  # fmt: skip
-    program, _ = staging.stage(fun, avals, "jit", dynamic=True)
+    program, _ = staging.stage(fun, avals, "jit", dynamic=True, inline=False)
     return JitCall(program, name, fuse)
 
 
@@ -165,7 +179,7 @@ def _vjp_programs(call: JitCall, diff: tuple) -> tuple[JitCall, JitCall, list]:
         return (*outs, *pullback(tuple(cts)))
 
     avals = [v.aval for v in prog.invars] + [call.out_avals[i] for i in floats]
-    program, _ = staging.stage(joint, avals, "jit", dynamic=True)
+    program, _ = staging.stage(joint, avals, "jit", dynamic=True, inline=False)
     early, late = split(program, [False] * n + [True] * len(floats),
                         [False] * k + [True] * len(diff))  # fmt: skip
     return (JitCall(early, call.name + "_fwd", call.fuse),
@@ -530,8 +544,16 @@ class Jitted:
             xs_in: list = []
             name = _name(fun)
             names = self._arg_names(tree, statics, len(avals))
-            program, _ = staging.stage(_keep_inputs(flat, xs_in), avals, "jit", dynamic=True,
-                                       user_fun=fun, arg_names=names)  # fmt: skip
+            locked: list = []  # the arguments, read-only while the function is staged (the
+            for x in leaves:  # program reads them when it runs, after the body ran)
+                if type(x) is np.ndarray:
+                    reverse._lock(x, locked)
+            try:
+                program, _ = staging.stage(_keep_inputs(flat, xs_in), avals, "jit",
+                                           dynamic=True, user_fun=fun, arg_names=names,
+                                           inline=False)  # fmt: skip
+            finally:
+                reverse.unlock(locked)
             out_tree, mutated = box[0]
             _check_outputs(program, name)
             captured = []

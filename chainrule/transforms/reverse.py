@@ -27,7 +27,7 @@ from chainrule.core import primitives as P
 from chainrule.core.avals import ShapeDtypeStruct
 from chainrule.core.pytree import _LEAF, tree_flatten, tree_map, tree_unflatten
 from chainrule.core.trace import (
-    Primitive, Trace, Tracer, bind, bind_with, end_trace, full, new_trace,
+    Primitive, Trace, Tracer, _state, bind, bind_with, end_trace, full, new_trace,
 )
 from chainrule.rules.vjp import vjp_rules
 
@@ -127,7 +127,10 @@ def save_mask(prim: Primitive, n: int, bits: int) -> tuple:
 
 def protect(trace: Any, v: np.ndarray) -> np.ndarray:
     """A copy of `v` as it is now, shared by the saves of the same unchanged array within
-    `trace` (whose `copies` dict maps id(array) -> (array, copy))."""
+    `trace` (whose `copies` dict maps id(array) -> (array, copy)). While a program is staged
+    (jit), the array itself: the program reads it by reference, and staging guards it."""
+    if _state.staging:
+        return v
     if trace.copies is None:
         trace.copies = {}
     hit = trace.copies.get(id(v))
@@ -640,8 +643,9 @@ def grad_call(fun: Callable, args: tuple, nums: tuple, has_aux: bool, what: str,
             end_trace(trace)
         return _finish_grad(trace, out, leaves_of, has_aux, what, holomorphic, elementwise)
     finally:
-        for v in reversed(locked):  # bases first: a view can be writeable only if they are
-            v.flags.writeable = True
+        if trace.alive:  # refused before the function ran (an integer argument)
+            end_trace(trace)
+        unlock(locked)
 
 
 _LOCK_MIN = 8192  # bytes: smaller arrays are copied (cheaper than flipping their flags)
@@ -656,6 +660,21 @@ def _guard(v: Any, locked: list) -> Any:
             return v
         return v.copy()
     return v
+
+
+def unlock(locked: list) -> None:
+    """Make the arrays `_lock` locked writeable again: bases first (a view can be writeable
+    only if the arrays it views are)."""
+
+    def depth(v: Any) -> int:
+        n = 0
+        while type(v.base) is np.ndarray:
+            v, n = v.base, n + 1
+        return n
+
+    for v in sorted(locked, key=depth):
+        v.flags.writeable = True
+    locked.clear()
 
 
 def _lock(v: Any, locked: list) -> None:

@@ -27,10 +27,11 @@ from chainrule.core.avals import ShapeDtypeStruct, aval_of
 from chainrule.core.errors import concretization_error, where
 from chainrule.core.ir import LITERAL_TYPES, Eqn, Lit, Program, Var, evaluate
 from chainrule.core.pytree import tree_flatten, tree_map, tree_unflatten
+from chainrule.core import axes
 from chainrule.core import primitives as P
 from chainrule.core.trace import Primitive, Trace, Tracer, _state, bind, end_trace, new_trace
 from chainrule.rules.shape import shape_rules
-from chainrule.transforms.reverse import protect
+from chainrule.transforms.reverse import _LOCK_MIN, _lock, _same_bits, protect, unlock
 
 __all__ = ["StagingTrace", "StagingTracer", "eval_shape", "evaluate", "make_graph", "stage"]
 
@@ -68,7 +69,7 @@ class StagingTrace(Trace):
     """Records equations; its tracers have abstract values only."""
 
     __slots__ = ("eqns", "keep", "copies", "constvars", "consts", "seen", "captured", "lines",
-                 "arg_names")
+                 "arg_names", "inline", "snaps", "fixed", "locked")
     # `full` is offered to the engine while the trace is on `_state.staging` (`dynamic`)
 
     def __init__(self, level: int, name: str = "eval_shape", fun: Any = None, keep: bool = False,
@@ -77,12 +78,16 @@ class StagingTrace(Trace):
         self.eqns: list[Eqn] = []
         self.keep = keep  # the program outlives the call: arrays are copied into it now
         self.copies: dict | None = None
-        self.constvars: dict[int, Var] = {}  # id(array or foreign tracer) -> its variable
-        self.consts: list = []  # the values of the constant variables, in order
+        self.constvars: dict[int, Var] = {}  # id(array or foreign tracer) -> its variable now
+        self.consts: list = []  # (constant variable, the value it reads), in order
         self.seen: list = []  # the objects the constants stand for
         self.captured = False  # a tracer of an enclosing transformation is a constant
         self.lines = lines  # record the user's line of each equation
         self.arg_names: dict = {}  # Var of an argument -> how to name it in errors
+        self.inline = True  # functions with custom rules inlined (jit keeps their calls)
+        self.snaps: dict = {}  # id(small captured array) -> its values when last used
+        self.fixed: dict = {}  # constant variable -> the values it keeps (changed while staged)
+        self.locked: list = []  # large captured arrays, read-only while staging
 
     def _over_ours(self, a: Any) -> bool:
         v = getattr(a, "_value", None)
@@ -112,15 +117,40 @@ class StagingTrace(Trace):
             return Lit(a)
         key = id(a)
         v = self.constvars.get(key)
+        if v is not None and key in self.snaps and not _same_bits(self.snaps[key], a):
+            # changed since its last use while the function was staged (a scratch buffer
+            # refilled): the earlier uses keep the values they saw, this one gets its own
+            self.fixed[v] = self.snaps.pop(key)
+            v = None
         if v is None:
             self.seen.append(a)  # keeps `a` alive, so its id stays its own
             if isinstance(a, Tracer):
                 self.captured = True
             elif self.keep and type(a) is np.ndarray:
                 a = protect(self, a)
+            elif self.lines and type(a) is np.ndarray:
+                self.guard(key, a)
             v = self.constvars[key] = Var(a.aval if isinstance(a, Tracer) else aval_of(a))
-            self.consts.append(a)
+            self.consts.append((v, a))
         return v
+
+    def guard(self, key: int, a: np.ndarray) -> None:
+        """A captured array, read by reference when the program runs, is kept from changing
+        unseen while the function is staged: a large one is locked read-only, a small one
+        compared with its values at each use."""
+        if a.nbytes >= _LOCK_MIN:
+            _lock(a, self.locked)
+        else:
+            self.snaps[key] = np.array(a, copy=True)
+
+    def release(self) -> None:
+        """After staging: unlock what `guard` locked; a small array changed after its last
+        use keeps, in the program, the values its uses saw."""
+        unlock(self.locked)
+        now = {id(a): a for _, a in self.consts}
+        for key, snap in self.snaps.items():
+            if not _same_bits(snap, now[key]):
+                self.fixed[self.constvars[key]] = snap
 
     def process_primitive(self, prim: Primitive, args: tuple, params: dict) -> Any:
         for a in args:  # a Tensor over one of our tracers (jit of Tensors) beside a tracer
@@ -135,6 +165,22 @@ class StagingTrace(Trace):
     def _stage(self, prim: Primitive, args: tuple, params: dict) -> Any:
         if prim in process_rules:
             return process_rules[prim](self, args, params)
+        if prim in P.COLLECTIVES and self._axis_inside(params.get("axis_name")):
+            return prim.impl(*args, **params)  # the vmap inside the program takes it
+        return self._record(prim, args, params)
+
+    def _axis_inside(self, name: Any) -> bool:
+        """Whether the axis `name` belongs to a transformation started inside this one (a
+        vmap within the staged function), which must see the collective."""
+        for n in axes.names(name):
+            for frame in reversed(axes._frames.stack):
+                if frame.name == n:
+                    h = frame.handler
+                    return isinstance(h, Trace) and h.level > self.level
+        return False
+
+    def _record(self, prim: Primitive, args: tuple, params: dict) -> Any:
+        """Record the equation `prim(*args, **params)`: its results' tracers."""
         invars = [self.operand(a) for a in args]
         out_aval = shape_rules[prim](*[v.aval for v in invars], **params)
         line = where() if self.lines else ""
@@ -149,7 +195,8 @@ class StagingTrace(Trace):
     def to_program(self, inputs: Sequence[StagingTracer], outputs: Sequence[Any]) -> Program:
         outvars = [self.operand(o) for o in outputs]
         return Program([t.var for t in inputs], list(self.eqns), outvars,
-                       list(self.constvars.values()), list(self.consts))  # fmt: skip
+                       [v for v, _ in self.consts],
+                       [self.fixed.get(v, a) for v, a in self.consts])  # fmt: skip
 
 
 def _abstract(x: Any) -> ShapeDtypeStruct:
@@ -180,23 +227,28 @@ def eval_shape(fun: Callable, *args: Any, **kwargs: Any) -> Any:
 
 
 def stage(fun: Callable, avals: Sequence[ShapeDtypeStruct], name: str = "stage",
-          dynamic: bool = False, user_fun: Any = None,
-          arg_names: Sequence[str] = ()) -> tuple[Program, Any]:  # fmt: skip
+          dynamic: bool = False, user_fun: Any = None, arg_names: Sequence[str] = (),
+          inline: bool = True) -> tuple[Program, Any]:  # fmt: skip
     """Stage `fun` applied to abstract arguments: (program, output pytree structure).
 
     `dynamic`: the program is compiled (jit, make_graph): the engine's own constants (a
     gradient's seed) are staged too, and each equation records the user's line. Errors name
     `user_fun` and, for a traced argument used where a value is needed, its entry of
-    `arg_names`.
+    `arg_names`. Without `inline`, calls of functions with custom rules stay equations
+    (for the programs that transformations derive from).
     """
     trace = new_trace(StagingTrace, name, user_fun or fun, False, dynamic)
+    trace.inline = inline
     if dynamic:
         _state.staging.append(trace)
     try:
         tracers = [trace.new_arg(a) for a in avals]
         for t, n in zip(tracers, arg_names):
             trace.arg_names[t.var] = n
-        leaves, tree = tree_flatten(fun(*tracers))
+        try:
+            leaves, tree = tree_flatten(fun(*tracers))
+        finally:
+            trace.release()
         return trace.to_program(tracers, leaves), tree
     finally:
         if dynamic:
