@@ -1027,3 +1027,21 @@ def test_vmap_and_jvp_with_pytrees_and_namedtuple_output():
     J = cr.jacrev(lambda p: _model(p, D0))(P0)
     assert type(J) is Out and type(J.loss) is Params
     np.testing.assert_allclose(J.loss.w, _model_grads(P0, D0)[0].w, rtol=1e-13)
+
+
+def test_checkpoint_with_boolean_steps_and_constants_replays_the_same_operations():
+    """The first run and the recomputation follow the same operations: a comparison's or a
+    stop_gradient's result carries no derivative in either, so the constants the function
+    combines line up (they were substituted into the wrong operations: a wrong gradient)."""
+    W = np.array([2.0, 3.0])
+
+    def f(x):
+        mask = (x > 0) & (x < 1)
+        scale = cnp.astype(cr.stop_gradient(x) > 1, float)
+        return cnp.where(mask, x * W, x) * W + scale * x * W
+
+    x = np.array([0.5, 2.0])
+    want = cr.grad(lambda x: cnp.sum(f(x)))(x)
+    np.testing.assert_array_equal(cr.grad(lambda x: cnp.sum(cr.checkpoint(f)(x)))(x), want)
+    g = cr.checkpoint(lambda x, n: cnp.sum(x[:n] * W[:n]))
+    np.testing.assert_array_equal(cr.grad(lambda x: g(x, 2))(x), W)

@@ -177,6 +177,8 @@ class _Keep(Trace):
             ans = bind(prim, *vals, **params)
             if self.policy is not None and self.policy(prim, *vals, **params):
                 self.kept.append(ans)
+        if prim.nondiff or prim is P.stop_gradient_p:  # as the recomputation (reverse mode)
+            return ans  # follows no derivative through it, neither does this run
         if prim.multiple_results:
             return tuple(_Kept(self, a) for a in ans)
         return _Kept(self, ans)
@@ -291,7 +293,9 @@ def _forward(call: CheckpointCall, vals: list) -> tuple[tuple, list, tuple, list
     random draws, primitives kept whole)."""
     trace = new_trace(_Keep, "checkpoint", call.fun, call.policy)
     try:
-        outs = call.fun(*[_Kept(trace, v) for v in vals])
+        # the recomputation differentiates the float inputs: those are the ones followed here
+        outs = call.fun(*[_Kept(trace, v) if np.result_type(v).kind in "fc" else v
+                          for v in vals])  # fmt: skip
     finally:
         end_trace(trace)
     outs = tuple(o.val if isinstance(o, _Kept) and o._trace is trace else o for o in outs)
