@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 ARGS   ?=
 # The peers the cross-checks compare against, installed by `make test` under CI=true (a
 # contributor's machine is not made to download them): PyTorch's CPU build, a pinned JAX.
-PEERS  := torch==2.13.0 jax==0.10.2 jaxlib==0.10.2
+PEERS  := torch==2.13.0 jax==0.10.2 jaxlib==0.10.2 optax==0.2.8
 
 .PHONY: demo test bench lint clean
 

@@ -17,7 +17,7 @@ os.environ.setdefault("JAX_ENABLE_X64", "1")  # the cross-checks compare in floa
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 _PEER_SKIP = re.compile(
-    r"could not import '(torch|jax|jaxlib|scipy|sympy|matplotlib|rich)[.']|"
+    r"could not import '(torch|jax|jaxlib|optax|scipy|sympy|matplotlib|rich)[.']|"
     r"(PyTorch|JAX|SciPy|SymPy|Matplotlib) is not installed"
 )
 
