@@ -71,13 +71,15 @@ def dce(program: Program, stats: Stats | None = None) -> Program:
                            consts=[c for _, c in pairs])  # fmt: skip
 
 
-def split(program: Program, unknown: list[bool], late: list[bool]) -> tuple[Program, Program]:
+def split(program: Program, unknown: list[bool], late: list[bool],
+          consts_late: bool = False) -> tuple[Program, Program]:  # fmt: skip
     """Partial evaluation: `program` as ``early(inputs not marked unknown) -> (outputs not
     marked late, residuals)`` then ``late(residuals, inputs marked unknown) -> outputs
     marked late``. An equation goes late when it reads an unknown input (or a late result);
     the residuals are the early values the late program reads. An output marked late that
-    turns out known (a zero derivative) is passed through as a residual. Both programs keep
-    only what they need (`dce`).
+    turns out known (a zero derivative) is passed through as a residual. With `consts_late`,
+    the constants the late program reads are residuals too (their values when the early
+    program ran). Both programs keep only what they need (`dce`).
     """
     dirty = {v for v, u in zip(program.invars, unknown) if u}
     early_eqns, late_eqns = [], []
@@ -92,7 +94,8 @@ def split(program: Program, unknown: list[bool], late: list[bool]) -> tuple[Prog
     seen: set = set()
 
     def need(v: Any) -> None:  # an early value the late program reads
-        if isinstance(v, Var) and v not in dirty and v not in seen and v not in consts:
+        if isinstance(v, Var) and v not in dirty and v not in seen and (
+                consts_late or v not in consts):  # fmt: skip
             seen.add(v)
             residuals.append(v)
 

@@ -199,14 +199,22 @@ def _unweak(vals: Sequence, weak: tuple) -> list:
     return vals
 
 
-def _stage(fun: Callable, avals: Sequence, what: str, user_fun: Any = None) -> tuple:
+def _stage(fun: Callable, avals: Sequence, what: str, user_fun: Any = None,
+           arrays: bool = False) -> tuple:  # fmt: skip
     """Stage `fun` on `avals`: (program, output tree, captured), where the tracers of
-    enclosing transformations `fun` closed over (`captured`) are the program's first inputs."""
+    enclosing transformations `fun` closed over (`captured`) are the program's first inputs.
+    Inside a program being staged (jit), the NumPy arrays it closed over are inputs too
+    (`arrays`): the enclosing program guards them like its own constants (an array changed
+    after its use while the function is staged keeps, for that use, the values it had)."""
     program, tree = staging.stage(fun, list(avals), what, dynamic=True,
                                   user_fun=user_fun or fun)  # fmt: skip
-    moved = [(v, c) for v, c in zip(program.constvars, program.consts) if isinstance(c, Tracer)]
-    kept = [(v, c) for v, c in zip(program.constvars, program.consts)
-            if not isinstance(c, Tracer)]  # fmt: skip
+    outer = arrays and bool(_state.staging)
+
+    def moves(c: Any) -> bool:
+        return isinstance(c, Tracer) or (outer and type(c) is np.ndarray)
+
+    moved = [(v, c) for v, c in zip(program.constvars, program.consts) if moves(c)]
+    kept = [(v, c) for v, c in zip(program.constvars, program.consts) if not moves(c)]
     program = Program([v for v, _ in moved] + program.invars, program.eqns, program.outvars,
                       [v for v, _ in kept], [c for _, c in kept])  # fmt: skip
     return program, tree, [c for _, c in moved]
@@ -343,7 +351,7 @@ def _bind_cond(index: Any, funs: tuple, operands: tuple, what: str, names: tuple
         def flat(*xs: Any, fn: Callable = fn) -> Any:
             return fn(*tree_unflatten(in_tree, list(xs)))
 
-        staged.append(_stage(flat, avals, what, fn))
+        staged.append(_stage(flat, avals, what, fn, arrays=True))
     trees = [t for _, t, _ in staged]
     for k in range(1, len(funs)):
         if trees[k] != trees[0]:
@@ -457,14 +465,14 @@ def _bind_while(cond_fun: Callable, body_fun: Callable, val: Any) -> Any:
         return tuple(_cast_outputs(ol, casts))
 
     for _ in range(3):
-        bp, _, bcap = _stage(b_flat, avals, "while_loop", body_fun)
+        bp, _, bcap = _stage(b_flat, avals, "while_loop", body_fun, arrays=True)
         new, more = _fit_carry(avals, bp.out_avals, "while_loop", "body_fun")
         if new == avals and not more:
             break
         leaves = [_as(x, a) if a != b else x for x, a, b in zip(leaves, new, avals)]
         avals = new
         casts.update(more)
-    cp, ctree, ccap = _stage(c_flat, avals, "while_loop", cond_fun)
+    cp, ctree, ccap = _stage(c_flat, avals, "while_loop", cond_fun, arrays=True)
     if len(cp.outvars) != 1 or ctree != tree_flatten(0)[1]:
         raise TypeError(f"while_loop: cond_fun must return a boolean scalar, got {ctree}")
     a = cp.out_avals[0]
@@ -624,7 +632,7 @@ def _bind_scan(f, c_leaves, c_tree, xs, x_leaves, x_tree, length, reverse) -> tu
         return (*_cast_outputs(cl, casts), *yl)
 
     for _ in range(3):
-        body, _, cap = _stage(flat, c_avals + x_avals, "scan", f)
+        body, _, cap = _stage(flat, c_avals + x_avals, "scan", f, arrays=True)
         new, more = _fit_carry(c_avals, body.out_avals[:nk], "scan", "f")
         if new == c_avals and not more:
             break

@@ -181,7 +181,7 @@ def _vjp_programs(call: JitCall, diff: tuple) -> tuple[JitCall, JitCall, list]:
     avals = [v.aval for v in prog.invars] + [call.out_avals[i] for i in floats]
     program, _ = staging.stage(joint, avals, "jit", dynamic=True, inline=False)
     early, late = split(program, [False] * n + [True] * len(floats),
-                        [False] * k + [True] * len(diff))  # fmt: skip
+                        [False] * k + [True] * len(diff), consts_late=True)  # fmt: skip
     return (JitCall(early, call.name + "_fwd", call.fuse),
             JitCall(late, call.name + "_bwd", call.fuse), floats)
 
@@ -203,6 +203,12 @@ def _reverse(trace: reverse.ReverseTrace, args: tuple, params: dict) -> Any:
                         tuple(np.result_type(o) for o in outs))  # fmt: skip
     saved = [trace.protect(v) if type(v) is np.ndarray and p is None else v
              for v, p in zip(vals, parents)]  # fmt: skip
+    # a residual that is an input or a constant of the program: its values now (the backward
+    # program must not see a change made after this)
+    protected = {id(v): s for v, s in zip(vals, saved)}
+    consts = {id(c) for c in fwd.program.consts if type(c) is np.ndarray}
+    residuals = [protected.get(id(r)) if id(r) in protected else
+                 trace.protect(r) if id(r) in consts else r for r in residuals]  # fmt: skip
     node.saved = (None, *saved, *residuals)
     node.versions = reverse.own_versions(trace, args) or None
     return tuple(

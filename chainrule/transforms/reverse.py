@@ -127,10 +127,11 @@ def save_mask(prim: Primitive, n: int, bits: int) -> tuple:
 
 def protect(trace: Any, v: np.ndarray) -> np.ndarray:
     """A copy of `v` as it is now, shared by the saves of the same unchanged array within
-    `trace` (whose `copies` dict maps id(array) -> (array, copy)). While a program is staged
-    (jit), the array itself: the program reads it by reference, and staging guards it."""
-    if _state.staging:
-        return v
+    `trace` (whose `copies` dict maps id(array) -> (array, copy)). Inside a program being
+    staged (jit), the constant is staged now: what the program reads is what it holds now."""
+    staging = _state.staging
+    if staging and trace.level > staging[-1].level:
+        return staging[-1].constant(v)
     if trace.copies is None:
         trace.copies = {}
     hit = trace.copies.get(id(v))

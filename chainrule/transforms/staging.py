@@ -134,6 +134,12 @@ class StagingTrace(Trace):
             self.consts.append((v, a))
         return v
 
+    def constant(self, a: Any) -> StagingTracer:
+        """A tracer for the value `a` holds now (a constant saved for later: its later uses
+        read these values even if `a` changes in between)."""
+        v = self.operand(a)
+        return StagingTracer(self, v.aval, v)
+
     def guard(self, key: int, a: np.ndarray) -> None:
         """A captured array, read by reference when the program runs, is kept from changing
         unseen while the function is staged: a large one is locked read-only, a small one
