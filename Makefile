@@ -8,7 +8,7 @@ ARGS   ?=
 # contributor's machine is not made to download them): PyTorch's CPU build, a pinned JAX.
 PEERS  := torch==2.13.0 jax==0.10.2 jaxlib==0.10.2 optax==0.2.8
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test test-jit bench lint clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ demo: $(VENV)/.demo
 test: $(VENV)/.dev $(if $(filter true,$(CI)),$(VENV)/.peers)
 	$(PY) -m ruff check chainrule tests benchmarks
 	$(PY) -m pytest -n 2 chainrule tests
+
+# the functional tests again, with the transformations jitted (tests/jit_mode.py)
+test-jit: $(VENV)/.dev $(if $(filter true,$(CI)),$(VENV)/.peers)
+	CHAINRULE_JIT_TESTS=1 $(PY) -m pytest -n 2 -p no:cacheprovider tests
 
 bench: $(VENV)/.bench
 	$(PY) -m benchmarks $(ARGS)
