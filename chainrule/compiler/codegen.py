@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.core import primitives as P
-from chainrule.core.ir import Eqn, Lit, Program, Var
+from chainrule.core.ir import Eqn, Lit, Program, Var, short_name
 from chainrule.compiler import runtime
 from chainrule.compiler.fusion import Group, plan
 from chainrule.core.ops import build_index
@@ -83,12 +83,7 @@ class _Namer:
     def var(self, v: Var) -> str:
         n = self.vars.get(v)
         if n is None:
-            i, s = len(self.vars), ""
-            while True:
-                s = chr(97 + i % 26) + s
-                i //= 26
-                if not i:
-                    break
+            s = short_name(len(self.vars))
             n = self.vars[v] = s + "_" if keyword.iskeyword(s) else s
         return n
 

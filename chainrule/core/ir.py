@@ -123,8 +123,22 @@ class Program:
         return Program(**fields)
 
 
+def short_name(i: int) -> str:
+    """The i-th short name: a, b, ..., z, ba, bb, ...
+
+    >>> short_name(0), short_name(25), short_name(27)
+    ('a', 'z', 'bb')
+    """
+    s = ""
+    while True:
+        s = chr(97 + i % 26) + s
+        i //= 26
+        if not i:
+            return s
+
+
 class _Names:
-    """Short names a, b, ..., z, ba, bb, ... in order of first appearance."""
+    """Short names in order of first appearance."""
 
     def __init__(self) -> None:
         self.names: dict[Var, str] = {}
@@ -132,13 +146,7 @@ class _Names:
     def __call__(self, v: Var) -> str:
         n = self.names.get(v)
         if n is None:
-            i, s = len(self.names), ""
-            while True:
-                s = chr(97 + i % 26) + s
-                i //= 26
-                if not i:
-                    break
-            n = self.names[v] = s
+            n = self.names[v] = short_name(len(self.names))
         return n
 
 

@@ -77,7 +77,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from chainrule.compiler.codegen import lower
-from chainrule.compiler.passes import dce, has_effects, simplify, split
+from chainrule.compiler.passes import dce, has_effects, simplify
 from chainrule.core import config
 from chainrule.core import ops as cnp
 from chainrule.core import primitives as P
@@ -676,37 +676,8 @@ def _floats(avals: Sequence) -> list:
 
 
 def _vjp_split(prog: Program, diff: tuple) -> tuple:
-    """(early, late, floats): ``early(*ins) -> (*outs, *residuals)``, ``late(*residuals,
-    *cotangents of the float outputs) -> cotangents of ins[diff]`` (as jit's reverse mode:
-    the VJP staged as one program, split where the cotangents start to matter)."""
-    n, k = len(prog.invars), len(prog.outvars)
-    floats = _floats(prog.out_avals)
-    others = [i for i in range(k) if i not in floats]
-
-    def joint(*xs: Any) -> tuple:
-        args, cts = list(xs[:n]), xs[n:]
-
-        def f(*d: Any) -> tuple:
-            full_args = list(args)
-            for i, v in zip(diff, d):
-                full_args[i] = v
-            outs = evaluate(prog, full_args)
-            return tuple(outs[i] for i in floats), tuple(outs[i] for i in others)
-
-        fl, pullback, aux = reverse.vjp(f, *[args[i] for i in diff], has_aux=True)
-        outs: list = [None] * k
-        for i, o in zip(floats, fl):
-            outs[i] = o
-        for i, o in zip(others, aux):
-            outs[i] = o
-        return (*outs, *pullback(tuple(cts)))
-
-    avals = list(prog.in_avals) + [prog.out_avals[i] for i in floats]
-    program, _, captured = _stage(joint, avals, "vjp")
-    assert not captured
-    early, late = split(simplify(program), [False] * n + [True] * len(floats),
-                        [False] * k + [True] * len(diff))  # fmt: skip
-    return early, late, floats
+    """(early, late, floats): reverse mode through a body, as jit's (`staging.vjp_split`)."""
+    return staging.vjp_split(prog, diff)
 
 
 def _pure(program: Program) -> Program:

@@ -32,7 +32,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from chainrule.compiler.codegen import Executable, StaleConstant, lower
-from chainrule.compiler.passes import Stats, has_effects, optimize, split
+from chainrule.compiler.passes import Stats, has_effects, optimize
 from chainrule.core import config
 from chainrule.core import primitives as P
 from chainrule.core.avals import ShapeDtypeStruct
@@ -155,33 +155,7 @@ def _vjp_programs(call: JitCall, diff: tuple) -> tuple[JitCall, JitCall, list]:
 
     Made by staging the function's VJP (forward, then backward from symbolic cotangents) as
     one program and splitting it where the cotangents start to matter."""
-    prog = call.program
-    n, k = len(prog.invars), len(call.out_avals)
-    floats = [i for i, a in enumerate(call.out_avals) if a.dtype.kind in "fc"]
-    others = [i for i in range(k) if i not in floats]
-
-    def joint(*xs: Any) -> tuple:
-        args, cts = list(xs[:n]), xs[n:]
-
-        def f(*d: Any) -> tuple:
-            full = list(args)
-            for i, v in zip(diff, d):
-                full[i] = v
-            outs = evaluate(prog, full)
-            return tuple(outs[i] for i in floats), tuple(outs[i] for i in others)
-
-        fl, pullback, aux = reverse.vjp(f, *[args[i] for i in diff], has_aux=True)
-        outs: list = [None] * k
-        for i, o in zip(floats, fl):
-            outs[i] = o
-        for i, o in zip(others, aux):
-            outs[i] = o
-        return (*outs, *pullback(tuple(cts)))
-
-    avals = [v.aval for v in prog.invars] + [call.out_avals[i] for i in floats]
-    program, _ = staging.stage(joint, avals, "jit", dynamic=True, inline=False)
-    early, late = split(program, [False] * n + [True] * len(floats),
-                        [False] * k + [True] * len(diff), consts_late=True)  # fmt: skip
+    early, late, floats = staging.vjp_split(call.program, diff, consts_late=True)
     return (JitCall(early, call.name + "_fwd", call.fuse),
             JitCall(late, call.name + "_bwd", call.fuse), floats)
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from chainrule.core.avals import ShapeDtypeStruct, aval_of
 from chainrule.core.errors import concretization_error, where
+from chainrule.compiler.passes import simplify, split
 from chainrule.core.ir import LITERAL_TYPES, Eqn, Lit, Program, Var, evaluate
 from chainrule.core.pytree import tree_flatten, tree_map, tree_unflatten
 from chainrule.core import axes
@@ -295,3 +296,41 @@ def make_graph(fun: Callable, static_argnums: int | Sequence[int] = ()) -> Calla
         return stage(flat, [_abstract(x) for x in leaves], "make_graph", True)[0]
 
     return staged
+
+
+def vjp_split(prog: Program, diff: tuple, consts_late: bool = False) -> tuple:
+    """(early, late, floats) for reverse mode through a program (jit, loops): ``early(*ins)
+    -> (*outs, *residuals)``, ``late(*residuals, *cotangents of the float outputs) ->
+    cotangents of ins[diff]``. Made by staging the program's VJP (forward, then backward from
+    symbolic cotangents) as one program and splitting it where the cotangents start to
+    matter (`compiler.passes.split`; `consts_late`: the constants the backward reads are
+    residuals, their values at the forward pass)."""
+    from chainrule.transforms import reverse
+
+    n, k = len(prog.invars), len(prog.outvars)
+    floats = [i for i, a in enumerate(prog.out_avals) if a.dtype.kind in "fc"]
+    others = [i for i in range(k) if i not in floats]
+
+    def joint(*xs: Any) -> tuple:
+        args, cts = list(xs[:n]), xs[n:]
+
+        def f(*d: Any) -> tuple:
+            full = list(args)
+            for i, v in zip(diff, d):
+                full[i] = v
+            outs = evaluate(prog, full)
+            return tuple(outs[i] for i in floats), tuple(outs[i] for i in others)
+
+        fl, pullback, aux = reverse.vjp(f, *[args[i] for i in diff], has_aux=True)
+        outs: list = [None] * k
+        for i, o in zip(floats, fl):
+            outs[i] = o
+        for i, o in zip(others, aux):
+            outs[i] = o
+        return (*outs, *pullback(tuple(cts)))
+
+    avals = list(prog.in_avals) + [prog.out_avals[i] for i in floats]
+    program, _ = stage(joint, avals, "vjp", dynamic=True, inline=False)
+    early, late = split(simplify(program), [False] * n + [True] * len(floats),
+                        [False] * k + [True] * len(diff), consts_late)  # fmt: skip
+    return early, late, floats
