@@ -338,6 +338,11 @@ def _donations(program: Program, items: list, last: dict, donate: Sequence[int])
     return taken
 
 
+def _fresh(v: Any) -> Any:
+    """A writeable copy of an array (a NumPy scalar is immutable: itself)."""
+    return v.copy() if type(v) is np.ndarray else v
+
+
 def _results(program: Program, nm: _Namer) -> list:
     """The returned expressions: an output returned twice (merged by CSE) or a broadcast
     (a read-only view) is returned as a fresh copy, as eager code returns it."""
@@ -348,7 +353,7 @@ def _results(program: Program, nm: _Namer) -> list:
         if isinstance(v, Var):
             e = made.get(v)
             if v in seen or (e is not None and e.prim is P.broadcast_to_p):
-                text = f"{nm.obj(np.array, 'array')}({text})"
+                text = f"{nm.obj(_fresh, 'fresh')}({text})"
             seen.add(v)
         out.append(text)
     return out
