@@ -1,6 +1,7 @@
 """Fuzzing the command line's formulas: hostile text never hangs, crashes or runs.
 
-In-process (hypothesis, derandomized, fixed numbers of examples; well under 20 s together):
+In-process (hypothesis, derandomized, fixed numbers of examples; about a second together
+here; no formula may take more than 10 s, a bound against hangs, not a speed target):
 `parse` reads random strings of tokens and the text of random syntax trees built from
 Python's expression grammar (numbers up to 400 digits and floats such as 1e308, names,
 every operator including ``**``, calls of known and unknown functions with wrong numbers of
@@ -219,8 +220,19 @@ def _text(tree: ast.expr) -> str | None:
 # --- the parser, in-process -------------------------------------------------------------------
 
 
+SLOWEST = [0.0]  # the longest time one formula took, in seconds
+
+
 def _check(text: str) -> None:
     """`parse` returns a formula (that evaluates) or raises ExpressionError, nothing else."""
+    start = time.perf_counter()
+    try:
+        _parse_and_evaluate(text)
+    finally:
+        SLOWEST[0] = max(SLOWEST[0], time.perf_counter() - start)
+
+
+def _parse_and_evaluate(text: str) -> None:
     try:
         fun, names = parse(text)
     except ExpressionError as err:
@@ -250,21 +262,21 @@ def _fuzz_syntax_trees(tree):
 
 
 def _fuzz() -> float:
-    """Both fuzzers, once: their time in seconds."""
-    t = time.perf_counter()
+    """Both fuzzers, once: the longest time one formula took, in seconds."""
     SEEN.clear()
+    SLOWEST[0] = 0.0
     _fuzz_token_strings()
     _fuzz_syntax_trees()
-    return time.perf_counter() - t
+    return SLOWEST[0]
 
 
 def test_the_parser_on_random_formulas():
     """600 examples (300 token strings, 300 syntax trees, and the trees' text without
-    blanks), at least 500 different formulas, in 20 s or less."""
-    took = _fuzz()
+    blanks), at least 500 different formulas, none of them taking 10 s (a hang)."""
+    slowest = _fuzz()
     readable = sum(v is not None for v in SEEN.values())
     assert len(SEEN) >= 500 and readable >= 50, (len(SEEN), readable)
-    assert took < 20, took
+    assert slowest < 10, slowest
 
 
 # --- the command line, in subprocesses --------------------------------------------------------
@@ -364,7 +376,6 @@ def _audit_violations(text: str, events: list) -> list:
 def test_the_command_line_on_fuzzed_formulas():
     chosen = _choose()
     assert len(chosen) == 25 and sum(names is not None for _, names in chosen) >= 10
-    t = time.perf_counter()
     for text, names in chosen:
         at = [f"{n}=0.5" for n in names] if names else ["x=0.5"]
         r = _run_cli(["explain", "--at", *at, "--", text])
@@ -383,8 +394,6 @@ def test_the_command_line_on_fuzzed_formulas():
         assert any(ev[0] == "compile" for ev in events) or not text.strip()
         violations = _audit_violations(text, events)
         assert not violations, (text, violations)
-    took = time.perf_counter() - t
-    assert took < 60, took
 
 
 def test_the_audit_policy_catches_eval():

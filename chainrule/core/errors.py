@@ -42,12 +42,23 @@ class UnexpectedTracerError(Exception):
     """
 
 
+_INSIDE: dict = {}  # a code object's file name -> whether it is chainrule's (or Python's own)
+
+
+def _inside(name: str) -> bool:
+    inside = _INSIDE.get(name)
+    if inside is None:
+        inside = _INSIDE[name] = (os.path.abspath(name).startswith(_PACKAGE + os.sep)
+                                  or "<frozen" in name)  # fmt: skip
+    return inside
+
+
 def user_frame() -> tuple[str, int, str] | None:
     """(file, line, function) of the innermost frame outside the chainrule package."""
     f: Any = sys._getframe(1)
     while f is not None:
         name = f.f_code.co_filename
-        if not os.path.abspath(name).startswith(_PACKAGE + os.sep) and "<frozen" not in name:
+        if not _inside(name):
             return name, f.f_lineno, f.f_code.co_name
         f = f.f_back
     return None
