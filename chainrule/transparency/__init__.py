@@ -181,9 +181,16 @@ def explain_node(out: Any) -> Explanation:
 
 def graph_of(fun: Any, *args: Any) -> Graph:
     """The captured graph of `fun(*args)`, of a recorded Tensor, or of a scalar-engine Node."""
+    from chainrule.core.ir import Program
     from chainrule.scalar import Node
     from chainrule.tensor import Tensor
 
+    if isinstance(fun, Program):  # a staged program: run on `args`, or its structure
+        from chainrule.transparency import program
+
+        if not args:
+            return program.structure(fun)
+        return capture(program.as_function(fun), *args, names=program.input_names(fun))
     if isinstance(fun, Tensor):
         return tensor_graph(fun)
     if isinstance(fun, Node):
@@ -191,10 +198,12 @@ def graph_of(fun: Any, *args: Any) -> Graph:
     return capture(fun, *args)
 
 
-def explain(fun: Callable, *args: Any) -> Explanation:
+def explain(fun: Callable, *args: Any) -> Any:
     """The chain rule at work on `fun(*args)`: forward and backward tables. `fun` may also be
-    a recorded Tensor (`t.explain()`; values the graph did not keep show as —) or a node of
-    the scalar engine (`node.explain()`).
+    a recorded Tensor (`t.explain()`; values the graph did not keep show as —), a node of
+    the scalar engine (`node.explain()`), or a staged program (`cr.make_graph`): with
+    arguments it runs on them; without, the forward program and the backward program that
+    grad stages from it are shown side by side (`chainrule.transparency.program`).
 
     >>> import chainrule as cr
     >>> print(cr.explain(lambda x: x ** 3 + x ** 2 - 6 * x + 1, 2.0))  # doctest: +ELLIPSIS
@@ -203,4 +212,10 @@ def explain(fun: Callable, *args: Any) -> Explanation:
     ...
     Result: df/dx = 10
     """
+    from chainrule.core.ir import Program
+
+    if isinstance(fun, Program) and not args:
+        from chainrule.transparency.program import ProgramExplanation
+
+        return ProgramExplanation(fun)
     return Explanation(graph_of(fun, *args))

@@ -62,7 +62,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.transparency.graph import Graph
+from chainrule.transparency.graph import Graph, TypeOnly
 
 __all__ = ["Drawing", "draw"]
 
@@ -213,6 +213,8 @@ def _step_node(graph: Graph, i: int) -> _Node:
     s = graph.steps[i]
     kind = "output" if i == graph.output else "input" if s.op == "input" else "op"
     head = s.name if s.op == "input" else f"{s.name} = {s.label}"
+    if isinstance(s.value, TypeOnly):  # a program drawn without arguments
+        return _Node(f"s{i}", kind, [_cut(head), f"type {s.value}"])
     grad = _num(s.grad)
     if s.grad is None:
         used = any(s.name in t.inputs for t in graph.steps)

@@ -42,6 +42,11 @@ def power_label(base: str, exponent: str) -> str:
     return f"{base} ** {exponent}"
 
 
+class TypeOnly(str):
+    """A step's type ('f64[2]') where its value is not known: a program drawn without
+    arguments."""
+
+
 @dataclass
 class Step:
     """One value of the computation: an input or the result of one operation."""
