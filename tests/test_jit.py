@@ -415,6 +415,32 @@ def test_the_w10_gradient_is_one_fused_group_without_a_broadcast_of_ones():
     assert not any(e.prim.name == "broadcast_to" for e in program.eqns)
 
 
+def test_an_optimiser_step_over_interleaved_leaves_fuses_each_parameter_update():
+    """The update of one leaf and its ``p + u`` are separated by other leaves' steps: each
+    shape keeps its own open group, so each leaf is one group (read once, written once)."""
+    opt = cr.optim.adam(1e-3)
+    params = [np.ones((300, 300), np.float32), np.ones((400, 200), np.float32)]
+    grads = [np.full((300, 300), 0.5, np.float32), np.full((400, 200), -2.0, np.float32)]
+    state = opt.init(params)
+
+    def step(g, s, p):
+        updates, s = opt.update(g, s, p)
+        return cr.optim.apply_updates(p, updates), s
+
+    items = plan(cr.jit(step).lower(grads, state, params).program)
+    groups = [it for it in items if isinstance(it, Group)]
+    assert sorted(g.shape for g in groups) == [(300, 300), (400, 200)]
+    assert all(any(e.prim.name == "add" and e.outvars[0] in g.outputs for e in g.eqns)
+               for g in groups)  # the new parameter is written by the group itself
+    fused, plain = cr.jit(step)(grads, state, params), cr.jit(step, fusion=False)(grads, state,
+                                                                                 params)
+    for a, b in zip(cr.tree_util.tree_leaves(fused), cr.tree_util.tree_leaves(plain)):
+        assert same(a, b)
+    for a, b in zip(cr.tree_util.tree_leaves(fused), cr.tree_util.tree_leaves(step(grads, state,
+                                                                                   params))):
+        assert same(a, b)
+
+
 # --- passes -----------------------------------------------------------------------------------
 
 

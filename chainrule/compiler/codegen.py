@@ -78,7 +78,7 @@ class _Namer:
     def __init__(self) -> None:
         self.vars: dict[Var, str] = {}
         self.ns: dict[str, Any] = {"_Stale": StaleConstant}
-        self.objects: dict[int, str] = {}
+        self.objects: dict[Any, str] = {}
 
     def var(self, v: Var) -> str:
         n = self.vars.get(v)
@@ -87,18 +87,21 @@ class _Namer:
             n = self.vars[v] = s + "_" if keyword.iskeyword(s) else s
         return n
 
-    def obj(self, value: Any, hint: str) -> str:
-        """A name in the namespace bound to `value` (the same name for the same object)."""
-        n = self.objects.get(id(value))
+    def obj(self, value: Any, hint: str, key: Any = None) -> str:
+        """A name in the namespace bound to `value` (the same name for the same object, or
+        for the same `key`: NumPy scalars of the same type and bits)."""
+        if key is None:
+            key = (type(value), value.tobytes()) if isinstance(value, np.generic) else id(value)
+        n = self.objects.get(key)
         if n is None:
             base = "_" + re.sub(r"\W", "_", hint)  # never a variable's name
             n = base
             k = 1
             while n in self.ns:
                 k += 1
-                n = f"{base}{k}"
+                n = f"{base}__{k}"  # _float32_0_9__2, never read as 0.92
             self.ns[n] = value
-            self.objects[id(value)] = n
+            self.objects[key] = n
         return n
 
     def operand(self, v: Any) -> str:
@@ -137,7 +140,8 @@ def _ufunc_args(e: Eqn, nm: _Namer, operand: Any = None) -> list:
             try:  # NumPy converts a weak scalar to the other operands' dtype: do it now
                 with np.errstate(all="raise"):
                     a = np.asarray(v.val, dtype=out)
-                args.append(nm.obj(a, f"{out.name}_{np.asarray(v.val).item()!r}"))
+                args.append(nm.obj(a, f"{out.name}_{np.asarray(v.val).item()!r}",
+                                   key=("0-d", a.dtype.str, a.tobytes())))  # fmt: skip
                 continue
             except (OverflowError, FloatingPointError, ValueError, TypeError):
                 pass  # out of range: NumPy's own handling, at run time

@@ -4,8 +4,11 @@ the blocks run on a thread pool.
 
 A group is a set of equations, in program order, each an elementwise ufunc whose result has
 the group's shape and whose operands have that shape or are scalars, plus whole-array sums
-of its values. The group runs where its last member stands; an equation outside it that
-reads one of its values closes it first. Values read outside the group are written to whole
+of its values; one group is open per shape, so that the steps over one array that other
+arrays' steps interleave with (an optimiser's update, then the parameter's ``p + u``) join
+one group. A group runs where it closes: when an equation outside it reads one of its
+values, or at the program's end (its members move later, never earlier, past equations that
+do not read them). Values read outside the group are written to whole
 arrays (`outputs`); the others live only in per-thread scratch blocks.
 
 >>> import numpy as np, chainrule as cr, chainrule.numpy as cnp
@@ -81,34 +84,37 @@ def plan(program: Program, fuse: bool = True) -> list:
     if not fuse:
         return list(program.eqns)
     items: list = []
-    group: Group | None = None
-    readers: dict = {}  # Var -> number of reads after the program's equations (filled below)
-    for e in program.eqns:
-        for v in e.invars:
-            if isinstance(v, Var):
-                readers[v] = readers.get(v, 0) + 1
+    groups: dict[tuple, Group] = {}  # the open groups, one per shape
 
-    def close() -> None:
-        nonlocal group
-        if group is not None:
-            items.append(group)
-            group = None
+    def close(g: Group) -> None:
+        del groups[g.shape]
+        items.append(g)
+
+    def close_readers_of(e: Eqn, keep: Group | None = None) -> None:
+        """Close the open groups (but `keep`) that define one of `e`'s operands: `e` runs
+        after them."""
+        used = {v for v in e.invars if isinstance(v, Var)}
+        for g in list(groups.values()):
+            if g is not keep and not used.isdisjoint(g.defines()):
+                close(g)
 
     for e in program.eqns:
         shape = _fusible(e)
         if shape is not None:
-            if group is None or group.shape != shape:
-                close()
-                group = Group(shape)
+            group = groups.get(shape)
+            close_readers_of(e, keep=group)
+            if group is None:
+                group = groups[shape] = Group(shape)
             group.eqns.append(e)
-        elif _sum_of(e, group):
-            group.sums.append(e)  # type: ignore[union-attr]
+            continue
+        group = next((g for g in groups.values() if _sum_of(e, g)), None)
+        if group is not None:
+            group.sums.append(e)
         else:
-            if group is not None and any(isinstance(v, Var) and v in group.defines()
-                                         for v in e.invars):  # fmt: skip
-                close()
+            close_readers_of(e)
             items.append(e)
-    close()
+    for g in list(groups.values()):
+        close(g)
     return [_finish(it, items, program) if isinstance(it, Group) else it for it in items]
 
 
