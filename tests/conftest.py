@@ -17,7 +17,8 @@ os.environ.setdefault("JAX_ENABLE_X64", "1")  # the cross-checks compare in floa
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 _PEER_SKIP = re.compile(
-    r"could not import '(torch|jax|jaxlib|optax|scipy|sympy|matplotlib|rich)[.']|"
+    r"could not import '(torch|jax|jaxlib|optax|scipy|sympy|matplotlib|rich|nbclient|"
+    r"nbformat|ipykernel)[.']|"
     r"(PyTorch|JAX|SciPy|SymPy|Matplotlib) is not installed"
 )
 
