@@ -151,6 +151,19 @@ def test_scalar_node_explain_matches_the_engine():
     assert "cos(x)" in labels and "v1 × v2" in labels
 
 
+def test_numbers_the_scalar_engine_wraps_are_constants_of_the_tables():
+    from chainrule.scalar import Node
+
+    x = Node(2.0, "x")
+    e = (x**3 + x**2 - x * 6 + 1).explain()
+    assert [s.name for s in e.graph.steps if s.op == "input"] == ["x"]
+    assert "x × 6" in [s.label for s in e.graph.steps]
+    assert e.result() == "df/dx = 10"
+    assert "Node" not in str(e) and "Node" not in cr.draw(x * 6 + 1).dot
+    both = (Node(3.0) * 2).explain()  # no leaf has a name: the leaves stay the inputs
+    assert both.result() == "df/dNode = 2, df/dNode2 = 3"
+
+
 def test_tensor_explain_and_draw_show_the_recorded_graph():
     x = cr.tensor(np.pi, requires_grad=True)
     z = (x**2 * cnp.cos(x)) ** 2

@@ -154,6 +154,13 @@ def explain_node(out: Any) -> Explanation:
             stack.append((n, True))
             stack.extend((p, False) for p in reversed(n._prev))
     leaves = [n for n in order if not n._op]
+    # a leaf left with the default name is a number the engine wrapped (x * 6): a constant
+    # of the tables, shown by its value, unless no leaf has a name of its own
+    consts = {id(n): float(n.value) for n in leaves if n._nom == "Node"}
+    if len(consts) < len(leaves):
+        leaves = [n for n in leaves if id(n) not in consts]
+    else:
+        consts = {}
     ops = {S._ADD: lambda a, b: a + b, S._SUB: lambda a, b: a - b, S._MUL: lambda a, b: a * b,
            S._DIV: lambda a, b: a / b, S._POW: lambda a, b: a**b, S._NEG: lambda a, _: -a,
            S._EXP: lambda a, _: cnp.exp(a), S._LOG: lambda a, _: cnp.log(a),
@@ -162,7 +169,8 @@ def explain_node(out: Any) -> Explanation:
            S._RELU: lambda a, _: cnp.maximum(a, 0.0)}  # fmt: skip
 
     def replay(*values: Any) -> Any:
-        env = {id(n): v for n, v in zip(leaves, values)}
+        env = dict(consts)
+        env.update((id(n), v) for n, v in zip(leaves, values))
         for n in order:
             if n._op == S._POWN:
                 env[id(n)] = env[id(n._a)] ** n._arg
