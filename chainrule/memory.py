@@ -17,13 +17,17 @@ objects are counted too, a few hundred bytes per recorded operation.
 from __future__ import annotations
 
 import tracemalloc
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from chainrule.transforms.reverse import FREED
 
-__all__ = ["allocated", "cached", "empty_cache", "max_allocated", "reset_peak", "saved_bytes"]
+__all__ = ["Peak", "allocated", "cached", "empty_cache", "max_allocated", "peak", "reset_peak",
+           "saved_bytes", "stop"]
 
 
 def _cpu(device: Any) -> None:
@@ -71,6 +75,51 @@ def reset_peak(device: Any = None) -> None:
     _cpu(device)
     _start()
     tracemalloc.reset_peak()
+
+
+def stop(device: Any = None) -> None:
+    """Stop tracking allocations (started by the first memory call; tracking slows every
+    allocation a little). The next memory call starts it again, from zero.
+
+    >>> import chainrule as cr
+    >>> cr.memory.stop()
+    """
+    _cpu(device)
+    tracemalloc.stop()
+
+
+@dataclass
+class Peak:
+    """What a `peak()` block allocated: `bytes`, the highest allocation during the block
+    above the allocation at its start; `kept`, what the block left allocated."""
+
+    bytes: int = 0
+    kept: int = 0
+
+
+@contextmanager
+def peak(device: Any = None) -> Iterator[Peak]:
+    """Measure the peak memory of a block: reset the peak, run the block, read it (the
+    measurement the notebook makes with ``reset_peak_memory_stats`` and
+    ``max_memory_allocated``), in one statement so that nothing else is counted.
+
+    >>> import chainrule as cr, numpy as np
+    >>> with cr.memory.peak() as p:
+    ...     a = np.ones(100_000)                # 800,000 bytes, kept
+    ...     s = (np.ones(100_000) * 2.0).sum()  # a temporary of that size, freed
+    >>> p.bytes >= 1_600_000, 800_000 <= p.kept < 900_000
+    (True, True)
+    """
+    _cpu(device)
+    _start()
+    start = tracemalloc.get_traced_memory()[0]
+    tracemalloc.reset_peak()
+    result = Peak()
+    try:
+        yield result
+    finally:
+        now, top = tracemalloc.get_traced_memory()
+        result.bytes, result.kept = top - start, now - start
 
 
 def _owner(a: np.ndarray) -> np.ndarray:

@@ -166,3 +166,23 @@ def test_deleting_the_result_releases_the_graph_memory(no_gc, how):
 def test_other_devices_are_a_clear_error():
     with pytest.raises(NotImplementedError, match="cpu"):
         cr.memory.max_allocated("cuda")
+
+
+def test_peak_measures_a_block_and_stop_ends_tracking():
+    import tracemalloc
+
+    x = cr.tensor(np.ones(10_000), requires_grad=True)
+    with cr.memory.peak() as recording:
+        y = x
+        for _ in range(10):
+            y = y * cr.tensor(np.full(10_000, 1.5))
+    with cr.memory.peak() as plain, cr.no_grad():
+        z = x
+        for _ in range(10):
+            z = z * cr.tensor(np.full(10_000, 1.5))
+    assert recording.kept - plain.kept >= 9 * 80_000  # the factors kept for backward
+    assert recording.bytes >= recording.kept >= 0
+    cr.memory.stop()
+    assert not tracemalloc.is_tracing()
+    assert cr.memory.allocated() >= 0 and tracemalloc.is_tracing()  # started again
+    del y, z
