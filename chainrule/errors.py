@@ -2,9 +2,12 @@
 
 >>> import chainrule as cr
 >>> sorted(n for n in dir(cr.errors) if n.endswith("Error"))
-['ConcretizationError', 'UnexpectedTracerError']
+['ConcretizationError', 'DeviceMismatchError', 'NumPyOnlyError', 'UnexpectedTracerError']
 """
 
-from chainrule.core.errors import ConcretizationError, UnexpectedTracerError
+from chainrule.core.errors import (
+    ConcretizationError, DeviceMismatchError, NumPyOnlyError, UnexpectedTracerError,
+)  # fmt: skip
 
-__all__ = ["ConcretizationError", "UnexpectedTracerError"]
+__all__ = ["ConcretizationError", "DeviceMismatchError", "NumPyOnlyError",
+           "UnexpectedTracerError"]  # fmt: skip

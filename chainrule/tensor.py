@@ -24,6 +24,7 @@ import numpy as np
 from chainrule import torch_functions as _F  # PyTorch's functions, which the methods call
 from chainrule.numpy import random as _cnp_random
 from chainrule.core import ops as cnp
+from chainrule.core.namespace import is_foreign
 from chainrule.core.primitives import where_p as _where_p
 from chainrule.core.trace import Tracer, bind_with
 from chainrule.rules.vjp import LIFTED, vjp_rules
@@ -248,7 +249,79 @@ def _as_array(data: Any, dtype: Any = None) -> np.ndarray:
         data = data._value
     elif isinstance(data, (list, tuple)) and cnp._has_tracer(data):
         data = cnp.array([_value_of(d) for d in data])
+    if type(data) is not np.ndarray and is_foreign(data):  # never a silent copy to the host
+        name = getattr(data.__array_namespace__(), "__name__", type(data).__name__)
+        raise TypeError(
+            f"a Tensor of a {name} array: Tensors hold NumPy arrays (device='cpu'). Pass it "
+            "to the functional API instead (cr.grad, cr.vjp, cr.jvp, cr.vmap, cr.jit: results "
+            "stay in its namespace and on its device), or convert it to NumPy explicitly"
+        )
     return np.array(data, dtype=dtype)
+
+
+# Pickling lives here, not in chainrule.io (which imports this module): no import cycle.
+def _extra_slots(cls: type) -> list[str]:
+    """The attributes a Tensor subclass adds (its slots below Tensor)."""
+    names: list[str] = []
+    for c in cls.__mro__:
+        if c is Tensor:
+            break
+        slots = c.__dict__.get("__slots__", ())
+        for s in (slots,) if isinstance(slots, str) else slots:
+            if s not in ("__weakref__", "__dict__") and s not in names:
+                names.append(s)
+    return names
+
+
+def _reduce_tensor(t: Tensor) -> tuple:
+    value = t._value
+    if isinstance(value, Tracer):
+        raise TypeError("cannot pickle or copy a Tensor inside a transformation (grad, jit, "
+                        "vmap): it has no value yet")  # fmt: skip
+    value = np.asarray(value)
+    cls = type(t)
+    attrs = None
+    if cls is not Tensor:
+        attrs = {s: getattr(t, s) for s in _extra_slots(cls) if hasattr(t, s)}
+        attrs.update(getattr(t, "__dict__", {}))
+    if value.dtype.byteorder not in "=|":  # NumPy's pickle (protocol < 5) drops it
+        return (_rebuild_tensor, (value, t.requires_grad, cls, attrs, value.dtype.str))
+    if cls is Tensor:
+        return (_rebuild_tensor, (value, t.requires_grad))
+    return (_rebuild_tensor, (value, t.requires_grad, cls, attrs))
+
+
+def _rebuild_tensor(value: Any, requires_grad: bool, cls: type | None = None,
+                    attrs: dict | None = None, dtype: str | None = None) -> Tensor:  # fmt: skip
+    """pickle's reconstructor: a new leaf (of class `cls`) on `value`."""
+    cls = Tensor if cls is None else cls
+    if not (isinstance(cls, type) and issubclass(cls, Tensor)):
+        raise TypeError(f"cannot rebuild a Tensor of class {cls!r}")
+    t = Tensor.__new__(cls)
+    Tensor.__init__(t, value, dtype)
+    for k, v in (attrs or {}).items():
+        setattr(t, k, v)
+    if requires_grad:
+        t.requires_grad_()
+    return t
+
+
+def _deepcopy_tensor(t: Tensor, memo: dict) -> Tensor:
+    import copy
+
+    if id(t) in memo:
+        return memo[id(t)]
+    if not t.is_leaf:
+        raise RuntimeError(
+            "Only Tensors created explicitly by the user (graph leaves) support the deepcopy "
+            "protocol; copy t.detach() (a new leaf) instead"
+        )
+    fn, args = _reduce_tensor(t)
+    new = fn(*copy.deepcopy(args, memo))
+    memo[id(t)] = new
+    if t._grad is not None:
+        new._grad = copy.deepcopy(t._grad, memo)
+    return new
 
 
 def _value_of(x: Any) -> Any:
@@ -302,6 +375,31 @@ class Tensor(RTracer):
         self._ver = [0]
         if requires_grad:
             self.requires_grad_()
+
+    # -- pickle and deepcopy (PyTorch's rules; `cr.save` is the safe format) --------------------
+    def __reduce_ex__(self, protocol: Any) -> tuple:
+        """Pickle as PyTorch does: the value (a NumPy array) and ``requires_grad``, loaded as
+        a leaf; a tensor inside a graph loads detached from it, ``.grad`` is not kept.
+
+        >>> import pickle, chainrule as cr
+        >>> x = cr.tensor([1.0, 2.0], requires_grad=True)
+        >>> y = pickle.loads(pickle.dumps(x * 2))
+        >>> y, y.is_leaf
+        (tensor([2., 4.], requires_grad=True), True)
+        """
+        return _reduce_tensor(self)
+
+    def __deepcopy__(self, memo: dict) -> Tensor:
+        """A copy of a leaf with its value, ``requires_grad`` and ``.grad`` (PyTorch's rule:
+        a tensor made by a recorded operation refuses, use ``t.detach()``).
+
+        >>> import copy, chainrule as cr
+        >>> x = cr.tensor([1.0], requires_grad=True)
+        >>> x.sum().backward()
+        >>> copy.deepcopy(x).grad
+        tensor([1.])
+        """
+        return _deepcopy_tensor(self, memo)
 
     # -- basic attributes (shape and dtype come from RTracer) ----------------------------------
     @property
@@ -2357,19 +2455,6 @@ def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = F
 
 
 _rng = _cnp_random.DEFAULT  # chainrule's default generator (chainrule.numpy.random's too)
-
-
-def manual_seed(seed: int) -> None:
-    """Seed chainrule's default generator: the one behind `rand`, `randn` and the functions
-    of `chainrule.numpy.random` (they then draw what ``numpy.random.default_rng(seed)``
-    draws).
-
-    >>> import chainrule as cr
-    >>> cr.manual_seed(0); a = cr.rand(2); cr.manual_seed(0)
-    >>> bool((a.numpy() == cr.rand(2).numpy()).all())
-    True
-    """
-    _cnp_random.seed(seed)
 
 
 def _random(v: np.ndarray, dtype: Any, requires_grad: bool) -> Tensor:

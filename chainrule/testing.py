@@ -1,7 +1,8 @@
 """Checking derivatives against finite differences.
 
 `check_grads` compares forward- and reverse-mode derivatives with central differences along
-random directions, and recurses to check derivatives of derivatives up to `order`.
+random directions, and recurses to check derivatives of derivatives up to `order`. Arguments
+may be arrays of another array-API namespace: the directions are made there, on their device.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from chainrule.core import ops as cnp
+from chainrule.core.namespace import Namespace, dtype_of, find, is_foreign, to_namespace
 from chainrule.core.pytree import tree_flatten, tree_map
 from chainrule.transforms.forward import jvp
 from chainrule.transforms.reverse import vjp
@@ -23,28 +26,34 @@ _DEFAULTS = {  # dtype kind -> (eps, rtol, atol)
 }
 
 
-def _random_like(x: Any, rng: np.random.Generator) -> np.ndarray:
-    x = np.asarray(x)
-    d = rng.standard_normal(x.shape)
-    if np.iscomplexobj(x):
-        d = d + 1j * rng.standard_normal(x.shape)
-    return d.astype(x.dtype)
+def _random_like(x: Any, rng: np.random.Generator, ns: Namespace | None = None) -> Any:
+    """A random direction shaped like `x` (in `x`'s namespace `ns`, when not NumPy's)."""
+    dt, shape = dtype_of(x), tuple(np.shape(x))
+    d = rng.standard_normal(shape)
+    if dt.kind == "c":
+        d = d + 1j * rng.standard_normal(shape)
+    return to_namespace(ns if is_foreign(x) else None, d.astype(dt))
+
+
+def _array(x: Any) -> Any:
+    return x if is_foreign(x) else np.asarray(x)
 
 
 def _inner(a: Any, b: Any) -> complex:
     la, _ = tree_flatten(a)
     lb, _ = tree_flatten(b)
-    return complex(sum(np.sum(np.asarray(x) * np.asarray(y)) for x, y in zip(la, lb)))
+    return complex(sum(complex(cnp.sum(_array(x) * _array(y))) for x, y in zip(la, lb)))
 
 
 def _axpy(alpha: float, u: Any, x: Any) -> Any:
-    return tree_map(lambda ui, xi: np.asarray(xi + alpha * ui, dtype=np.result_type(xi)), u, x)
+    return tree_map(lambda ui, xi: cnp.astype(xi + alpha * ui, dtype_of(xi)) if is_foreign(xi)
+                    else np.asarray(xi + alpha * ui, dtype=np.result_type(xi)), u, x)  # fmt: skip
 
 
 def _numeric_dir(f: Callable, args: tuple, u: tuple, eps: float) -> Any:
     plus = f(*_axpy(eps, u, args))
     minus = f(*_axpy(-eps, u, args))
-    return tree_map(lambda p, m: (np.asarray(p) - np.asarray(m)) / (2 * eps), plus, minus)
+    return tree_map(lambda p, m: (_array(p) - _array(m)) / (2 * eps), plus, minus)
 
 
 def _close(ad: complex, fd: complex, rtol: float, atol: float) -> bool:
@@ -88,9 +97,11 @@ def check_grads(
     >>> check_grads(lambda x: cnp.sin(x) * x, (np.array([0.3, 1.2]),))
     """
     args = tuple(args) if isinstance(args, (tuple, list)) else (args,)
-    args = tree_map(lambda a: a if isinstance(a, np.ndarray) else np.asarray(a), args)
+    args = tree_map(lambda a: a if isinstance(a, np.ndarray) or is_foreign(a) else
+                    np.asarray(a), args)  # fmt: skip
     leaves, _ = tree_flatten(args)
-    dt = np.result_type(*[np.asarray(x).dtype for x in leaves]) if leaves else np.float64
+    ns = find(leaves, "check_grads")
+    dt = np.result_type(*[dtype_of(x) for x in leaves]) if leaves else np.float64
     d_eps, d_rtol, d_atol = _DEFAULTS.get(np.dtype(dt), _DEFAULTS[np.dtype(np.float64)])
     eps = d_eps if eps is None else eps
     rtol = d_rtol if rtol is None else rtol
@@ -99,15 +110,15 @@ def check_grads(
         if m not in ("fwd", "rev"):
             raise ValueError(f"check_grads: unknown mode {m!r}; use 'fwd' and/or 'rev'")
     rng = np.random.default_rng(seed)
-    _check(fun, args, order, tuple(modes), eps, rtol, atol, rng, 1)
+    _check(fun, args, order, tuple(modes), eps, rtol, atol, rng, 1, ns)
 
 
-def _check(fun, args, order, modes, eps, rtol, atol, rng, level):
+def _check(fun, args, order, modes, eps, rtol, atol, rng, level, ns=None):
     if order < 1:
         return
-    u = tree_map(lambda a: _random_like(a, rng), args)
+    u = tree_map(lambda a: _random_like(a, rng, ns), args)
     fd = _numeric_dir(fun, args, u, eps)
-    w = tree_map(lambda o: _random_like(o, rng), fd)
+    w = tree_map(lambda o: _random_like(o, rng, ns), fd)
     nd = _inner(w, fd)
     if "fwd" in modes:
         _, t = jvp(fun, args, u)
@@ -124,7 +135,7 @@ def _check(fun, args, order, modes, eps, rtol, atol, rng, level):
         def vjp_of(*a):
             return vjp(fun, *a[:-1])[1](a[-1])
 
-        _check(vjp_of, (*args, w), order - 1, modes, eps, rtol, atol, rng, level + 1)
+        _check(vjp_of, (*args, w), order - 1, modes, eps, rtol, atol, rng, level + 1, ns)
 
 
 # --- the Taylor remainder test ---------------------------------------------------------------
@@ -140,6 +151,14 @@ class TaylorResult:
     at least 2 − `tol`; `grad_error`: r2/eps at the smallest eps, which estimates
     |⟨∇f − g, v⟩| when the order is 1; `direction`: the unit v used, flattened; `report`: a
     readable table (also `str(result)`).
+
+    >>> import numpy as np, chainrule.numpy as cnp
+    >>> from chainrule.testing import taylor_test
+    >>> result = taylor_test(lambda x: cnp.sum(cnp.sin(x)), np.array([0.3, 0.7]))
+    >>> result
+    TaylorResult(order=2, ok=True)
+    >>> bool(result.ok), round(float(result.order))
+    (True, 2)
     """
 
     def __init__(self, eps, r1, r2, order: float, ok: bool, grad_error: float, note: str,

@@ -18,7 +18,7 @@ CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 _PEER_SKIP = re.compile(
     r"could not import '(torch|jax|jaxlib|optax|scipy|sympy|matplotlib|rich|nbclient|"
-    r"nbformat|ipykernel)[.']|"
+    r"nbformat|ipykernel|tqdm|array_api_strict)[.']|"
     r"(PyTorch|JAX|SciPy|SymPy|Matplotlib) is not installed"
 )
 

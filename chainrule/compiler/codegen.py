@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.core import namespace
 from chainrule.core import primitives as P
 from chainrule.core.ir import Eqn, Lit, Program, Var, short_name
 from chainrule.compiler import runtime
@@ -417,6 +418,64 @@ class _MemoryPlan:
                 self.free.setdefault((r.aval.shape, r.aval.dtype), []).append(r)
                 kept.add(r)
         return kept
+
+
+def _plain_call(prim: Any, args: tuple, params: dict) -> Any:
+    """One equation of a plain program: the namespace's implementation for arrays of another
+    namespace (`namespace.apply`), NumPy's for NumPy's (constants only)."""
+    if namespace.foreign_in(args):
+        return namespace.apply(prim, args, params)
+    return prim.impl(*args, **params)
+
+
+def _plain_outputs(args: tuple, outs: tuple) -> tuple:
+    """The outputs, NumPy constants among them made arrays of the inputs' namespace."""
+    ns = namespace.find(args)
+    return tuple(namespace.to_namespace(ns, o) for o in outs)
+
+
+def lower_plain(program: Program, name: str | None = None) -> Executable:
+    """Compile `program` for arrays of another array-API namespace, which have no `out=`:
+    each equation one plain call of its primitive's namespace implementation
+    (``rules/impl.py``'s `xp_impl`), no buffers reused, no fused blocks; outputs that are
+    NumPy constants are made arrays of the inputs' namespace and device.
+
+    >>> import numpy as np, chainrule as cr, chainrule.numpy as cnp
+    >>> print(lower_plain(cr.make_graph(lambda x: cnp.sin(x) * 2.0)(np.ones(3))).source)
+    def program(a):
+        b = _call(_sin_p, (a,), _no_params)
+        c = _call(_mul_p, (b, 2.0), _no_params)
+        return _outputs((a,), (c,))
+    <BLANKLINE>
+    """
+    nm = _Namer()
+    nm.ns["_call"], nm.ns["_outputs"] = _plain_call, _plain_outputs
+    nm.objects[id(_NO_PARAMS)] = "_no_params"
+    nm.ns["_no_params"] = _NO_PARAMS
+    params = [nm.var(v) for v in program.invars]
+    for i, (v, c) in enumerate(zip(program.constvars, program.consts)):
+        nm.vars[v] = nm.obj(c, f"const{i}")
+    lines = []
+    for e in program.eqns:
+        outs = ", ".join(nm.var(v) for v in e.outvars)
+        if e.prim.multiple_results and len(e.outvars) == 1:
+            outs += ","
+        args = _tuple_text([nm.operand(v) for v in e.invars])
+        pname = nm.obj(e.params, "params") if e.params else "_no_params"
+        lines.append(f"{outs} = _call({nm.obj(e.prim, e.prim.name + '_p')}, {args}, {pname})")
+    results = _tuple_text([nm.operand(v) for v in program.outvars])
+    lines.append(f"return _outputs({_tuple_text(params)}, {results})")
+    fname = name or "program"
+    source = f"def {fname}({', '.join(params)}):\n" + "".join(f"    {ln}\n" for ln in lines)
+    exec(compile(source, f"<chainrule.jit {fname} (plain)>", "exec"), nm.ns)  # our own source
+    return Executable(program, nm.ns[fname], source, fname)
+
+
+_NO_PARAMS: dict = {}
+
+
+def _tuple_text(items: list) -> str:
+    return f"({', '.join(items)}{',' if len(items) == 1 else ''})"
 
 
 def lower(program: Program, name: str | None = None, fuse: bool = True,

@@ -38,7 +38,7 @@ class ShapeDtypeStruct:
 
     def __init__(self, shape: Any, dtype: Any, weak_type: bool = False, device: Any = None):
         self.shape = tuple(int(d) for d in shape)
-        self.dtype = np.dtype(dtype)
+        self.dtype = np_dtype(dtype)
         self.weak_type = bool(weak_type)
         self.device = device  # None: the default (NumPy) namespace; the GPU issue adds others
 
@@ -73,6 +73,40 @@ class ShapeDtypeStruct:
         return f"{name}[{','.join(map(str, self.shape))}]"
 
 
+_NAMES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+          "float16", "float32", "float64", "complex64", "complex128")  # fmt: skip
+_TO_NP: dict = {}  # a namespace's dtype object -> NumPy's
+
+
+def np_dtype(dt: Any, xp: Any = None) -> np.dtype:
+    """NumPy's dtype for a dtype of any array namespace (`xp`: its namespace, when known):
+    CuPy's are NumPy's; array_api_strict's are matched by their array-API names.
+
+    >>> np_dtype(np.float32), np_dtype("float64")
+    (dtype('float32'), dtype('float64'))
+    """
+    if isinstance(dt, np.dtype):
+        return dt
+    r = _TO_NP.get(dt)
+    if r is not None:
+        return r
+    try:
+        r = np.dtype(dt)  # NumPy's own dtypes and names, and CuPy's (NumPy's)
+    except TypeError:
+        r = None
+        for name in _NAMES:  # the namespace's dtype objects, by their array-API names
+            if xp is not None and getattr(xp, name, None) == dt:
+                r = np.dtype(name)
+                break
+        if r is None:
+            text = str(dt).rsplit(".", 1)[-1]
+            if text not in _NAMES:
+                raise TypeError(f"{dt!r} is not a dtype of the array API") from None
+            r = np.dtype(text)
+    _TO_NP[dt] = r
+    return r
+
+
 def aval_of(x: Any) -> ShapeDtypeStruct:
     """The abstract value of a concrete value or a tracer.
 
@@ -87,7 +121,8 @@ def aval_of(x: Any) -> ShapeDtypeStruct:
     if isinstance(x, (np.ndarray, np.generic)):
         return ShapeDtypeStruct(x.shape, x.dtype)
     if hasattr(x, "shape") and hasattr(x, "dtype"):  # another array namespace's array
-        return ShapeDtypeStruct(x.shape, x.dtype)
+        return ShapeDtypeStruct(tuple(x.shape), np_dtype(x.dtype), device=getattr(x, "device",
+                                                                                  None))
     a = np.asarray(x)
     return ShapeDtypeStruct(a.shape, a.dtype)
 

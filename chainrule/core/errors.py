@@ -42,6 +42,34 @@ class UnexpectedTracerError(Exception):
     """
 
 
+class DeviceMismatchError(ValueError):
+    """Arrays on two devices (or of two array namespaces) in one operation: chainrule never
+    moves them; the message names both devices and the operation.
+
+    >>> import array_api_strict as xp, chainrule as cr, chainrule.numpy as cnp
+    >>> a = xp.ones(2, device=xp.Device("device1"))
+    >>> try:
+    ...     cnp.add(a, xp.ones(2, device=xp.Device("device2")))
+    ... except cr.errors.DeviceMismatchError as e:
+    ...     print(str(e)[:42])
+    chainrule.numpy.add: operands on different
+    """
+
+
+class NumPyOnlyError(NotImplementedError):
+    """An operation that runs on NumPy arrays only (docs/namespaces.md lists them) applied to
+    arrays of another namespace: chainrule never copies them to the host silently.
+
+    >>> import array_api_strict as xp, chainrule as cr, chainrule.numpy as cnp
+    >>> a = xp.ones((2, 2), device=xp.Device("device1"))
+    >>> try:
+    ...     cnp.einsum("ij,jk->ik", a, a)
+    ... except cr.errors.NumPyOnlyError as e:
+    ...     print(str(e)[:80])
+    chainrule.numpy.einsum runs on NumPy arrays only; its operands are array_api_str
+    """
+
+
 _INSIDE: dict = {}  # a code object's file name -> whether it is chainrule's (or Python's own)
 
 

@@ -2,8 +2,10 @@
 signatures, on plain data and on tracers.
 
 On plain NumPy data each function calls NumPy directly (NumPy speed, NumPy results); on
-tracers, or lists holding them, it binds a primitive or composes other functions of this
-module. The rule tables (``chainrule/rules``) are written with these functions, and the public
+tracers, or lists holding them, and on arrays of another array-API namespace
+(``core/namespace.py``: they take the tracers' path, and each primitive then runs with their
+namespace), it binds a primitive or composes other functions of this module. The rule
+tables (``chainrule/rules``) are written with these functions, and the public
 namespace ``chainrule.numpy`` re-exports them; the tracer operators and NumPy-style methods are
 installed from here onto `Tracer` (at the end of this file).
 """
@@ -17,7 +19,8 @@ from typing import Any
 import numpy as np
 
 from chainrule.core import primitives as P
-from chainrule.core.trace import Tracer, _state, bind, bind_with
+from chainrule.core.namespace import Namespace, dtype_of as _dtype, is_foreign
+from chainrule.core.trace import ForeignTracer, Tracer, _state, bind, bind_with
 
 _SEQ = (list, tuple)
 _NO_PARAMS: dict = {}  # shared, never mutated
@@ -34,14 +37,18 @@ def count(shape: tuple, axis: tuple | None) -> int:
 
 
 def _has_tracer(x: Any) -> bool:
-    """Whether `x` (or an element of a list or tuple) is traced; while a program is being
-    staged (jit), an array counts too: an expression of a captured array is staged, read at
-    each call, never computed once at trace time."""
+    """Whether `x` (or an element of a list or tuple) is traced, or an array of another
+    namespace (it takes the same path); while a program is being staged (jit), an array
+    counts too: an expression of a captured array is staged, read at each call, never
+    computed once at trace time."""
     if isinstance(x, Tracer):
         return True
-    if type(x) in _SEQ:
+    t = type(x)
+    if t in _SEQ:
         return builtins.any(_has_tracer(e) for e in x)
-    return type(x) is np.ndarray and bool(_state.staging)
+    if t is np.ndarray:
+        return bool(_state.staging)
+    return is_foreign(x)
 
 
 def _lift(x: Any) -> Any:
@@ -82,11 +89,14 @@ def _make_unary(name: str) -> Any:
     def fn(x, /, **kwargs):
         if isinstance(x, Tracer) and not kwargs:
             return bind_with(prim, (x,), _NO_PARAMS)
-        if isinstance(x, Tracer) or ((type(x) in _SEQ or type(x) is np.ndarray) and
-                                     _has_tracer(x)):  # fmt: skip
-            _no_kwargs(ufunc.__name__, kwargs)
-            return bind(prim, _lift(x))
-        return ufunc(x, **kwargs)
+        t = type(x)
+        if t is np.ndarray:
+            if not _state.staging:
+                return ufunc(x, **kwargs)
+        elif not (isinstance(x, Tracer) or (t in _SEQ and _has_tracer(x)) or is_foreign(x)):
+            return ufunc(x, **kwargs)
+        _no_kwargs(ufunc.__name__, kwargs)
+        return bind(prim, _lift(x))
 
     fn.__name__ = fn.__qualname__ = _ALIASES.get(name, name)
     x0 = 1.5 if name == "arccosh" else 0.5
@@ -196,7 +206,7 @@ def angle(z, deg=False):
     if not _traced(z):
         return np.angle(z, deg)
     z = _lift(z)
-    if z.dtype.kind == "c":
+    if _dtype(z).kind == "c":
         a = atan2(imag(z), real(z))
     else:
         a = where(z < 0, np.pi, 0.0) + 0.0 * z
@@ -239,7 +249,7 @@ def array(obj, dtype=None, copy=True, ndmin=0):
     >>> cr.grad(lambda x: cnp.sum(cnp.array([x, x ** 2, x ** 3])))(2.0)
     np.float64(17.0)
     """
-    if isinstance(obj, Tracer):
+    if isinstance(obj, Tracer) or is_foreign(obj):
         out = obj if dtype is None else astype(obj, dtype)
     elif type(obj) in _SEQ and _has_tracer(obj):
         out = stack([array(e) if type(e) in _SEQ else e for e in obj])
@@ -271,7 +281,7 @@ def astype(x, dtype, /, copy=True):
     >>> cnp.astype(cnp.asarray([1.5]), "float32").dtype
     dtype('float32')
     """
-    if isinstance(x, Tracer):
+    if isinstance(x, Tracer) or is_foreign(x):
         dtype = np.dtype(dtype)
         if not np.issubdtype(dtype, np.inexact):
             cut = bind(P.stop_gradient_p, x, reason=f"a cast to {dtype}")
@@ -448,8 +458,8 @@ def _minmax(prim: Any, npfun: Any, name: str) -> Any:
             a = globals()["where"](where, a, initial)
         shape = tuple(1 if axes is None or i in axes else s for i, s in enumerate(a.shape))
         if count(a.shape, axes) == 0:  # nothing to reduce: the initial value
-            res = full_like(np.empty(shape), initial, dtype=a.dtype) + 0 * sum(a, axis=axes,
-                                                                              keepdims=True)
+            res = full_like(np.empty(shape), initial, dtype=_dtype(a)) + 0 * sum(a, axis=axes,
+                                                                                keepdims=True)
         else:
             res = globals()[pick](bind(prim, a, axis=axes, keepdims=True), initial)
         return res if keepdims else reshape(res, tuple(s for i, s in enumerate(shape)
@@ -492,7 +502,7 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     if dtype is not None:
         a = astype(a, dtype)
     d = a - mean(a, axis=axis, keepdims=True)
-    sq = real(d * conj(d)) if d.dtype.kind == "c" else d * d
+    sq = real(d * conj(d)) if _dtype(d).kind == "c" else d * d
     n = count(a.shape, _norm_axis(axis, a.ndim, "var"))
     return sum(sq, axis=axis, keepdims=keepdims) / builtins.max(n - ddof, 0)
 
@@ -710,6 +720,12 @@ def swapaxes(a, axis1, axis2):
 
 
 matrix_transpose = lambda x, /: swapaxes(x, -1, -2)  # noqa: E731
+matrix_transpose.__doc__ = """`numpy.matrix_transpose`: the last two axes swapped.
+
+    >>> import numpy as np, chainrule.numpy as cnp
+    >>> cnp.matrix_transpose(np.ones((2, 3, 4))).shape
+    (2, 4, 3)
+    """
 
 
 def squeeze(a, axis=None):
@@ -938,7 +954,7 @@ def _split(ary: Any, ios: Any, axis: int, strict: bool) -> list:
     axis = axis % ary.ndim
     pts = _split_points(ary.shape[axis], ios, strict)
     pre = (slice(None),) * axis
-    return [ary[pre + (slice(a, b),)] for a, b in zip(pts[:-1], pts[1:])]
+    return [getitem(ary, pre + (slice(a, b),)) for a, b in zip(pts[:-1], pts[1:])]
 
 
 def split(ary, indices_or_sections, axis=0):
@@ -1041,13 +1057,13 @@ def pad(array, pad_width, mode="constant", **kwargs):
             return where(np.pad(np.zeros(a.shape, bool), width, constant_values=True), c, out)
         if np.any(np.asarray(c) != 0):
             mask = np.pad(np.zeros(a.shape, bool), width, constant_values=True)
-            fill = np.pad(np.zeros(a.shape, a.dtype), width, constant_values=c)
+            fill = np.pad(np.zeros(a.shape, _dtype(a)), width, constant_values=c)
             out = where(mask, fill, out)
         return out
     if mode in ("edge", "reflect", "symmetric", "wrap"):
         _no_kwargs("pad", kwargs)
         idx = [np.pad(np.arange(n), w, mode=mode) for n, w in zip(a.shape, width)]
-        return a[np.ix_(*idx)] if a.ndim > 1 else a[idx[0]]
+        return getitem(a, np.ix_(*idx) if a.ndim > 1 else idx[0])
     raise NotImplementedError(f"chainrule.numpy.pad: mode={mode!r} on traced values")
 
 
@@ -1063,7 +1079,8 @@ def flip(m, axis=None):
     m = _lift(m)
     axes = _norm_axis(axis, m.ndim, "flip")
     axes = range(m.ndim) if axes is None else axes
-    return m[tuple(slice(None, None, -1) if i in axes else slice(None) for i in range(m.ndim))]
+    return getitem(m, tuple(slice(None, None, -1) if i in axes else slice(None)
+                            for i in range(m.ndim)))  # fmt: skip
 
 
 def fliplr(m):
@@ -1140,7 +1157,7 @@ def diagonal(a, offset=0, axis1=0, axis2=1):
     a = moveaxis(_lift(a), (axis1, axis2), (-2, -1))
     n, m = a.shape[-2:]
     i = np.arange(builtins.max(0, -offset), builtins.min(n, m - offset))
-    return a[..., i, i + offset]
+    return getitem(a, (..., i, i + offset))
 
 
 def diag(v, k=0):
@@ -1161,7 +1178,7 @@ def diag(v, k=0):
     n = v.shape[0] + builtins.abs(k)
     i = np.arange(v.shape[0])
     rows, cols = (i, i + k) if k >= 0 else (i - k, i)
-    return index_add(np.zeros((n, n), v.dtype), (rows, cols), v)
+    return index_add(np.zeros((n, n), _dtype(v)), (rows, cols), v)
 
 
 def trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
@@ -1244,12 +1261,17 @@ def index_spec(index: Any) -> tuple[tuple, list]:
             spec.append(int(it))
         else:
             arr = it
-            if isinstance(arr, Tracer):
-                kind = arr.dtype.kind
+            if isinstance(arr, Tracer) or is_foreign(arr):
+                kind = _dtype(arr).kind
                 if kind == "b":
-                    arr = np.asarray(arr._trace.concrete(arr, "a boolean mask index"))
-                    while isinstance(arr, Tracer):
-                        arr = np.asarray(arr._trace.concrete(arr, "a boolean mask index"))
+                    while isinstance(arr, Tracer) and type(arr) is not ForeignTracer:
+                        arr = arr._trace.concrete(arr, "a boolean mask index")
+                    if type(arr) is ForeignTracer or is_foreign(arr):  # its positions, there
+                        for nz in bind(P.nonzero_p, arr):
+                            spec.append(("a", len(arrays)))
+                            arrays.append(nz)
+                        continue
+                    arr = np.asarray(arr)
                 elif kind not in "iu":
                     raise IndexError(
                         "only integers, slices (`:`), ellipsis (`...`), numpy.newaxis (`None`) "
@@ -1257,12 +1279,16 @@ def index_spec(index: Any) -> tuple[tuple, list]:
                     )
             else:
                 arr = np.asarray(arr)
-            if not isinstance(arr, Tracer) and arr.dtype.kind == "b":
+            if isinstance(arr, Tracer) or is_foreign(arr):  # an integer array, checked above
+                spec.append(("a", len(arrays)))
+                arrays.append(arr)
+                continue
+            if arr.dtype.kind == "b":
                 for nz in np.nonzero(arr):
                     spec.append(("a", len(arrays)))
                     arrays.append(nz)
                 continue
-            if not isinstance(arr, Tracer) and arr.dtype.kind not in "iu":
+            if arr.dtype.kind not in "iu":
                 if arr.size == 0:
                     arr = arr.astype(np.intp)
                 else:
@@ -1347,7 +1373,7 @@ def take(a, indices, axis=None, out=None, mode=None):
     >>> cnp.take(cnp.asarray([1.0, 2.0, 3.0]), [2, 0])
     array([3., 1.])
     """
-    if not _traced(a):
+    if not _traced(a, indices):
         return np.take(a, indices, axis, out, mode)
     _no_out("take", out)
     a = _lift(a)
@@ -1363,13 +1389,14 @@ def take_along_axis(arr, indices, axis):
     >>> cnp.take_along_axis(cnp.asarray([[1.0, 2.0]]), cnp.asarray([[1]]), 1)
     array([[2.]])
     """
-    if not _traced(arr):
+    if not _traced(arr, indices):
         return np.take_along_axis(arr, indices, axis)
     arr = _lift(arr)
     if axis is None:
         arr, axis = ravel(arr), 0
     axis = axis % arr.ndim
-    indices = indices if isinstance(indices, Tracer) else np.asarray(indices)
+    indices = indices if isinstance(indices, Tracer) or is_foreign(indices) else \
+        np.asarray(indices)  # fmt: skip
     if indices.ndim != arr.ndim:
         raise ValueError("take_along_axis: indices and arr must have the same number of dimensions")
     shape = np.broadcast_shapes(
@@ -1383,7 +1410,7 @@ def take_along_axis(arr, indices, axis):
         else:
             r = np.arange(shape[i]).reshape([-1 if j == i else 1 for j in range(arr.ndim)])
             idx.append(r)
-    return arr[tuple(idx)]
+    return getitem(arr, tuple(idx))
 
 
 # --- products --------------------------------------------------------------------------------
@@ -1595,8 +1622,12 @@ def zeros_like(a, dtype=None, shape=None):
     array([0., 0.])
     """
     a = _lift(a)
+    if type(a) is ForeignTracer:  # another namespace's array in a transformation: made there
+        return ForeignTracer(zeros_like(a._value, dtype, shape))
     if isinstance(a, Tracer):
         return np.zeros(a.shape if shape is None else shape, dtype or a.dtype)
+    if is_foreign(a):
+        return _like(a).zeros(a.shape if shape is None else shape, dtype or _dtype(a))
     return np.zeros_like(a, dtype=dtype, shape=shape)
 
 
@@ -1608,8 +1639,12 @@ def ones_like(a, dtype=None, shape=None):
     array([1., 1.])
     """
     a = _lift(a)
+    if type(a) is ForeignTracer:
+        return ForeignTracer(ones_like(a._value, dtype, shape))
     if isinstance(a, Tracer):
         return np.ones(a.shape if shape is None else shape, dtype or a.dtype)
+    if is_foreign(a):
+        return _like(a).full(a.shape if shape is None else shape, 1, dtype or _dtype(a))
     return np.ones_like(a, dtype=dtype, shape=shape)
 
 
@@ -1621,9 +1656,19 @@ def full_like(a, fill_value, dtype=None, shape=None):
     array([3., 3.])
     """
     a = _lift(a)
+    if type(a) is ForeignTracer:
+        return ForeignTracer(full_like(a._value, fill_value, dtype, shape))
     if isinstance(a, Tracer):
         return np.full(a.shape if shape is None else shape, fill_value, dtype or a.dtype)
+    if is_foreign(a):
+        return _like(a).full(a.shape if shape is None else shape, fill_value,
+                             dtype or _dtype(a))  # fmt: skip
     return np.full_like(a, fill_value, dtype=dtype, shape=shape)
+
+
+def _like(a: Any) -> Namespace:
+    """The namespace and device of the foreign array `a` (constants like it are made there)."""
+    return Namespace(a.__array_namespace__(), a.device)
 
 
 def empty_like(a, dtype=None, shape=None):
@@ -1670,10 +1715,10 @@ def _logical(prim: P.Primitive, name: str) -> tuple:
     """`&`, `|`, `^` on boolean values (NumPy's bitwise operators on bools)."""
 
     def check(x: Any) -> None:
-        if np.result_type(x).kind != "b":
+        if _dtype(x).kind != "b":
             raise NotImplementedError(
                 f"the operator {name} on traced values is defined for booleans only (got "
-                f"{np.result_type(x)}); bitwise operations on integers carry no derivative: "
+                f"{_dtype(x)}); bitwise operations on integers carry no derivative: "
                 "apply them to cr.stop_gradient(x)"
             )
 
@@ -1741,9 +1786,28 @@ def _install(T: type) -> None:
     T.__divmod__ = lambda self, other: (self // other, self % other)
     T.T = property(lambda self: transpose(self))
     T.mT = property(lambda self: swapaxes(self, -1, -2))
-    T.real = property(lambda self: real(self))
-    T.imag = property(lambda self: imag(self))
-    T.flat = property(lambda self: ravel(self))
+    T.real = property(lambda self: real(self), doc="""The real part (`cnp.real`).
+
+        >>> import chainrule as cr
+        >>> cr.tensor([1 + 2j, 3 - 1j]).real
+        tensor([1., 3.])
+        >>> cr.grad(lambda z: z.real * 2 + z.imag)(1.0 + 1.0j)  # JAX's convention
+        np.complex128(2-1j)
+        """)
+    T.imag = property(lambda self: imag(self), doc="""The imaginary part (`cnp.imag`).
+
+        >>> import chainrule as cr
+        >>> cr.tensor([1 + 2j, 3 - 1j]).imag
+        tensor([ 2., -1.])
+        """)
+    T.flat = property(lambda self: ravel(self), doc="""The values flattened, as a
+        differentiable 1-d value (NumPy's `flat` is an iterator; this is `ravel`).
+
+        >>> import numpy as np, chainrule as cr, chainrule.numpy as cnp
+        >>> cr.grad(lambda x: cnp.sum(x.flat * np.arange(4.0)))(np.ones((2, 2)))
+        array([[0., 1.],
+               [2., 3.]])
+        """)
     T.astype = astype
     T.reshape = _reshape_method
     T.transpose = _transpose_method

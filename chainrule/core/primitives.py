@@ -14,10 +14,16 @@ Metadata:
 - ``view``: the result may share memory with the first operand (Tensors share its version);
 - ``multiple_results``: returns a tuple;
 - ``ndiff``: how many leading operands are differentiable (None: all of them); the rest are
-  integer index arrays.
+  integer index arrays;
+- ``xp``: how it runs on arrays of another array-API namespace (``core/namespace.py``):
+  "array_api" (one function of the standard, named ``xp_name`` there), "composition" (of
+  array-API functions or other primitives; ``xp_name`` gives the formula) or "numpy_only"
+  (an error naming the namespace); docs/namespaces.md is the table.
 
 >>> sin_p, sin_p.elementwise, reshape_p.linear, getitem_p.view
 (sin, True, True, True)
+>>> arcsin_p.xp, arcsin_p.xp_name, einsum_p.xp
+('array_api', 'asin', 'numpy_only')
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ class Primitive:
     """
 
     __slots__ = ("name", "elementwise", "nondiff", "linear", "view", "multiple_results",
-                 "ndiff", "impl", "__weakref__")  # fmt: skip
+                 "ndiff", "impl", "xp", "xp_name", "xp_impl", "__weakref__")  # fmt: skip
 
     def __init__(self, name: str, *, elementwise: bool = False, nondiff: bool = False,
                  linear: bool = False, view: bool = False, multiple_results: bool = False,
@@ -46,6 +52,9 @@ class Primitive:
         self.multiple_results = multiple_results
         self.ndiff = ndiff
         self.impl: Any = None
+        self.xp: str | None = None  # "array_api", "composition" or "numpy_only"
+        self.xp_name: str | None = None
+        self.xp_impl: Any = None  # impl(ns, *values, **params) on a namespace's arrays
 
     def __repr__(self) -> str:
         return self.name
@@ -166,6 +175,67 @@ while_p = _def("while", multiple_results=True)  # while(*cconsts, *bconsts, *car
 scan_p = _def("scan", multiple_results=True)  # scan(*consts, *carry, *xs, body, length, ...)
 while_fwd_p = _def("while_fwd", multiple_results=True)  # keeps carry checkpoints (reverse)
 while_bwd_p = _def("while_bwd", multiple_results=True)  # its backward: replays segments
+
+# How each primitive runs on arrays of another array-API namespace: its name in the array API
+# (where it has one), or the composition that computes it, or NumPy only (docs/namespaces.md).
+# fmt: off
+_ARRAY_API = {
+    "neg": "negative", "exp": "exp", "expm1": "expm1", "log": "log", "log1p": "log1p",
+    "log2": "log2", "log10": "log10", "sqrt": "sqrt", "square": "square",
+    "reciprocal": "reciprocal", "abs": "abs", "sin": "sin", "cos": "cos", "tan": "tan",
+    "arcsin": "asin", "arccos": "acos", "arctan": "atan", "sinh": "sinh", "cosh": "cosh",
+    "tanh": "tanh", "arcsinh": "asinh", "arccosh": "acosh", "arctanh": "atanh",
+    "real": "real", "imag": "imag", "conj": "conj",
+    "add": "add", "sub": "subtract", "mul": "multiply", "div": "divide", "pow": "pow",
+    "maximum": "maximum", "minimum": "minimum", "arctan2": "atan2", "hypot": "hypot",
+    "logaddexp": "logaddexp", "mod": "remainder",
+    "sign": "sign", "floor": "floor", "ceil": "ceil", "trunc": "trunc", "rint": "round",
+    "floor_divide": "floor_divide", "isnan": "isnan", "isinf": "isinf",
+    "isfinite": "isfinite", "signbit": "signbit", "equal": "equal", "not_equal": "not_equal",
+    "less": "less", "less_equal": "less_equal", "greater": "greater",
+    "greater_equal": "greater_equal", "logical_and": "logical_and",
+    "logical_or": "logical_or", "logical_xor": "logical_xor", "logical_not": "logical_not",
+    "argmax": "argmax", "argmin": "argmin", "argsort": "argsort", "any": "any",
+    "all": "all", "nonzero": "nonzero", "where": "where", "astype": "astype",
+    "sum": "sum", "mean": "mean", "prod": "prod", "amax": "max", "amin": "min",
+    "cumsum": "cumulative_sum", "cumprod": "cumulative_prod", "reshape": "reshape",
+    "transpose": "permute_dims", "broadcast_to": "broadcast_to", "concatenate": "concat",
+    "matmul": "matmul", "inv": "linalg.inv", "det": "linalg.det", "slogdet": "linalg.slogdet",
+    "solve": "linalg.solve", "cholesky": "linalg.cholesky", "svd": "linalg.svd",
+    "qr": "linalg.qr", "fft": "fft.fftn / ifftn / rfftn / irfftn",
+}
+_COMPOSITION = {
+    "exp2": "`pow(2, x)`", "cbrt": "`sign(x) * abs(x) ** (1/3)`",
+    "sinc": "`sin(πx) / (πx)`, 1 at 0", "deg2rad": "`x * (π/180)`", "rad2deg": "`x * (180/π)`",
+    "fmax": "`maximum` ignoring NaNs (`where(isnan(y), x, ...)`)",
+    "fmin": "`minimum` ignoring NaNs (`where(isnan(y), x, ...)`)",
+    "logaddexp2": "`logaddexp(x ln2, y ln2) / ln2`",
+    "fmod": "`sign(x) * remainder(abs(x), abs(y))`",
+    "round": "`round(x * 10**d) / 10**d` (NumPy's formula)",
+    "clip": "`minimum(maximum(x, lo), hi)` (NumPy's order)", "stop_gradient": "the identity",
+    "pad": "`zeros` and a slice assignment",
+    "getitem": "basic indices as they are; integer arrays by flat positions and `take`",
+    "index_add": "slice assignment; with integer arrays a one-hot product (`matmul`)",
+    "index_set": "slice assignment; with integer arrays a one-hot selection of the last write",
+    "eigh": "`linalg.eigh` of the triangle `UPLO` names, made Hermitian",
+    "psum": "the named axis's handler", "pmax": "the named axis's handler",
+    "all_gather": "the named axis's handler", "axis_index": "the named axis's handler",
+    "custom_vjp_call": "its function's primitives", "custom_jvp_call": "its function's primitives",
+    "checkpoint": "its function's primitives", "jit": "its program, lowered to plain calls",
+    "cond": "its branch's program", "while": "its programs, in a Python loop",
+    "scan": "its body's program in a Python loop, `stack`",
+    "while_fwd": "its programs in a Python loop, checkpoints by slice assignment",
+    "while_bwd": "its programs in a Python loop",
+}
+_NUMPY_ONLY = {"einsum", "eig", "callback", "random"}
+# fmt: on
+for _p in ALL:
+    if _p.name in _ARRAY_API:
+        _p.xp, _p.xp_name = "array_api", _ARRAY_API[_p.name]
+    elif _p.name in _COMPOSITION:
+        _p.xp, _p.xp_name = "composition", _COMPOSITION[_p.name]
+    elif _p.name in _NUMPY_ONLY:
+        _p.xp = "numpy_only"
 
 #: primitives whose results carry no gradient
 NONDIFF = frozenset(p for p in ALL if p.nondiff)

@@ -29,8 +29,11 @@ from typing import Any
 import numpy as np
 
 from chainrule.core import config
-from chainrule.core.avals import ShapeDtypeStruct
-from chainrule.core.errors import UnexpectedTracerError, concretization_error, conversion_error
+from chainrule.core import namespace as _ns
+from chainrule.core.avals import ShapeDtypeStruct, aval_of
+from chainrule.core.errors import (
+    NumPyOnlyError, UnexpectedTracerError, concretization_error, conversion_error,
+)  # fmt: skip
 from chainrule.core import primitives as _P
 from chainrule.core.primitives import Primitive
 
@@ -99,16 +102,20 @@ def new_trace(cls: type, name: str, fun: Any = None, *args: Any) -> Any:
     return trace
 
 
-def full(shape: tuple, dtype: Any, fill: Any) -> Any:
+def full(shape: tuple, dtype: Any, fill: Any, like: Any = None) -> Any:
     """An array of `fill` made by the engine itself (a gradient's seed): while a program is
     being staged in this thread, a staged value (a literal the compiler can simplify), else
-    an array.
+    an array, in the namespace and on the device of `like` when that is another namespace's
+    array (a `ForeignTracer`: inside a transformation).
 
     >>> full((2,), np.float32, 1)
     array([1., 1.], dtype=float32)
     """
     if _state.staging:
         return _state.staging[-1].full(shape, dtype, fill)
+    if type(like) is ForeignTracer:
+        v = like._value
+        return ForeignTracer(_ns.Namespace(*_ns._where(v)).full(shape, fill, dtype))
     return np.full(shape, fill, dtype)
 
 
@@ -190,6 +197,8 @@ def bind_with(prim: Primitive, args: tuple, params: dict) -> Any:
         # a program being staged (jit) records operations on constants too (collectives
         # find their vmap by axis name, as eagerly)
         return staging[-1].process_primitive(prim, args, params)
+    if _ns.foreign_in(args):  # arrays of another namespace: its implementation
+        return _ns.apply(prim, args, params)
     try:
         return prim.impl(*args, **params)
     except (ValueError, IndexError) as err:
@@ -305,18 +314,44 @@ class Tracer:
 
     @property
     def aval(self) -> ShapeDtypeStruct:
+        """The abstract value: shape, dtype and weak type (what transformations see).
+
+        >>> import numpy as np, chainrule as cr
+        >>> cr.tensor(np.ones((2, 3), np.float32)).aval
+        ShapeDtypeStruct(shape=(2, 3), dtype=float32)
+        """
         raise NotImplementedError  # pragma: no cover
 
     @property
     def shape(self) -> tuple:
+        """The shape, a tuple of ints (known under every transformation).
+
+        >>> import numpy as np, chainrule as cr, chainrule.numpy as cnp
+        >>> cr.tensor(np.ones((2, 3))).shape
+        (2, 3)
+        >>> cr.grad(lambda x: x.shape[0] * cnp.sum(x))(np.ones(3))
+        array([3., 3., 3.])
+        """
         return self.aval.shape
 
     @property
     def dtype(self) -> np.dtype:
+        """The NumPy dtype (float64 unless made otherwise).
+
+        >>> import numpy as np, chainrule as cr
+        >>> cr.tensor([1.0, 2.0]).dtype, cr.tensor(np.ones(2, np.float32)).dtype
+        (dtype('float64'), dtype('float32'))
+        """
         return self.aval.dtype
 
     @property
     def ndim(self) -> int:
+        """The number of dimensions.
+
+        >>> import numpy as np, chainrule as cr
+        >>> cr.tensor(np.ones((2, 3))).ndim
+        2
+        """
         return len(self.shape)
 
     @property
@@ -424,3 +459,163 @@ function_handlers.update({
     np.isrealobj: lambda x: x.dtype.kind != "c" if isinstance(x, Tracer) else np.isrealobj(x),
 })  # fmt: skip
 del _meta
+
+
+# --- arrays of another namespace inside a transformation -------------------------------------
+
+
+class NamespaceTrace(Trace):
+    """The trace of foreign arrays (``core/namespace.py``) inside transformations: level 0,
+    below every transformation, never ended. It runs each primitive with the operands'
+    namespace (`namespace.apply`) and gives back `ForeignTracer` results.
+
+    >>> import array_api_strict as xp
+    >>> y = box(xp.asarray([1.0, 2.0])) * 2.0  # the operators of core/ops, bound here
+    >>> type(y).__name__, unbox(y)
+    ('ForeignTracer', Array([2., 4.], dtype=array_api_strict.float64))
+    """
+
+    __slots__ = ()
+
+    def process_primitive(self, prim: Primitive, args: tuple, params: dict) -> Any:
+        vals = tuple(a._value if type(a) is ForeignTracer else a for a in args)
+        out = _ns.apply(prim, vals, params)
+        if prim.multiple_results:
+            return tuple(box(o) for o in out)
+        return box(out)
+
+    def concrete(self, tracer: Tracer, what: str) -> Any:
+        if what in _SCALAR_CONVERSIONS:
+            return tracer._value  # a Python number of a 0-d array: the namespace's own
+        ns = _ns.Namespace(*_ns._where(tracer._value))
+        name = what[:-2] if what.endswith("()") else what
+        raise NumPyOnlyError(
+            f"{name} runs on NumPy arrays only; its operand is an {ns.name} array (on "
+            f"{ns.device!r}). chainrule never copies it to the host silently"
+        )
+
+    def carries_derivative(self, tracer: Tracer) -> bool:
+        return False
+
+    def describe(self) -> str:
+        return "the array namespace"
+
+
+_SCALAR_CONVERSIONS = frozenset({"bool()", "float()", "int()", "complex()", "operator.index()"})
+FOREIGN = NamespaceTrace(0, "the array namespace")
+
+
+class ForeignTracer(Tracer):
+    """An array of another namespace while a transformation runs (its tracers' values, the
+    values a graph saves, cotangents): the rules, written with ``core/ops``, run on it as on
+    any traced value, with NumPy's dtypes. Transformations give back the array itself.
+
+    >>> import array_api_strict as xp
+    >>> t = ForeignTracer(xp.ones((2, 3), dtype=xp.float32))
+    >>> t.shape, t.dtype, t.mT.shape
+    ((2, 3), dtype('float32'), (3, 2))
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: Any):
+        self._trace = FOREIGN
+        self._value = value
+
+    @property
+    def aval(self) -> ShapeDtypeStruct:
+        return aval_of(self._value)
+
+    @property
+    def shape(self) -> tuple:
+        return tuple(self._value.shape)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return _ns.np_dtype(self._value.dtype)
+
+    @property
+    def device(self) -> Any:
+        return self._value.device
+
+    def __repr__(self) -> str:
+        return f"Foreign<{self._value!r}>"
+
+
+def box(x: Any) -> Any:
+    """`x` as it travels inside a transformation: a foreign array as a `ForeignTracer`.
+
+    >>> box(1.0), type(box(np.ones(2)))
+    (1.0, <class 'numpy.ndarray'>)
+    """
+    return ForeignTracer(x) if _ns.is_foreign(x) else x
+
+
+def unbox(x: Any) -> Any:
+    """A value leaving a transformation: the array behind a `ForeignTracer`.
+
+    >>> import array_api_strict as xp
+    >>> a = xp.ones(2)
+    >>> unbox(box(a)) is a, unbox(1.0)
+    (True, 1.0)
+    """
+    return x._value if type(x) is ForeignTracer else x
+
+
+def leave(x: Any, ns: Any) -> Any:
+    """A result of a transformation called on arrays of namespace `ns` (the call that boxed
+    them; None: nothing to do): the array behind a `ForeignTracer`; a NumPy constant (a zero
+    gradient, a constant output) made an array of `ns` on its device.
+
+    >>> import array_api_strict as xp
+    >>> from chainrule.core.namespace import Namespace
+    >>> leave(np.zeros(2), Namespace(xp, xp.Device("device1"))).device
+    array_api_strict.Device('device1')
+    """
+    if ns is None:
+        return x
+    if type(x) is ForeignTracer:
+        return x._value
+    return _ns.to_namespace(ns, x)
+
+
+def leave_tree(tree: Any, ns: Any) -> Any:
+    """`leave` on every leaf of a pytree.
+
+    >>> leave_tree({"a": 1.0}, None)
+    {'a': 1.0}
+    """
+    if ns is None:
+        return tree
+    from chainrule.core.pytree import tree_map
+
+    return tree_map(lambda x: leave(x, ns), tree)
+
+
+def namespace_constants(prim: Primitive, vals: list) -> list:
+    """The operand values of a trace's primitive (a transformation's), with another
+    namespace's arrays among its constants boxed (`ForeignTracer`) when the values it
+    follows are that namespace's too (the rules then see them as they see its values);
+    refused when those are NumPy's, which would convert them (`traced_numpy_meets`). Called
+    by the traces when a constant is not NumPy's (`is_plain` false).
+
+    >>> from chainrule.core import primitives as P
+    >>> namespace_constants(P.add_p, [np.ones(2), 1.0])
+    [array([1., 1.]), 1.0]
+    """
+    if not _ns.foreign_in(vals):
+        return vals
+    if not any(isinstance(v, Tracer) for v in vals):
+        raise _ns.traced_numpy_meets(_ns.op_name(prim), next(
+            v for v in vals if _ns.is_foreign(v)))  # fmt: skip
+    return [box(v) for v in vals]
+
+
+def is_plain(x: Any) -> bool:
+    """Whether `x` (a constant operand) is surely not another namespace's array: a NumPy
+    array or a type seen before as not one (the test a trace makes for each constant).
+
+    >>> is_plain(np.ones(2)), is_plain(2.0)
+    (True, True)
+    """
+    return type(x) is np.ndarray or _ns._KIND.get(type(x)) is False

@@ -37,6 +37,7 @@ from numpy.lib.array_utils import normalize_axis_index as _normalize_axis_index
 
 from chainrule.core import ops as _cnp
 from chainrule.core import primitives as _P
+from chainrule.core.namespace import dtype_of as _dtype_of
 from chainrule.core.ops import _lift, _no_out, _traced
 from chainrule.core.trace import bind as _bind
 from chainrule.rules.fft import in_lengths as _in_lengths, real_dtype as _real_dtype
@@ -104,9 +105,9 @@ def _transform(a: _Any, s: _Any, axes: _Any, fft_type: str, norm: str | None) ->
     None: the 1-d transform's default), applied as NumPy's n-d functions apply their 1-d
     ones."""
     _check_norm(norm)
-    if fft_type == "rfft" and a.dtype.kind == "c":
-        raise TypeError(f"rfft: the input must be real, got {a.dtype} (as NumPy's rfft; take "
-                        "the real part, or use fft)")  # fmt: skip
+    if fft_type == "rfft" and _dtype_of(a).kind == "c":
+        raise TypeError(f"rfft: the input must be real, got {_dtype_of(a)} (as NumPy's rfft; "
+                        "take the real part, or use fft)")  # fmt: skip
     k = len(axes)
     if k == 0:
         if fft_type in ("rfft", "irfft"):
@@ -125,7 +126,8 @@ def _transform(a: _Any, s: _Any, axes: _Any, fft_type: str, norm: str | None) ->
     last = tuple(range(nd - k, nd))
     x = _resize(_cnp.moveaxis(a, axes, last), _in_lengths(fft_type, s))
     out = _bind(_P.fft_p, x, fft_type=fft_type, fft_lengths=s)
-    out = _scale(out, norm, fft_type in ("fft", "rfft"), _math.prod(s), _real_dtype(x.dtype))
+    out = _scale(out, norm, fft_type in ("fft", "rfft"), _math.prod(s),
+                 _real_dtype(_dtype_of(x)))
     return _cnp.moveaxis(out, last, axes)
 
 
@@ -288,7 +290,7 @@ def hfft(a: ArrayLike, n: int | None = None, axis: int = -1, norm: str | None = 
     if n is None:
         n = (a.shape[ax] - 1) * 2
     new_norm = _swap_direction(norm)
-    return irfft(_cnp.conj(a) if a.dtype.kind == "c" else a, n, ax, norm=new_norm)
+    return irfft(_cnp.conj(a) if _dtype_of(a).kind == "c" else a, n, ax, norm=new_norm)
 
 
 def ihfft(a: ArrayLike, n: int | None = None, axis: int = -1, norm: str | None = None,

@@ -35,7 +35,8 @@ from chainrule.core import primitives as P
 from chainrule.core.avals import ShapeDtypeStruct
 from chainrule.core.trace import bind
 from chainrule.rules.batching import batch_rules, front
-from chainrule.rules.impl import defimpl
+from chainrule.core.namespace import np_dtype
+from chainrule.rules.impl import defimpl, defxp
 from chainrule.rules.jvp import jvp_rules, linear
 from chainrule.rules.shape import shape_rules
 from chainrule.rules.transpose import LINEAR_IN, from_vjp, transpose_rules
@@ -55,6 +56,19 @@ def _impl(x: Any, fft_type: str, fft_lengths: tuple) -> Any:
     if k == 1:
         return _ONE_D[fft_type](x, fft_lengths[0], -1)
     return _N_D[fft_type](x, fft_lengths, tuple(range(-k, 0)))
+
+
+def _xp_impl(ns: Any, x: Any, fft_type: str, fft_lengths: tuple) -> Any:
+    """The same transform with the namespace's `fft` extension (in NumPy's dtypes)."""
+    fft = getattr(ns.xp, "fft", None)
+    if fft is None:
+        raise NotImplementedError(f"{ns.name} has no fft extension: chainrule.numpy.fft needs it")
+    k = len(fft_lengths)
+    dt = np_dtype(x.dtype, ns.xp)
+    x = ns.astype(x, real_dtype(dt) if fft_type == "rfft" else out_dtype("fft", dt, k))
+    if k == 1:
+        return getattr(fft, fft_type)(x, n=fft_lengths[0], axis=-1)
+    return getattr(fft, fft_type + "n")(x, s=fft_lengths, axes=tuple(range(-k, 0)))
 
 
 # --- shape ---------------------------------------------------------------------------------
@@ -165,6 +179,7 @@ def _batch(axis: Any, vals: list, dims: list, fft_type: str, fft_lengths: tuple)
 
 
 defimpl(P.fft_p, _impl)
+defxp(P.fft_p, _xp_impl)
 shape_rules[P.fft_p] = _shape
 defvjp(P.fft_p, "", _vjp)
 jvp_rules[P.fft_p] = linear(P.fft_p)

@@ -14,6 +14,7 @@ import numpy as np
 
 from chainrule.core import axes, config
 from chainrule.core import primitives as P
+from chainrule.core.namespace import np_dtype
 from chainrule.core.ops import build_index, has_arrays
 
 #: impl_rules[prim](*values, **params) -> value(s)
@@ -167,6 +168,422 @@ for _p, _f in {
 }.items():
     defimpl(_p, _f)
 # fmt: on
+
+
+# --- on arrays of another namespace (core/namespace.py): the array API, with NumPy's dtypes ----
+# Each row is fn(ns, *values, **params): `ns` is the operands' namespace and device (NumPy
+# arrays among the operands were made its arrays already; Python scalars were not). NumPy's
+# dtype rules come first: operands are cast to the dtypes of NumPy's loop, so a result has
+# the dtype NumPy's would have.
+
+xp_impl_rules: dict[P.Primitive, Any] = {}
+
+
+def defxp(prim: P.Primitive, fn: Any) -> None:
+    """Register `prim`'s implementation on another namespace: ``fn(ns, *values, **params)``.
+
+    >>> import array_api_strict as xp
+    >>> from chainrule.core.namespace import Namespace
+    >>> P.sin_p.xp_impl(Namespace(xp, None), xp.asarray([0.0]))
+    Array([0.], dtype=array_api_strict.float64)
+    """
+    xp_impl_rules[prim] = fn
+    prim.xp_impl = fn
+
+
+def _stand_in(ns: Any, x: Any) -> Any:
+    """What NumPy's dtype resolution sees for `x`: a Python scalar's type (weak), else a
+    dtype."""
+    t = type(x)
+    if t in (int, float, complex):
+        return t
+    if t is bool:
+        return np.dtype(bool)
+    return np_dtype(x.dtype, ns.xp)
+
+
+def _result_type(ns: Any, *xs: Any) -> np.dtype:
+    """NumPy's result dtype of `xs` (Python scalars weakly typed, as NumPy 2 has them)."""
+    return np.result_type(*(x if type(x) in (bool, int, float, complex) else
+                            np_dtype(x.dtype, ns.xp) for x in xs))  # fmt: skip
+
+
+_LOOPS: dict = {}
+
+
+def _cast(ns: Any, xs: tuple, dtypes: Any) -> list:
+    """`xs` as arrays of the namespace in `dtypes`."""
+    return [ns.astype(x, d) if hasattr(x, "dtype") and not isinstance(x, np.generic)
+            else ns.asarray(x, d) for x, d in zip(xs, dtypes)]  # fmt: skip
+
+
+def _loop(ns: Any, ufunc: Any, xs: tuple) -> tuple:
+    """The dtypes of NumPy's loop for `ufunc` on `xs`: (inputs..., outputs...)."""
+    key = (ufunc, *(_stand_in(ns, x) for x in xs))
+    r = _LOOPS.get(key)
+    if r is None:
+        if isinstance(ufunc, np.ufunc):
+            r = ufunc.resolve_dtypes(key[1:] + (None,) * ufunc.nout)
+        else:  # np.real, np.imag, np.sinc are functions: an operand keeps its dtype, but
+            # integers and booleans are computed as the floats of NumPy's result
+            out = np.asarray(ufunc(*(np.zeros(1, k) if isinstance(k, np.dtype) else k(0)
+                                     for k in key[1:]))).dtype  # fmt: skip
+            r = tuple(out if out.kind in "fc" and np.dtype(k).kind in "biu" else np.dtype(k)
+                      for k in key[1:]) + (out,)  # fmt: skip
+        _LOOPS[key] = r
+    return r
+
+
+def _ew(ufunc: Any, fn: Any) -> Any:
+    """The elementwise `fn(xp, *arrays)` with NumPy's dtype rules (`ufunc`'s loop)."""
+
+    def impl(ns, *xs):
+        return fn(ns.xp, *_cast(ns, xs, _loop(ns, ufunc, xs)[:len(xs)]))
+
+    return impl
+
+
+def _array_api(name: str) -> Any:
+    """The array-API function `name` of the namespace."""
+    return lambda xp, *xs: getattr(xp, name)(*xs)
+
+
+def _real_part(xp, x):
+    return xp.real(x) if xp.isdtype(x.dtype, "complex floating") else x
+
+
+def _imag_part(xp, x):
+    return xp.imag(x) if xp.isdtype(x.dtype, "complex floating") else xp.zeros_like(x)
+
+
+def _conj(xp, x):
+    return xp.conj(x) if xp.isdtype(x.dtype, "complex floating") else x
+
+
+def _sinc(xp, x):
+    y = x * np.pi
+    zero = y == 0
+    return xp.where(zero, xp.ones_like(y), xp.sin(y) / xp.where(zero, xp.ones_like(y), y))
+
+
+def _truth(xp, x):
+    """`x` as booleans (NumPy's logical functions take numbers too: nonzero is true)."""
+    return x if xp.isdtype(x.dtype, "bool") else x != 0
+
+
+def _fminmax(pick: str) -> Any:
+    def fn(xp, x, y):
+        return xp.where(xp.isnan(y), x, xp.where(xp.isnan(x), y, getattr(xp, pick)(x, y)))
+
+    return fn
+
+
+_LN2 = float(np.log(2.0))
+
+# fmt: off
+_XP_EW = {  # elementwise rows that are not a single array-API function of the same operands
+    "real": _real_part, "imag": _imag_part, "conj": _conj, "sinc": _sinc,
+    "exp2": lambda xp, x: xp.pow(xp.full_like(x, 2), x),
+    "cbrt": lambda xp, x: xp.sign(x) * xp.abs(x) ** (1 / 3),
+    "deg2rad": lambda xp, x: x * (np.pi / 180), "rad2deg": lambda xp, x: x * (180 / np.pi),
+    "fmax": _fminmax("maximum"), "fmin": _fminmax("minimum"),
+    "logaddexp2": lambda xp, x, y: xp.logaddexp(x * _LN2, y * _LN2) / _LN2,
+    "fmod": lambda xp, x, y: xp.sign(x) * xp.remainder(xp.abs(x), xp.abs(y)),
+    "logical_not": lambda xp, x: xp.logical_not(_truth(xp, x)),
+    "logical_and": lambda xp, x, y: xp.logical_and(_truth(xp, x), _truth(xp, y)),
+    "logical_or": lambda xp, x, y: xp.logical_or(_truth(xp, x), _truth(xp, y)),
+    "logical_xor": lambda xp, x, y: xp.logical_xor(_truth(xp, x), _truth(xp, y)),
+}
+# fmt: on
+for _name, _f in _UFUNCS.items():
+    _prim = getattr(P, _name + "_p")
+    defxp(_prim, _ew(_f, _XP_EW.get(_name) or _array_api(_prim.xp_name)))
+
+
+def _round(ns, x, decimals=0):
+    xp = ns.xp
+    (x,) = _cast(ns, (x,), _loop(ns, np.rint, (x,))[:1])
+    if decimals == 0:
+        return xp.round(x)
+    if decimals > 0:
+        f = 10.0**decimals
+        return xp.round(x * f) / f
+    f = 10.0**-decimals
+    return xp.round(x / f) * f
+
+
+def _where(ns, c, x, y):
+    c = ns.asarray(c) if not hasattr(c, "dtype") else c
+    if np_dtype(c.dtype, ns.xp) != np.bool_:
+        c = c != 0
+    dt = _result_type(ns, x, y)
+    x, y = _cast(ns, (x, y), (dt, dt))
+    return ns.xp.where(c, x, y)
+
+
+def _clip(ns, x, lo, hi):
+    return _XP_MINIMUM(ns, _XP_MAXIMUM(ns, x, lo), hi)
+
+
+_XP_MAXIMUM, _XP_MINIMUM = xp_impl_rules[P.maximum_p], xp_impl_rules[P.minimum_p]
+
+
+def _reduce_dtype(ns, ufunc, x):
+    """The dtype NumPy's reduction computes in: small integers and booleans summed as the
+    platform's integer."""
+    return ufunc.reduce(np.empty((1,), np_dtype(x.dtype, ns.xp))).dtype
+
+
+def _reduction(ufunc: Any, name: str) -> Any:
+    def fn(ns, x, axis, keepdims):
+        x = ns.asarray(x) if not hasattr(x, "shape") else x
+        x = ns.astype(x, _reduce_dtype(ns, ufunc, x))
+        return getattr(ns.xp, name)(x, axis=axis, keepdims=keepdims)
+
+    return fn
+
+
+def _mean(ns, x, axis, keepdims):
+    dt = np_dtype(x.dtype, ns.xp)
+    if dt.kind in "biu":
+        x = ns.astype(x, np.float64)
+    return ns.xp.mean(x, axis=axis, keepdims=keepdims)
+
+
+def _cumulative(ufunc: Any, name: str) -> Any:
+    def fn(ns, x, axis):
+        x = ns.astype(x, _reduce_dtype(ns, ufunc, x))
+        return getattr(ns.xp, name)(x, axis=axis)
+
+    return fn
+
+
+def _concatenate(ns, *xs, axis, sizes):
+    dt = _result_type(ns, *xs)
+    return ns.xp.concat(_cast(ns, xs, (dt,) * len(xs)), axis=axis)
+
+
+def _pad(ns, x, pad_width):
+    shape = tuple(n + lo + hi for n, (lo, hi) in zip(x.shape, pad_width))
+    out = ns.zeros(shape, np_dtype(x.dtype, ns.xp))
+    out[tuple(slice(lo, lo + n) for n, (lo, _) in zip(x.shape, pad_width)) + (...,)] = x
+    return out
+
+
+def _matmul(ns, x, y):
+    dt = _result_type(ns, x, y)
+    return ns.xp.matmul(*_cast(ns, (x, y), (dt, dt)))
+
+
+# --- indexing: basic indices as the namespace has them, integer arrays by flat positions --------
+
+
+def _basic(idx: tuple, shape: tuple) -> tuple:
+    """A basic index (ints, slices, None, Ellipsis) in the form the array API specifies: slices
+    within bounds, an Ellipsis closing it."""
+    n_real = sum(1 for i in idx if i is not None and i is not Ellipsis)
+    out, dim = [], 0
+    for i in idx:
+        if i is Ellipsis:
+            out.append(i)
+            dim += len(shape) - n_real
+        elif i is None:
+            out.append(i)
+        else:
+            if type(i) is slice:
+                start, stop, step = i.indices(shape[dim])
+                if step < 0 and stop < 0:
+                    stop = None
+                i = slice(start, stop, step)
+            out.append(i)
+            dim += 1
+    if not any(i is Ellipsis for i in out):
+        out.append(Ellipsis)
+    return tuple(out)
+
+
+def _expand(idx: tuple, ndim: int) -> list:
+    """The index with its Ellipsis (explicit or implied at the end) as full slices."""
+    n_real = sum(1 for i in idx if i is not None and i is not Ellipsis)
+    fill = [slice(None)] * (ndim - n_real)
+    out: list = []
+    for i in idx:
+        out += fill if i is Ellipsis else [i]
+    return out if any(i is Ellipsis for i in idx) else out + fill
+
+
+def _advanced(ns, x, idx: tuple) -> Any:
+    """`x[idx]` with NumPy's rules for integer arrays (and ints among them), by flat positions
+    and `take`."""
+    xp = ns.xp
+    items = _expand(idx, x.ndim)
+    basic, adv, dims, dim = [], [], [], 0  # adv: (position among the result's dims, index)
+    for i in items:
+        if i is None:
+            basic.append(None)
+            dim += 1
+        elif type(i) is slice:
+            basic.append(i)
+            dim += 1
+        else:  # an int or an integer array: advanced
+            basic.append(slice(None))
+            adv.append(i)
+            dims.append(dim)
+            dim += 1
+    y = x[_basic(tuple(basic), x.shape)]
+    sizes = [y.shape[d] for d in dims]
+    arrays = [a if hasattr(a, "shape") else ns.asarray(a, np.intp) for a in adv]
+    arrays = xp.broadcast_arrays(*[ns.astype(a, np.int64) for a in arrays])
+    b = tuple(arrays[0].shape)
+    flat = None
+    for a, n in zip(arrays, sizes):  # row-major flat position among the indexed dims
+        a = xp.where(a < 0, a + n, a)
+        flat = a if flat is None else flat * n + a
+    rest = [d for d in range(y.ndim) if d not in dims]
+    moved = xp.permute_dims(y, tuple(dims) + tuple(rest)) if dims != list(range(len(dims))) \
+        else y  # fmt: skip
+    rest_shape = tuple(y.shape[d] for d in rest)
+    moved = xp.reshape(moved, (int(np.prod(sizes)),) + rest_shape)
+    out = xp.take(moved, xp.reshape(flat, (-1,)), axis=0)
+    out = xp.reshape(out, b + rest_shape)
+    if dims == list(range(dims[0], dims[0] + len(dims))) and dims[0] > 0:  # adjacent: in place
+        k, at = len(b), dims[0]
+        order = tuple(range(k, k + at)) + tuple(range(k)) + tuple(range(k + at, out.ndim))
+        out = xp.permute_dims(out, order)
+    return out
+
+
+def _getitem(ns, x, *arrays, index):
+    idx = build_index(index, arrays)
+    if not has_arrays(index):
+        return x[_basic(idx, x.shape)]
+    return _advanced(ns, x, idx)
+
+
+def _positions(ns, shape: tuple, arrays: tuple, index: tuple) -> Any:
+    """The flat positions in an array of `shape` of the elements `index` selects."""
+    iota = ns.xp.reshape(ns.arange(int(np.prod(shape))), shape)
+    return _getitem(ns, iota, *arrays, index=index)
+
+
+def _scatter(ns, x, y, arrays, index, add: bool):
+    """`x` with `y` added (`add`) or written at `index`: a slice assignment for a basic index;
+    for integer arrays, through the one-hot matrix of the selected flat positions (the array
+    API has no scatter; repeated positions accumulate, or the last write wins, as NumPy's)."""
+    xp = ns.xp
+    dt = _result_type(ns, x, y)
+    x = ns.astype(x, dt) if hasattr(x, "shape") else ns.asarray(x, dt)
+    y = ns.astype(y, dt) if hasattr(y, "shape") else ns.asarray(y, dt)
+    if not has_arrays(index):  # each element once: a slice assignment (without the new
+        out = xp.asarray(x, copy=True)  # axes, which the array API does not assign through)
+        idx = _basic(build_index(index, arrays), tuple(x.shape))
+        sel = tuple(out[idx].shape)
+        idx = tuple(i for i in idx if i is not None)
+        y = xp.reshape(xp.broadcast_to(y, sel), tuple(out[idx].shape))
+        out[idx] = out[idx] + y if add else y
+        return out
+    pos = _positions(ns, tuple(x.shape), arrays, index)
+    vals = xp.reshape(xp.broadcast_to(y, tuple(pos.shape)), (-1,))
+    pos = xp.reshape(pos, (-1, 1))
+    onehot = pos == xp.reshape(ns.arange(int(np.prod(x.shape))), (1, -1))
+    flat = xp.reshape(x, (-1,))
+    if add:
+        wdt = dt if dt.kind in "fciu" else np.dtype(np.int64)
+        w = ns.astype(onehot, wdt)
+        flat = flat + ns.astype(xp.matmul(xp.matrix_transpose(w), ns.astype(vals, wdt)), dt)
+    else:
+        order = ns.arange(pos.shape[0]) + 1
+        last = xp.max(xp.where(onehot, xp.reshape(order, (-1, 1)), 0), axis=0)
+        picked = xp.take(vals, xp.where(last > 0, last - 1, 0), axis=0)
+        flat = xp.where(last > 0, picked, flat)
+    return xp.reshape(flat, tuple(x.shape))
+
+
+def _eigh(ns, x, UPLO):
+    xp = ns.xp
+    x = _floating(ns, x)
+    tri, strict = (xp.tril(x), xp.tril(x, k=-1)) if UPLO == "L" else (xp.triu(x), xp.triu(x, k=1))
+    return tuple(xp.linalg.eigh(tri + _conj(xp, xp.matrix_transpose(strict))))
+
+
+def _floating(ns, x):
+    """`x` in the floating dtype NumPy's linear algebra computes it in."""
+    dt = np_dtype(x.dtype, ns.xp)
+    return ns.astype(x, np.float64) if dt.kind in "biu" else x
+
+
+def _linalg(name: str, *, several: bool = False, **kw: Any) -> Any:
+    def fn(ns, *xs):
+        la = getattr(ns.xp, "linalg", None)
+        if la is None:
+            raise NotImplementedError(f"{ns.name} has no linalg extension: {name} needs it")
+        dt = _result_type(ns, *xs)
+        dt = np.result_type(dt, np.float64) if dt.kind in "biu" else dt
+        out = getattr(la, name)(*_cast(ns, xs, (dt,) * len(xs)), **kw)
+        return tuple(out) if several else out
+
+    return fn
+
+
+def _astype_xp(ns, x, dtype):
+    return ns.astype(x, np.dtype(dtype)) if hasattr(x, "shape") else ns.asarray(x, dtype)
+
+
+# fmt: off
+for _p, _f in {
+    P.round_p:        _round,
+    P.argmax_p:       lambda ns, x, axis, keepdims: ns.xp.argmax(x, axis=axis, keepdims=keepdims),
+    P.argmin_p:       lambda ns, x, axis, keepdims: ns.xp.argmin(x, axis=axis, keepdims=keepdims),
+    P.argsort_p:      lambda ns, x, axis, kind: ns.xp.argsort(x, axis=axis, stable=True),
+    P.any_p:          lambda ns, x, axis, keepdims: ns.xp.any(x, axis=axis, keepdims=keepdims),
+    P.all_p:          lambda ns, x, axis, keepdims: ns.xp.all(x, axis=axis, keepdims=keepdims),
+    P.nonzero_p:      lambda ns, x: tuple(ns.xp.nonzero(x)),
+    P.where_p:        _where,
+    P.clip_p:         _clip,
+    P.astype_p:       _astype_xp,
+    P.stop_gradient_p: lambda ns, x, reason=None: x,
+    P.sum_p:          _reduction(np.add, "sum"),
+    P.mean_p:         _mean,
+    P.prod_p:         _reduction(np.multiply, "prod"),
+    P.amax_p:         lambda ns, x, axis, keepdims: ns.xp.max(x, axis=axis, keepdims=keepdims),
+    P.amin_p:         lambda ns, x, axis, keepdims: ns.xp.min(x, axis=axis, keepdims=keepdims),
+    P.cumsum_p:       _cumulative(np.add, "cumulative_sum"),
+    P.cumprod_p:      _cumulative(np.multiply, "cumulative_prod"),
+    P.reshape_p:      lambda ns, x, shape: ns.xp.reshape(x, shape),
+    P.transpose_p:    lambda ns, x, axes: ns.xp.permute_dims(x, axes),
+    P.broadcast_to_p: lambda ns, x, shape: ns.xp.broadcast_to(
+                          x if hasattr(x, "shape") else ns.asarray(x), shape),
+    P.concatenate_p:  _concatenate,
+    P.pad_p:          _pad,
+    P.getitem_p:      _getitem,
+    P.index_add_p:    lambda ns, x, y, *arrays, index: _scatter(ns, x, y, arrays, index, True),
+    P.index_set_p:    lambda ns, x, y, *arrays, index: _scatter(ns, x, y, arrays, index, False),
+    P.matmul_p:       _matmul,
+    P.inv_p:          _linalg("inv"),
+    P.det_p:          _linalg("det"),
+    P.slogdet_p:      _linalg("slogdet", several=True),
+    P.solve_p:        _linalg("solve"),
+    P.cholesky_p:     _linalg("cholesky"),
+    P.eigh_p:         _eigh,
+    P.svd_p:          _linalg("svd", several=True, full_matrices=False),
+    P.qr_p:           _linalg("qr", several=True, mode="reduced"),
+    P.psum_p:         lambda ns, x, axis_name: _psum(x, axis_name),
+    P.pmax_p:         lambda ns, x, axis_name: _pmax(x, axis_name),
+    P.all_gather_p:   lambda ns, x, axis_name: _all_gather(x, axis_name),
+    P.axis_index_p:   lambda ns, axis_name: _axis_index(axis_name),
+}.items():
+    defxp(_p, _f)
+# fmt: on
+
+
+def defxp_composition(prim: P.Primitive) -> None:
+    """A primitive that carries functions or programs runs their primitives (each on the
+    namespace): its implementation as it is.
+
+    >>> P.checkpoint_p.xp, P.checkpoint_p.xp_impl is not None
+    ('composition', True)
+    """
+    defxp(prim, lambda ns, *xs, **params: prim.impl(*xs, **params))
 
 
 # --- debug_nans: every implementation checks its results while the switch is on -------------

@@ -339,6 +339,11 @@ def _pad(g, ans, x, pad_width):
     return g[tuple(slice(lo, g.shape[k] - hi) for k, (lo, hi) in enumerate(pad_width))]
 
 
+def _zeros(g: Any, shape: tuple) -> Any:
+    """Zeros of `shape` in `g`'s dtype, and namespace (another namespace's, on its device)."""
+    return np.zeros(shape, g.dtype) if type(g) is np.ndarray else cnp.zeros_like(g, shape=shape)
+
+
 def _gather(g: Any, arrays: tuple, index: tuple) -> Any:
     return bind(P.getitem_p, g, *arrays, index=index)
 
@@ -365,7 +370,7 @@ defvjp(P.broadcast_to_p, "",   lambda g, ans, x, shape: g)
 defvjp_varargs(P.concatenate_p, "", _concatenate)
 defvjp(P.pad_p,          "",   _pad)
 defvjp(P.getitem_p,      "x arrays", lambda g, ans, x, *arrays, index:
-                                   _scatter_add(np.zeros(x.shape, g.dtype), g, arrays, index))
+                                   _scatter_add(_zeros(g, x.shape), g, arrays, index))
 defvjp(P.index_add_p,    "",   lambda g, ans, x, y, *arrays, index: g,
                          "arrays", lambda g, ans, x, y, *arrays, index: _gather(g, arrays, index))
 defvjp(P.index_set_p,    "arrays", lambda g, ans, x, y, *arrays, index:

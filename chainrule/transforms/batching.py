@@ -26,8 +26,10 @@ from chainrule.core import primitives as P
 from chainrule.core.avals import ShapeDtypeStruct
 from chainrule.core.errors import concretization_error
 from chainrule.core.pytree import tree_flatten, tree_unflatten
+from chainrule.core import namespace
 from chainrule.core.trace import (
-    Primitive, Trace, Tracer, bind, bind_with, end_trace, new_trace,
+    Primitive, Trace, Tracer, bind, bind_with, box, end_trace, is_plain, leave,
+    namespace_constants, new_trace,
 )  # fmt: skip
 from chainrule.core.avals import aval_of
 from chainrule.rules.batching import batch_rules
@@ -91,10 +93,12 @@ class BatchTrace(Trace):
     def wrap(self, val: Any, bdim: int | None) -> Any:
         return val if bdim is None else BatchTracer(self, val, bdim)
 
-    def unpack(self, args: tuple, front: bool = False) -> tuple[list, list]:
+    def unpack(self, args: tuple, front: bool = False, prim: Any = None) -> tuple[list, list]:
         """The values and batch dimensions of `args` (None where not batched); with `front`,
-        the batched values with their examples first (and dims 0)."""
+        the batched values with their examples first (and dims 0). Another namespace's
+        arrays among the constants: see `namespace_constants` (`prim` names the operation)."""
         vals, dims = [], []
+        plain = True
         for a in args:
             if isinstance(a, Tracer) and a._trace is self:
                 v, d = a.val, a.bdim
@@ -102,8 +106,11 @@ class BatchTrace(Trace):
                     v, d = cnp.moveaxis(v, d, 0), 0
             else:
                 v, d = a, None
+                plain = plain and (isinstance(a, Tracer) or is_plain(a))
             vals.append(v)
             dims.append(d)
+        if not plain:
+            vals = namespace_constants(prim or P.stop_gradient_p, vals)
         return vals, dims
 
     def process_primitive(self, prim: Primitive, args: tuple, params: dict) -> Any:
@@ -112,7 +119,7 @@ class BatchTrace(Trace):
                 return process_rules[prim](self, args, params)
             with _random.drawn_below(self.level):  # what the rule runs is batched already
                 return process_rules[prim](self, args, params)
-        vals, dims = self.unpack(args)
+        vals, dims = self.unpack(args, prim=prim)
         if all(d is None for d in dims):
             return bind_with(prim, tuple(vals), params)
         try:
@@ -217,6 +224,7 @@ def vmap(
                 "or close over them (functools.partial)"
             )
         leaves, tree = tree_flatten(args)
+        ns = namespace.find(leaves, "vmap")
         dims = _in_axes_leaves(in_axes, args)
         sizes = {}
         for i, (x, d) in enumerate(zip(leaves, dims)):
@@ -258,7 +266,7 @@ def vmap(
             axes.push(frame)
         try:
             ins = [
-                x if d is None else BatchTracer(trace, _as_array(x), d % np.ndim(x))
+                x if d is None else BatchTracer(trace, _as_array(box(x)), d % np.ndim(x))
                 for x, d in zip(leaves, dims)
             ]
             out = fun(*tree_unflatten(tree, ins))
@@ -299,7 +307,7 @@ def vmap(
                     f"(its shape per example is {np.shape(val)[:bd] + np.shape(val)[bd + 1:]})"
                 )
             res.append(cnp.moveaxis(val, bd, d % nd) if bd != d % nd else val)
-        return tree_unflatten(otree, res)
+        return tree_unflatten(otree, [leave(r, ns) for r in res])
 
     batched.__name__ = f"vmap({getattr(fun, '__name__', 'f')})"
     batched.__wrapped__ = fun

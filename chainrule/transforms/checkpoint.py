@@ -383,6 +383,7 @@ def _batch(trace: batching.BatchTrace, args: tuple, params: dict) -> Any:
 
 
 impl.defimpl(P.checkpoint_p, lambda *xs, call: tuple(call.fun(*xs)))
+impl.defxp_composition(P.checkpoint_p)
 shape_table.shape_rules[P.checkpoint_p] = lambda *avals, call: tuple(
     staging.eval_shape(lambda *xs: call.fun(*xs), *avals))  # fmt: skip
 staging.process_rules[P.checkpoint_p] = lambda trace, args, params: tuple(

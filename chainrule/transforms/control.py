@@ -84,6 +84,7 @@ from chainrule.core import primitives as P
 from chainrule.core.avals import ShapeDtypeStruct
 from chainrule.core.errors import ConcretizationError
 from chainrule.core.ir import Lit, Program, Var, evaluate
+from chainrule.core.namespace import dtype_of, is_foreign
 from chainrule.core.pytree import tree_flatten, tree_unflatten
 from chainrule.core.trace import Tracer, _state, bind, full
 from chainrule.rules import impl as impl_table
@@ -243,7 +244,7 @@ def _aval_text(a: SD) -> str:
 
 def _as(x: Any, aval: SD) -> Any:
     """`x` converted to `aval`'s dtype (a carry's initial value promoted as JAX does)."""
-    if isinstance(x, Tracer):
+    if isinstance(x, Tracer) or is_foreign(x):
         return cnp.astype(x, aval.dtype)
     if aval.weak_type:
         return np.asarray(x, aval.dtype).item()
@@ -282,7 +283,7 @@ def _check_scalar_pred(p: Any, what: str, kinds: str = "biuf") -> None:
     if shape != ():
         raise TypeError(f"{what} must be a scalar (shape ()), got shape {shape}; reduce it "
                         "with cnp.any or cnp.all, or use cnp.where to select per element")
-    dt = np.result_type(p)
+    dt = dtype_of(p)
     if dt.kind not in kinds:
         want = {"b": "a boolean", "iu": "an integer"}.get(kinds, "a boolean or a number")
         raise TypeError(f"{what} must be {want}, got dtype {dt}")
@@ -309,7 +310,7 @@ def cond(pred: Any, true_fun: Callable, false_fun: Callable, *operands: Any) -> 
     try:
         chosen = bool(pred)
     except ConcretizationError:
-        dt = np.result_type(pred)
+        dt = dtype_of(pred)
         index = cnp.astype(pred if dt == np.bool_ else pred != 0, np.int32)
         return _bind_cond(index, (false_fun, true_fun), operands, "cond",
                           ("false_fun", "true_fun"))  # fmt: skip
@@ -404,6 +405,17 @@ def _coerced(p: Program, avals: list) -> Program:
 def _cond_impl(index: Any, *args: Any, branches: tuple) -> tuple:
     i = min(max(int(index), 0), len(branches) - 1)
     return tuple(branches[i].run(*args))
+
+
+def _interpreted(p: Program) -> Callable:
+    """`p` run on arrays of another namespace: each equation by that namespace's
+    implementation (``core/namespace.py``), no compiled NumPy code."""
+    return lambda *xs: evaluate(p, xs)
+
+
+def _cond_xp(ns: Any, index: Any, *args: Any, branches: tuple) -> tuple:
+    i = min(max(int(index), 0), len(branches) - 1)
+    return tuple(evaluate(branches[i], args))
 
 
 def _cond_shape(index: SD, *avals: SD, branches: tuple) -> tuple:
@@ -523,9 +535,17 @@ def fori_loop(lower: Any, upper: Any, body_fun: Callable, init_val: Any, *,
 
 def _while_impl(*args: Any, cond: Body, body: Body, cond_nconsts: int,
                 body_nconsts: int) -> tuple:  # fmt: skip
-    a, b = cond_nconsts, body_nconsts
+    return _loop(args, cond.run, body.run, body.weak, cond_nconsts, body_nconsts)
+
+
+def _while_xp(ns: Any, *args: Any, cond: Body, body: Body, cond_nconsts: int,
+              body_nconsts: int) -> tuple:  # fmt: skip
+    return _loop(args, _interpreted(cond), _interpreted(body), body.weak, cond_nconsts,
+                 body_nconsts)  # fmt: skip
+
+
+def _loop(args: tuple, crun: Callable, brun: Callable, weak: tuple, a: int, b: int) -> tuple:
     cc, bc, carry = args[:a], args[a:a + b], args[a + b:]
-    crun, brun, weak = cond.run, body.run, body.weak
     n = 0
     while crun(*cc, *carry)[0]:
         carry = brun(*bc, *carry)
@@ -591,14 +611,14 @@ def _scan_eager(f, init, xs, x_leaves, x_tree, length, reverse) -> tuple:
     carry = init
     ys: list = []
     for t in (range(length - 1, -1, -1) if reverse else range(length)):
-        x = None if xs is None else tree_unflatten(x_tree, [v[t] for v in x_leaves])
+        x = None if xs is None else tree_unflatten(x_tree, [v[t, ...] for v in x_leaves])
         carry, y = _pair(f(carry, x))
         ys.append(y)
     if reverse:
         ys.reverse()
     if not ys:  # no step: the shapes of y from the abstract values
         x_av = None if xs is None else tree_unflatten(
-            x_tree, [SD(np.shape(v)[1:], np.result_type(v)) for v in x_leaves])  # fmt: skip
+            x_tree, [SD(np.shape(v)[1:], dtype_of(v)) for v in x_leaves])  # fmt: skip
         _, y_av = _pair(staging.eval_shape(f, init, x_av))
         yl, yt = tree_flatten(y_av)
         return carry, tree_unflatten(yt, [np.zeros((0, *a.shape), a.dtype) for a in yl])
@@ -616,7 +636,7 @@ def _scan_eager(f, init, xs, x_leaves, x_tree, length, reverse) -> tuple:
 def _bind_scan(f, c_leaves, c_tree, xs, x_leaves, x_tree, length, reverse) -> tuple:
     nk = len(c_leaves)
     c_avals = [_abstract(x) for x in c_leaves]
-    x_avals = [SD(np.shape(x)[1:], np.result_type(x)) for x in x_leaves]
+    x_avals = [SD(np.shape(x)[1:], dtype_of(x)) for x in x_leaves]
     box: dict = {}
     casts: dict = {}
 
@@ -660,6 +680,30 @@ def _scan_impl(*args: Any, body: Body, length: int, reverse: bool, num_consts: i
             buf[t] = y
     RUNS["scan_body"] += length
     return (*carry, *ys)
+
+
+def _scan_xp(ns: Any, *args: Any, body: Body, length: int, reverse: bool, num_consts: int,
+             num_carry: int) -> tuple:  # fmt: skip
+    """`_scan_impl` on arrays of another namespace: the body interpreted, the ys stacked."""
+    nc, nk = num_consts, num_carry
+    consts, carry, xs = args[:nc], args[nc:nc + nk], args[nc + nk:]
+    weak = tuple(i for i in body.weak if i < nk)
+    ys: list = [[] for _ in body.out_avals[nk:]]
+    steps = range(length - 1, -1, -1) if reverse else range(length)
+    for t in steps:
+        out = evaluate(body, [*consts, *carry, *[x[t, ...] for x in xs]])
+        carry = out[:nk]
+        if weak:
+            carry = _unweak(carry, weak)
+        for col, y in zip(ys, out[nk:]):
+            col.append(ns.asarray(y) if not hasattr(y, "shape") or isinstance(y, np.generic)
+                       else y)  # fmt: skip
+    RUNS["scan_body"] += length
+    if reverse:
+        for col in ys:
+            col.reverse()
+    return (*carry, *(ns.xp.stack(col) if col else ns.zeros((0, *a.shape), a.dtype)
+                      for col, a in zip(ys, body.out_avals[nk:])))  # fmt: skip
 
 
 def _scan_shape(*avals: SD, body: Body, length: int, reverse: bool, num_consts: int,
@@ -877,13 +921,13 @@ def _record(trace: Any, prim: Any, params: dict, parents: list, vals: list, outs
             saved: tuple) -> tuple:  # fmt: skip
     """Record a node over `parents` whose joint rule reads `saved`; wrap the float `outs`."""
     node = reverse.Node(prim, params, tuple(parents), tuple(np.shape(o) for o in outs),
-                        tuple(np.result_type(o) for o in outs))  # fmt: skip
+                        tuple(dtype_of(o) for o in outs))  # fmt: skip
     node.saved = (None, *saved)
     versions = [(v._ver, v._ver[0]) for v in vals if getattr(v, "_ver", None) is not None]
     node.versions = versions or None
     return tuple(
-        trace.wrap(o, reverse.Node(reverse.proj_p, i, (node,), np.shape(o), np.result_type(o)))
-        if np.result_type(o).kind in "fc" else trace.wrap(o, None)
+        trace.wrap(o, reverse.Node(reverse.proj_p, i, (node,), np.shape(o), dtype_of(o)))
+        if dtype_of(o).kind in "fc" else trace.wrap(o, None)
         for i, o in enumerate(outs)
     )
 
@@ -1228,7 +1272,7 @@ def _while_joint(g: tuple, ans: Any, *saved: Any, early: Body, late: Body, nb: i
 
 
 def _while_fwd_impl(*args: Any, cond: Body, body: Body, cond_nconsts: int, body_nconsts: int,
-                    checkpoints: int) -> tuple:  # fmt: skip
+                    checkpoints: int, ns: Any = None) -> tuple:  # fmt: skip
     """The loop, keeping carry checkpoints: checkpoint j is the carry before step j·stride,
     with the states of the generators the body and the predicate draw from then (the
     replay of its segment draws what the forward drew); when the `checkpoints` slots are
@@ -1239,8 +1283,12 @@ def _while_fwd_impl(*args: Any, cond: Body, body: Body, cond_nconsts: int, body_
     segment are logged instead (`random.Log`: memory then grows with the trip count)."""
     a, b, K = cond_nconsts, body_nconsts, checkpoints
     cc, bc, carry = args[:a], args[a:a + b], args[a + b:]
-    crun, brun, weak = cond.run, body.run, body.weak
-    bufs = [np.empty((K, *av.shape), av.dtype) for av in body.out_avals]
+    if ns is None:
+        crun, brun, weak = cond.run, body.run, body.weak
+        bufs = [np.empty((K, *av.shape), av.dtype) for av in body.out_avals]
+    else:  # another namespace's arrays: interpreted, its buffers (array-API slice assignments)
+        crun, brun, weak = _interpreted(cond), _interpreted(body), body.weak
+        bufs = [ns.zeros((K, *av.shape), av.dtype) for av in body.out_avals]
     states = np.empty(K, object)  # per checkpoint: None (no draws), states, or a log segment
     sources = _loop_sources(cond, body)
     log = random.Log() if sources and random.taken() else None
@@ -1250,7 +1298,7 @@ def _while_fwd_impl(*args: Any, cond: Body, body: Body, cond_nconsts: int, body_
             if t == due:
                 if count == K:  # thin: keep the even checkpoints, double the stride
                     for buf in bufs:
-                        buf[:K // 2] = buf[::2]
+                        buf[:K // 2, ...] = buf[::2, ...]
                     if log is not None:  # a log covers two segments now
                         for j in range(K // 2):
                             states[j] = log.merge(states[2 * j], states[2 * j + 1])
@@ -1258,7 +1306,7 @@ def _while_fwd_impl(*args: Any, cond: Body, body: Body, cond_nconsts: int, body_
                         states[:K // 2] = states[::2]
                     count, stride = K // 2, stride * 2
                 for buf, c in zip(bufs, carry):
-                    buf[count] = c
+                    buf[count, ...] = c
                 if log is not None:
                     states[count] = log.start()
                 elif sources:
@@ -1283,7 +1331,7 @@ def _while_fwd_shape(*avals: SD, cond: Body, body: Body, cond_nconsts: int, body
 
 
 def _while_bwd_impl(*args: Any, early: Body, late: Body, num_consts: int, num_carry: int,
-                    num_acc: int) -> tuple:  # fmt: skip
+                    num_acc: int, ns: Any = None) -> tuple:  # fmt: skip
     """The backward pass of a while loop: for each segment, last first, run the body from
     its checkpoint keeping the residuals (drawing from temporary generators restored to the
     states saved with the checkpoint: the forward's draws again, the real generators left
@@ -1294,13 +1342,14 @@ def _while_bwd_impl(*args: Any, early: Body, late: Body, num_consts: int, num_ca
     count, stride, trips = (int(v) for v in args[nb + nk:nb + nk + 3])
     states = args[nb + nk + 3]
     cts = list(args[nb + nk + _META:])
-    erun, lrun = early.run, late.run
+    erun, lrun = (early.run, late.run) if ns is None else (_interpreted(early),
+                                                            _interpreted(late))  # fmt: skip
     weak = tuple(i for i in early.weak if i < nk)
     cweak = tuple(i for i, x in enumerate(early.in_avals[nb:]) if x.weak_type and not x.shape)
     acc: list | None = None
     for j in range(count - 1, -1, -1):
         start = j * stride
-        carry = [buf[j] for buf in bufs]
+        carry = [buf[j, ...] for buf in bufs]
         if cweak:
             carry = _unweak(carry, cweak)
         saved = []
@@ -1322,7 +1371,8 @@ def _while_bwd_impl(*args: Any, early: Body, late: Body, num_consts: int, num_ca
                 acc = [x + y for x, y in zip(acc, out[:na])]
             cts = list(out[na:])
     if acc is None:
-        acc = [np.zeros(x.shape, x.dtype) for x in late.out_avals[:na]]
+        acc = [(np.zeros if ns is None else ns.zeros)(x.shape, x.dtype)
+               for x in late.out_avals[:na]]  # fmt: skip
     return (*acc, *cts)
 
 
@@ -1741,6 +1791,10 @@ for _p, _impl, _shape in ((P.cond_p, _cond_impl, _cond_shape),
                           (P.while_bwd_p, _while_bwd_impl, _while_bwd_shape)):  # fmt: skip
     impl_table.defimpl(_p, _impl)
     shape_table.shape_rules[_p] = _shape
+for _p, _xp in ((P.cond_p, _cond_xp), (P.while_p, _while_xp), (P.scan_p, _scan_xp),
+                (P.while_fwd_p, lambda ns, *a, **k: _while_fwd_impl(*a, **k, ns=ns)),
+                (P.while_bwd_p, lambda ns, *a, **k: _while_bwd_impl(*a, **k, ns=ns))):
+    impl_table.defxp(_p, _xp)
 
 _DEPENDS.update({P.cond_p: _cond_depends, P.scan_p: _scan_depends, P.while_p: _while_depends,
                  P.while_fwd_p: _while_fwd_depends, P.while_bwd_p: _while_bwd_depends})

@@ -462,6 +462,7 @@ def _jvp_batch(trace: batching.BatchTrace, args: tuple, params: dict) -> Any:
 
 for _p in (P.custom_vjp_call_p, P.custom_jvp_call_p):
     impl.defimpl(_p, lambda *xs, call, **_: tuple(call.fun(*xs)))
+    impl.defxp_composition(_p)
     shape_table.shape_rules[_p] = _vjp_shape
     staging.process_rules[_p] = _inline
 

@@ -28,7 +28,8 @@ from collections.abc import Callable, Iterator, Sequence
 import numpy as np
 
 from chainrule.core import primitives as P
-from chainrule.core.trace import Tracer, _fail, bind_with
+from chainrule.core.namespace import _KIND, foreign_in, is_foreign, op_name, traced_numpy_meets
+from chainrule.core.trace import Tracer, _fail, bind_with, box
 from chainrule.rules.vjp import vjp_rules
 from chainrule.transforms import blocked, reverse
 from chainrule.transforms.reverse import (
@@ -48,6 +49,16 @@ def _big(vals: tuple) -> tuple | None:
         if type(v) is np.ndarray and v.size >= blocked.BIG:
             return v.shape
     return None
+
+
+def _numpy_values(prim: Any, vals: tuple) -> None:
+    """Operands that no lower trace follows (NumPy's values): another namespace's array among
+    them (a constant of the function) is `traced_numpy_meets`. The fast path asks only when
+    NumPy refused it (CuPy's arrays, array_api_strict's on device1); a namespace whose arrays
+    NumPy converts (array_api_strict's default device) is converted there, as by NumPy."""
+    for v in vals:
+        if _KIND.get(type(v)) is not False and is_foreign(v):
+            raise traced_numpy_meets(op_name(prim), v)
 
 
 def process_primitive(self: ReverseTrace, prim: Any, args: tuple, params: dict) -> Any:
@@ -83,7 +94,13 @@ def process_primitive(self: ReverseTrace, prim: Any, args: tuple, params: dict) 
         )
         bits = sum(1 << i for i, p in enumerate(parents) if p is not None)
         lower = any(isinstance(v, Tracer) for v in vals)
-    if lower:  # values that a lower trace follows
+    if lower:  # values that a lower trace follows (or arrays of another namespace)
+        if foreign_in(vals):  # its constants are seen by the rules as its values are
+            vals = tuple(box(v) for v in vals)
+            if n == 1:
+                xv = vals[0]
+            elif n == 2:
+                xv, yv = vals
         ans = bind_with(prim, vals, params)
     else:
         try:
@@ -100,6 +117,9 @@ def process_primitive(self: ReverseTrace, prim: Any, args: tuple, params: dict) 
                 ans = prim.impl(*vals)
         except (ValueError, IndexError) as err:
             _fail(prim, vals, err)
+        except (TypeError, RuntimeError):  # NumPy refusing a constant of another namespace
+            _numpy_values(prim, vals)  # (checked here, not before: NumPy's path is unchanged)
+            raise
     if not bits or prim in _NO_NODE:
         return self.wrap_all(ans, prim)
     if prim.multiple_results:

@@ -17,8 +17,10 @@ import numpy as np
 from chainrule.core import ops as cnp
 from chainrule.core.avals import ShapeDtypeStruct, aval_of, inexact
 from chainrule.core.pytree import tree_flatten, tree_unflatten
+from chainrule.core import namespace
 from chainrule.core.trace import (
-    Primitive, Trace, Tracer, _fail, bind_with, end_trace, new_trace,
+    Primitive, Trace, Tracer, _fail, bind_with, box, end_trace, is_plain, leave, leave_tree,
+    namespace_constants, new_trace,
 )  # fmt: skip
 from chainrule.rules.jvp import jvp_rules
 from chainrule.transforms.reverse import arg_name, scalar, split_aux
@@ -98,6 +100,7 @@ class JVPTrace(Trace):
         if prim in process_rules:
             return process_rules[prim](self, args, params)
         primals, tangents = [], []
+        plain = True
         for a in args:
             if isinstance(a, Tracer) and a._trace is self:
                 primals.append(a.primal)
@@ -105,6 +108,9 @@ class JVPTrace(Trace):
             else:
                 primals.append(a)
                 tangents.append(None)
+                plain = plain and (isinstance(a, Tracer) or is_plain(a))
+        if not plain:  # another namespace's constant
+            primals = namespace_constants(prim, primals)
         if all(t is None for t in tangents):
             return bind_with(prim, tuple(primals), params)
         try:
@@ -121,6 +127,7 @@ def _check_tangent(p: Any, t: Any, i: int, fun: Callable, what: str, label: str 
     """The primal and tangent of argument leaf `i`, checked as JAX does (`label` names the
     leaf in messages; by default, argument `i` of `fun`)."""
     label = label or arg_name(fun, i)
+    p, t = box(p), box(t)  # another namespace's arrays: followed as ForeignTracers
     if isinstance(p, (list, tuple)) or not isinstance(p, (np.ndarray, np.generic, Tracer,
                                                           float, int, complex, bool)):  # fmt: skip
         p = np.asarray(p)
@@ -196,7 +203,7 @@ def _outputs(trace: JVPTrace, out: Any) -> tuple[list, list, Any]:
 
 
 def _zero_tangent(o: Any) -> Any:
-    return np.zeros(np.shape(o), o.dtype if hasattr(o, "dtype") else np.result_type(o))
+    return np.zeros(np.shape(o), namespace.dtype_of(o))
 
 
 def jvp(fun: Callable, primals: Any, tangents: Any, has_aux: bool = False) -> tuple:
@@ -206,6 +213,7 @@ def jvp(fun: Callable, primals: Any, tangents: Any, has_aux: bool = False) -> tu
     >>> cr.jvp(cnp.sin, (0.0,), (3.0,))
     (np.float64(0.0), np.float64(3.0))
     """
+    ns = namespace.find(tree_flatten((primals, tangents))[0], "jvp")
     pairs, tree = _tree_pairs(primals, tangents, fun, "jvp")
     trace = new_trace(JVPTrace, "jvp", fun)
     try:
@@ -215,9 +223,9 @@ def jvp(fun: Callable, primals: Any, tangents: Any, has_aux: bool = False) -> tu
         end_trace(trace)
     out, aux = split_aux(out, has_aux, "jvp", trace.lower)
     ps, ts, otree = _outputs(trace, out)
-    res = (tree_unflatten(otree, [scalar(p) for p in ps]),
-           tree_unflatten(otree, [scalar(t) for t in ts]))  # fmt: skip
-    return (*res, aux) if has_aux else res
+    res = (tree_unflatten(otree, [scalar(leave(p, ns)) for p in ps]),
+           tree_unflatten(otree, [scalar(leave(t, ns)) for t in ts]))  # fmt: skip
+    return (*res, leave_tree(aux, ns)) if has_aux else res
 
 
 def linearize(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
@@ -230,7 +238,8 @@ def linearize(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
     np.float64(2.0)
     """
     leaves, tree = tree_flatten(primals)
-    pairs = [_check_tangent(p, np.zeros(np.shape(p), getattr(p, "dtype", np.float64)), i, fun,
+    ns = namespace.find(leaves, "linearize")
+    pairs = [_check_tangent(p, np.zeros(np.shape(p), namespace.dtype_of(p)), i, fun,
                             "linearize") for i, p in enumerate(leaves)]  # fmt: skip
     leaves = [np.array(p) if type(p) is np.ndarray else p for p, _ in pairs]  # protected
     stage = new_trace(StagingTrace, "linearize", fun, True)
@@ -255,9 +264,9 @@ def linearize(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
         checked = [_check_tangent(p, t, i, fun, "linearize")[1]
                    for i, (p, t) in enumerate(zip(leaves, tl))]  # fmt: skip
         res = evaluate(program, checked)
-        return tree_unflatten(otree, [scalar(np.array(r)) if type(r) is np.ndarray else r
-                                      for r in res])  # fmt: skip
+        return tree_unflatten(otree, [scalar(np.array(r)) if type(r) is np.ndarray else
+                                      leave(r, ns) for r in res])  # fmt: skip
 
-    primal = tree_unflatten(otree, [scalar(np.array(p)) if type(p) is np.ndarray else p
-                                    for p in prim_out])  # the caller's copy  # fmt: skip
-    return (primal, f_jvp, aux) if has_aux else (primal, f_jvp)
+    primal = tree_unflatten(otree, [scalar(np.array(p)) if type(p) is np.ndarray else
+                                    leave(p, ns) for p in prim_out])  # the caller's copy
+    return (primal, f_jvp, leave_tree(aux, ns)) if has_aux else (primal, f_jvp)

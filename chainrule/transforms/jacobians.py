@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from chainrule.core import ops as cnp
+from chainrule.core.namespace import dtype_of, find
+from chainrule.core.trace import leave_tree
 from chainrule.core.pytree import tree_flatten, tree_map, tree_unflatten
 from chainrule.transforms.batching import vmap
 from chainrule.transforms.forward import jvp
@@ -23,7 +25,7 @@ from chainrule.transforms.reverse import (
 
 
 def _dtype(x: Any) -> np.dtype:
-    return x.dtype if hasattr(x, "dtype") else np.result_type(x)
+    return dtype_of(x)
 
 
 def _basis(leaves: list, dtype_of: Callable) -> list:
@@ -70,6 +72,7 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
     def jac(*args: Any, **kwargs: Any) -> Any:
         f = (lambda *a: fun(*a, **kwargs)) if kwargs else fun
         _check_argnums(argnums, len(args), "jacrev")
+        ns = find(tree_flatten(args)[0], "jacrev")  # another namespace's arrays
         nums_ = tuple(n % len(args) for n in nums)
         if holomorphic:
             _check_holomorphic([x for i in nums_ for x in tree_flatten(args[i])[0]], True,
@@ -94,16 +97,16 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
             blocks_per_out = []
             start = 0
             for o, n in zip(out_leaves, sizes):
-                blocks = [cnp.reshape(rl[start:start + n], np.shape(o) + np.shape(x))
+                blocks = [cnp.reshape(rl[start:start + n, ...], np.shape(o) + np.shape(x))
                           for rl, x in zip(r_leaves, in_leaves)]  # fmt: skip
                 blocks_per_out.append(tree_unflatten(in_tree, [scalar(b) for b in blocks]))
                 start += n
             per_arg.append(blocks_per_out)
-        res = tree_unflatten(out_tree, [
+        res = leave_tree(tree_unflatten(out_tree, [
             per_arg[0][k] if single else tuple(p[k] for p in per_arg)
             for k in range(len(out_leaves))
-        ])  # fmt: skip
-        return (res, aux) if has_aux else res
+        ]), ns)  # fmt: skip
+        return (res, leave_tree(aux, ns)) if has_aux else res
 
     jac.__name__ = f"jacrev({getattr(fun, '__name__', 'f')})"
     return jac
@@ -126,6 +129,7 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
 
     def jac(*args: Any, **kwargs: Any) -> Any:
         _check_argnums(argnums, len(args), "jacfwd")
+        ns = find(tree_flatten(args)[0], "jacfwd")  # another namespace's arrays
         nums_ = tuple(n % len(args) for n in nums)
         dyn = [args[i] for i in nums_]
         leaves, tree = tree_flatten(dyn)
@@ -158,8 +162,8 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
                 start += n
             per_arg = tree_unflatten(tree, blocks)
             per_out.append(per_arg[0] if single else tuple(per_arg))
-        res = tree_unflatten(out_tree, per_out)
-        return (res, aux) if has_aux else res
+        res = leave_tree(tree_unflatten(out_tree, per_out), ns)
+        return (res, leave_tree(aux, ns)) if has_aux else res
 
     jac.__name__ = f"jacfwd({getattr(fun, '__name__', 'f')})"
     return jac

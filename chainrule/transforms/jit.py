@@ -31,14 +31,14 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from chainrule.compiler.codegen import Executable, StaleConstant, lower
+from chainrule.compiler.codegen import Executable, StaleConstant, lower, lower_plain
 from chainrule.compiler.passes import Stats, has_effects, optimize
-from chainrule.core import config
+from chainrule.core import config, namespace
 from chainrule.core import primitives as P
-from chainrule.core.avals import ShapeDtypeStruct
+from chainrule.core.avals import ShapeDtypeStruct, aval_of
 from chainrule.core.ir import Program, evaluate
 from chainrule.core.pytree import _LEAF, tree_flatten, tree_unflatten
-from chainrule.core.trace import Tracer, bind
+from chainrule.core.trace import Tracer, bind, unbox
 from chainrule.rules import impl as impl_table
 from chainrule.rules import shape as shape_table
 from chainrule.rules import random
@@ -62,19 +62,24 @@ class JitCall:
     `exe`, and the programs derived from it for each transformation, compiled once."""
 
     __slots__ = ("name", "fuse", "stats", "program", "draws", "exe", "exe_donating",
-                 "out_avals", "derived", "lock", "__weakref__")
+                 "out_avals", "derived", "lock", "runnable", "exe_plain", "__weakref__")
 
     def __init__(self, program: Program, name: str, fuse: bool = True,
-                 donate: Sequence[int] = ()):  # fmt: skip
+                 donate: Sequence[int] = (), plain: bool = False):  # fmt: skip
         self.name = name
         self.fuse = fuse
         self.stats = Stats()
         self.program = optimize(program, self.stats)
         self.draws = any(has_effects(e) for e in self.program.eqns)  # loops' bodies too
         runnable = _inlined(self.program, self.stats)  # custom rules matter only to derive
-        self.exe: Executable = lower(runnable, name, fuse, config.debug_nans)
+        self.runnable = runnable
+        self.exe_plain: Executable | None = None  # for arrays of another namespace
+        if plain:  # called on arrays of another namespace: plain calls of its functions
+            self.exe = self.exe_plain = lower_plain(runnable, name)
+        else:
+            self.exe = lower(runnable, name, fuse, config.debug_nans)
         self.exe_donating: Executable | None = None  # the same, writing into donated inputs
-        if donate:
+        if donate and not plain:
             exe = lower(runnable, name, fuse, config.debug_nans, donate)
             self.exe_donating = exe if exe.donated else None
         self.out_avals = tuple(v.aval for v in self.program.outvars)
@@ -136,7 +141,19 @@ def _run(*args: Any, call: JitCall) -> tuple:
     return call.exe.run(*args)
 
 
+def _run_plain(ns: Any, *args: Any, call: JitCall) -> tuple:
+    """`_run` on arrays of another namespace: the program lowered to plain calls."""
+    if call.draws and random.in_flight():
+        return tuple(evaluate(call.program, args))
+    exe = call.exe_plain
+    if exe is None:
+        with call.lock:
+            exe = call.exe_plain = call.exe_plain or lower_plain(call.runnable, call.name)
+    return exe.run(*args)
+
+
 impl_table.defimpl(P.jit_p, _run)
+impl_table.defxp(P.jit_p, _run_plain)
 shape_table.shape_rules[P.jit_p] = lambda *avals, call: call.out_avals
 
 
@@ -334,9 +351,10 @@ def _leaf_signature(x: Any, where: str, fun_name: str) -> tuple:
     if isinstance(x, Tracer):
         a = x.aval
         return ("T" if hasattr(x, "requires_grad") else "t", a.shape, a.dtype, a.weak_type,
-                bool(getattr(x, "requires_grad", False)))  # fmt: skip
-    if hasattr(x, "shape") and hasattr(x, "dtype"):  # another namespace's array
-        return (t, tuple(x.shape), np.dtype(x.dtype))
+                bool(getattr(x, "requires_grad", False)), a.device)  # fmt: skip
+    if namespace.is_foreign(x):  # another namespace's array: its device keys the cache
+        a = aval_of(x)
+        return ("x", t, a.shape, a.dtype, a.device)
     raise TypeError(
         f"jit of {fun_name}: {where} is a {t.__name__}, not an array or a number; pass it as "
         "a static argument (static_argnums / static_argnames) if it is a setting"
@@ -347,7 +365,9 @@ def _aval_of_signature(sig: tuple) -> ShapeDtypeStruct:
     if len(sig) == 1:
         return _WEAK_AVAL[{"f": float, "i": int, "b": bool, "c": complex}[sig[0]]]
     if sig[0] in ("T", "t"):
-        return ShapeDtypeStruct(sig[1], sig[2], sig[3])
+        return ShapeDtypeStruct(sig[1], sig[2], sig[3], device=sig[5])
+    if sig[0] == "x":
+        return ShapeDtypeStruct(sig[2], sig[3], device=sig[4])
     return ShapeDtypeStruct(sig[-2], sig[-1])
 
 
@@ -434,8 +454,11 @@ class Jitted:
         else:
             entry = self._compile(key, leaves, build, stale=entry is not None)
         try:
-            if entry.captured or any(isinstance(x, Tracer) for x in leaves):
+            if any(isinstance(x, Tracer) for x in leaves):
                 out = bind(P.jit_p, *leaves, *entry.captured, call=entry.call)
+            elif entry.captured:  # values of a transformation (a pullback's saved values):
+                out = bind(P.jit_p, *leaves, *entry.captured, call=entry.call)  # another
+                out = tuple(unbox(o) for o in out)  # namespace's arrays leave as themselves
             else:
                 out = entry.run(*leaves)
         except StaleConstant:  # a captured array changed shape or dtype: compile again
@@ -549,7 +572,14 @@ class Jitted:
             fuse = config.jit_fusion if self.fusion is None else self.fusion
             positions = self._positions(tree, statics, len(avals))
             donated = [j for j, pos in enumerate(positions) if pos in self.donate_argnums]
-            call = JitCall(program, name, fuse, [j for j in donated if not captured])
+            plain = any(a.device is not None for a in avals)  # another namespace's arrays
+            foreign = [c for c in map(unbox, (*program.consts, *captured))
+                       if namespace.is_foreign(c)]  # fmt: skip
+            if foreign and not plain:  # with NumPy arrays as arguments: NumPy would convert
+                if any(not a.weak_type for a in avals):
+                    raise namespace.traced_numpy_meets(f"jit of {name}", foreign[0])
+                plain = True  # numbers only: the constants' namespace
+            call = JitCall(program, name, fuse, [j for j in donated if not captured], plain)
             entry = _Entry(call, out_tree, _guards(fun), captured, mutated, donated)
             self._note_recompile(key, stale)
             self._last_key = key

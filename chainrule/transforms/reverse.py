@@ -26,8 +26,10 @@ from chainrule.core import ops as cnp
 from chainrule.core import primitives as P
 from chainrule.core.avals import ShapeDtypeStruct
 from chainrule.core.pytree import _LEAF, tree_flatten, tree_map, tree_unflatten
+from chainrule.core import namespace
 from chainrule.core.trace import (
-    Primitive, Trace, Tracer, _state, bind, bind_with, end_trace, full, new_trace,
+    Primitive, Trace, Tracer, _state, bind, bind_with, box, end_trace, full, is_plain,
+    leave_tree, namespace_constants, new_trace,
 )
 from chainrule.rules.vjp import vjp_rules
 
@@ -166,15 +168,35 @@ class RTracer(Tracer):
 
     @property
     def aval(self) -> ShapeDtypeStruct:
+        """The abstract value: shape, dtype and weak type (what transformations see).
+
+        >>> import numpy as np, chainrule as cr
+        >>> cr.tensor(np.ones((2, 3), np.float32)).aval
+        ShapeDtypeStruct(shape=(2, 3), dtype=float32)
+        """
         v = self._value
         return v.aval if isinstance(v, Tracer) else ShapeDtypeStruct(v.shape, v.dtype)
 
     @property
     def shape(self) -> tuple:
+        """The shape, a tuple of ints (known under every transformation).
+
+        >>> import numpy as np, chainrule as cr, chainrule.numpy as cnp
+        >>> cr.tensor(np.ones((2, 3))).shape
+        (2, 3)
+        >>> cr.grad(lambda x: x.shape[0] * cnp.sum(x))(np.ones(3))
+        array([3., 3., 3.])
+        """
         return self._value.shape
 
     @property
     def dtype(self) -> np.dtype:
+        """The NumPy dtype (float64 unless made otherwise).
+
+        >>> import numpy as np, chainrule as cr
+        >>> cr.tensor([1.0, 2.0]).dtype, cr.tensor(np.ones(2, np.float32)).dtype
+        (dtype('float64'), dtype('float32'))
+        """
         return self._value.dtype
 
     def __repr__(self) -> str:
@@ -243,6 +265,8 @@ class ReverseTrace(Trace):
                 vals.append(a)
                 parents.append(None)
                 own.append(False)
+        if not all(map(is_plain, vals)):
+            vals = namespace_constants(prim, vals)
         ans = self.compute(prim, tuple(vals), params)
         if prim.nondiff or prim is P.stop_gradient_p or all(p is None for p in parents):
             return self.wrap_all(ans, prim)
@@ -267,6 +291,8 @@ class ReverseTrace(Trace):
                 continue
             if type(v) is np.ndarray and not mine:
                 v = self.protect(v)  # a constant the caller may change later
+            elif namespace.is_foreign(v):  # another namespace's constant: as the rules see it
+                v = box(v)
             elif isinstance(v, Tracer) and getattr(v, "_ver", None) is not None:
                 versions.append((v._ver, v._ver[0]))  # a Tensor: checked before use
             saved.append(v)
@@ -494,6 +520,8 @@ def check_float(x: Any, fun: Callable, i: int, what: str, path: str = "") -> Any
     arrays are a TypeError naming the argument (and the leaf's key path in a pytree)."""
     if type(x) is float:
         return np.float64(x)
+    if namespace.is_foreign(x):  # another namespace's array: followed as a ForeignTracer
+        x = box(x)
     name = f"{arg_name(fun, i)}{' at ' + path if path else ''}"
     fname = getattr(fun, "__name__", "the function")
     if not isinstance(x, (np.ndarray, np.generic, Tracer, int, complex, bool)):
@@ -579,7 +607,9 @@ def trace_vjp(fun: Callable, primals: tuple, argnums: tuple, has_aux: bool, what
             raise ValueError(f"vjp: cotangent structure {ct_tree} differs from output's {out_tree}")
         roots = []
         for node, c, v in zip(out_nodes, ct_leaves, out_vals):
-            if not isinstance(c, (np.ndarray, Tracer)):
+            if namespace.is_foreign(c):
+                c = box(c)
+            elif not isinstance(c, (np.ndarray, Tracer)):
                 c = np.asarray(c, np.result_type(v))
             if c.shape != np.shape(v):
                 raise ValueError(
@@ -617,6 +647,7 @@ def grad_call(fun: Callable, args: tuple, nums: tuple, has_aux: bool, what: str,
     so that a function writing into them (through a closure) is refused, not misled."""
     trace = new_trace(ReverseTrace, what, fun)
     locked: list = []  # the caller's large arrays, read-only until the gradient is computed
+    ns = None  # the namespace and device of the arrays followed, when not NumPy's
     try:
         args = list(args)
         leaves_of = []
@@ -627,6 +658,7 @@ def grad_call(fun: Callable, args: tuple, nums: tuple, has_aux: bool, what: str,
                 leaves_of.append((_LEAF, (t._node,)))
                 args[i] = t
             else:
+                ns = ns or namespace.find(tree_flatten(x)[0], what)
                 leaves, tree = check_leaves(x, fun, i, what)
                 ts = [RTracer(trace, v, Node(None, None, (), v.shape, v.dtype))
                       for v in (_guard(v, locked) for v in leaves)]  # fmt: skip
@@ -642,7 +674,8 @@ def grad_call(fun: Callable, args: tuple, nums: tuple, has_aux: bool, what: str,
             out = fun(*args)
         finally:
             end_trace(trace)
-        return _finish_grad(trace, out, leaves_of, has_aux, what, holomorphic, elementwise)
+        res = _finish_grad(trace, out, leaves_of, has_aux, what, holomorphic, elementwise)
+        return res if ns is None else tuple(leave_tree(r, ns) for r in res)
     finally:
         if trace.alive:  # refused before the function ran (an integer argument)
             end_trace(trace)
@@ -707,7 +740,7 @@ def _finish_grad(trace, out, leaves_of, has_aux, what, holomorphic, elementwise)
         if not elementwise:
             _check_scalar_output(v, holomorphic)
         if node is not None:
-            roots.append((node, full(v.shape, v.dtype, 1)))
+            roots.append((node, full(v.shape, v.dtype, 1, v)))
     if roots:
         backward_pass(roots)
     grads = []
@@ -764,12 +797,13 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False):
     >>> f_vjp(2.0)
     (np.float64(2.0),)
     """
+    ns = namespace.find(tree_flatten(primals)[0], "vjp")  # another namespace's arrays
     out, fn, aux, nodes = trace_vjp(fun, primals, tuple(range(len(primals))), has_aux, "vjp",
                                     protect_leaves=True)  # fmt: skip
-    out = tree_map(_fresh, out)  # the caller's copy: the graph keeps its own
-    fn2 = lambda ct: tuple(tree_map(scalar, r) for r in fn(ct))  # noqa: E731
+    out = tree_map(_fresh, leave_tree(out, ns))  # the caller's copy: the graph keeps its own
+    fn2 = lambda ct: tuple(tree_map(scalar, leave_tree(r, ns)) for r in fn(ct))  # noqa: E731
     if has_aux:
-        return out, fn2, tree_map(_fresh, aux)
+        return out, fn2, tree_map(_fresh, leave_tree(aux, ns))
     return out, fn2
 
 
@@ -820,10 +854,10 @@ def value_and_grad(
         if holomorphic:
             for k in ns:
                 for x in tree_flatten(args[k])[0]:
-                    if np.result_type(x).kind != "c":
+                    if namespace.dtype_of(x).kind != "c":
                         raise TypeError(
                             "grad with holomorphic=True requires inputs with complex dtype, "
-                            f"but argument {k} has dtype {np.result_type(x)}"
+                            f"but argument {k} has dtype {namespace.dtype_of(x)}"
                         )
         out, aux, g = grad_call(f, args, ns, has_aux, "grad", holomorphic)
         g = scalar(g[0]) if single and type(g[0]) is np.ndarray else (
