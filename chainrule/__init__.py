@@ -35,8 +35,8 @@ from chainrule import autograd, memory
 from chainrule import torch_functions as _torch_functions
 from chainrule.tape import GradientTape, Variable
 from chainrule.tensor import (
-    Tensor, arange, empty, enable_grad, eye, full, is_grad_enabled, linspace, manual_seed,
-    no_grad, ones, ones_like, rand, randn, tensor, zeros, zeros_like,
+    Tensor, arange, empty, enable_grad, eye, full, is_grad_enabled, linspace, no_grad, ones,
+    ones_like, rand, randn, tensor, zeros, zeros_like,
 )  # fmt: skip
 
 __version__ = "0.1.0"
@@ -45,15 +45,17 @@ __all__ = [
     "GradientTape", "ShapeDtypeStruct", "Tensor", "Variable", "all_gather", "arange",
     "autograd", "axis_index", "checkpoint", "checkpoint_policies", "compare", "cond", "config",
     "custom_jvp", "custom_vjp", "draw", "elementwise_grad", "empty", "enable_grad", "errors",
-    "eval_shape", "explain", "explain_gradient", "eye", "fori_loop", "full", "grad", "hessian",
+    "eval_shape", "explain", "explain_gradient", "eye", "fori_loop", "full", "get_rng_state",
+    "grad", "hessian",
     "hvp",
     "is_grad_enabled", "jacfwd", "jacobian", "jacrev", "jit", "jvp", "linear_transpose",
-    "linearize", "linspace", "make_graph", "minimize",
+    "linearize", "linspace", "load", "make_graph", "minimize",
     "manual_seed", "memory", "nn", "no_grad", "numpy", "ones", "ones_like", "optim", "pmax",
-    "pmean",
+    "pmean", "progress",
     "psum",
     "pure_callback",
-    "rand", "randn", "remat", "scan", "stop_gradient", "switch", "tensor", "to_sympy",
+    "rand", "randn", "remat", "save", "scan", "set_rng_state", "stop_gradient", "switch",
+    "tensor", "to_sympy",
     "tree_util", "value_and_grad", "vjp", "vmap", "while_loop", "zeros", "zeros_like",
 ]  # fmt: skip
 
@@ -70,10 +72,14 @@ _LAZY = {
     "explain_gradient": "chainrule.transparency.diagnose", "draw": "chainrule.transparency.draw",
     "to_sympy": "chainrule.transparency.symbolic",
     "minimize": "chainrule.optimize",
+    # saving and seeding (chainrule.io loads json and zipfile: on first use)
+    "save": "chainrule.io", "load": "chainrule.io", "manual_seed": "chainrule.io",
+    "get_rng_state": "chainrule.io", "set_rng_state": "chainrule.io",
 }  # fmt: skip
 
 
-_LAZY_MODULES = ("nn", "optim", "distributed", "scipy")  # subpackages loaded on first use
+# subpackages and modules loaded on first use
+_LAZY_MODULES = ("nn", "optim", "distributed", "scipy", "io", "progress")
 
 
 def __getattr__(name: str):

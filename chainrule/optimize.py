@@ -23,9 +23,6 @@ back with `x0`'s structure (`res.x_flat` keeps the vector); `res.loss_history` h
 from __future__ import annotations
 
 import inspect
-import math
-import sys
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -397,48 +394,6 @@ def _is_pair(p: Any) -> bool:
 # -- progress -----------------------------------------------------------------------------
 
 
-class _Progress:
-    """A live line with the iteration and the loss: tqdm's bar when tqdm is installed, else
-    one line rewritten in place (carriage return), at most ten times a second."""
-
-    def __init__(self, method: str, total: int | None, stream: Any = None):
-        self.stream = sys.stderr if stream is None else stream
-        self.desc = f"minimize ({method})"
-        self.k, self.last, self.width, self.loss = 0, 0.0, 0, math.nan
-        try:
-            from tqdm.auto import tqdm
-        except ImportError:
-            self.bar = None
-        else:
-            self.bar = tqdm(total=total, desc=self.desc, unit="it", file=self.stream)
-
-    def update(self, loss: float) -> None:
-        self.k += 1
-        self.loss = loss
-        if self.bar is not None:
-            self.bar.set_postfix_str(f"loss={loss:.6g}", refresh=False)
-            self.bar.update(1)
-            return
-        now = time.monotonic()
-        if now - self.last >= 0.1:
-            self.last = now
-            self._write()
-
-    def _write(self) -> None:
-        line = f"{self.desc}: iteration {self.k}, loss {self.loss:.8g}"
-        self.stream.write("\r" + line.ljust(self.width))
-        self.stream.flush()
-        self.width = len(line)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            return
-        self._write()
-        self.stream.write("\n")
-        self.stream.flush()
-
-
 def _callback_style(callback: Callable) -> str:
     try:
         params = set(inspect.signature(callback).parameters)
@@ -463,7 +418,7 @@ def minimize(
     callback: Callable | None = None,
     options: dict | None = None,
     jit: bool = False,
-    progress: bool = False,
+    progress: bool | None = None,
 ) -> Any:
     """Minimize `fun(x, *args)` with `scipy.optimize.minimize`, given chainrule's exact
     derivatives.
@@ -494,7 +449,8 @@ def minimize(
       many operations evaluated many times; `fun` must then be traceable: no Python `if` on
       values). Off by default: tracing costs time, and eager evaluation works for any `fun`.
     - `progress=True` shows the iteration and the loss as it goes (tqdm's bar when tqdm is
-      installed, else one line rewritten in place on stderr).
+      installed, else one line rewritten in place on stderr); None (the default) follows
+      `chainrule.progress.enabled()` (off unless turned on, as in the tour).
 
     Returns SciPy's `OptimizeResult`, with `x` in the structure of `x0`, `x_flat` the vector,
     `loss_history` (the loss at `x0`, then after each iteration) and `njev`/`nhev` as counted.
@@ -556,7 +512,15 @@ def minimize(
         kwargs["constraints"] = _constraints(constraints, flat, meth, jit)
 
     history: list[float] = []
-    bar = _Progress(name, (options or {}).get("maxiter")) if progress else None
+    bar = None
+    if progress is None or progress:
+        from chainrule.progress import Progress
+
+        maxiter = (options or {}).get("maxiter")
+        bar = Progress(total=maxiter if type(maxiter) is int and maxiter >= 0 else None,
+                       desc=f"minimize ({name})", enable=progress)  # fmt: skip
+        if not bar.shown:
+            bar = None
     style = _callback_style(callback) if callback is not None else None
 
     def record(xk: np.ndarray, loss: float | None, result: Any = None) -> None:
@@ -569,7 +533,8 @@ def minimize(
         if not (fresh and np.array_equal(xk, flat.x0)):
             history.append(loss)
             if bar is not None:
-                bar.update(loss)
+                bar.log(loss)
+                bar.update()
         if callback is None:
             return
         x_tree = flat.tree(np.array(xk, dtype=np.float64))

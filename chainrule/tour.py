@@ -51,7 +51,7 @@ def run(print=print, out_dir: str | None = None, dot: bool = False) -> dict:  # 
     section(0)
     out.update(_three_ways(print, figures))
     section(1)
-    out.update(_descent(print))
+    out.update(_descent(print, figures))
     section(2)
     out.update(_chain_rule(print))
     section(3)
@@ -177,17 +177,24 @@ def _plot_J(path: str, X: np.ndarray, dY: np.ndarray) -> None:
     fig.savefig(path, dpi=120)
 
 
-def _descent(print) -> dict:  # noqa: A002
+def _descent(print, figures: _Figures) -> dict:  # noqa: A002
+    from chainrule.progress import progress
+
     print("Gradient descent on J, x ← x − 0.1·J'(x), from x = 3:")
     print(f"{'step':>5} | {'x':>20} | {'J(x)':>20} | {'dJ/dx':>10}")
     dJ = cr.grad(J)
     x = 3.0
-    for k in range(1, 21):
+    # the tour shows a progress bar (on stderr, when it prints to the terminal)
+    bar = progress(range(1, 21), desc="descent", enable=figures.tty)
+    for k in bar:
         x = x - 0.1 * dJ(x)
+        bar.log(J(x))
         if k in (1, 2, 5, 10, 20):
             print(f"{k:5d} | {x:20.16f} | {J(x):20.16f} | {dJ(x):10.2e}")
     exact_min = (-1 + 19**0.5) / 3
     print(f"\nMinimum at x = {x:.16f}; exact (−1 + √19)/3 = {exact_min:.16f}")
+    figures.save("descent.png", lambda p: bar.curve.plot(p, title="J(x) along the descent"),
+                 "The loss curve:")
     return {"minimum": x}
 
 

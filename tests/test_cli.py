@@ -270,8 +270,8 @@ def test_the_tour_runs_as_a_command(tmp_path):
         if s[:1].isalpha() and "|" not in s:
             assert s[0].isupper(), line
     files = [ln.strip() for ln in closing.splitlines()[1:]]
-    assert files == ["compare_J.png", "J_and_dJ.png", "graph_J.png", "graph_x2cos.png",
-                     "graph_J.svg", "graph_J.dot"]  # fmt: skip
+    assert files == ["compare_J.png", "J_and_dJ.png", "descent.png", "graph_J.png",
+                     "graph_x2cos.png", "graph_J.svg", "graph_J.dot"]  # fmt: skip
     assert all((out / f).stat().st_size > 0 for f in files) and "['" not in closing
 
 

@@ -17,7 +17,7 @@ so they have PyTorch's distributions, not its numbers.
 >>> import numpy as np, chainrule as cr
 >>> from chainrule import nn
 >>> import chainrule.nn.functional as F
->>> cr.manual_seed(0)
+>>> _ = cr.manual_seed(0)
 >>> model = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 3))
 >>> x, y = cr.randn(16, 2), cr.tensor(np.arange(16) % 3)
 >>> for step in range(3):

@@ -420,7 +420,7 @@ def dropout(input: Any, p: float = 0.5, training: bool = True, inplace: bool = F
     `cr.vmap` each example draws its own.
 
     >>> import numpy as np, chainrule as cr, chainrule.nn.functional as F
-    >>> cr.manual_seed(0)
+    >>> _ = cr.manual_seed(0)
     >>> F.dropout(np.ones(6), p=0.5)
     array([2., 0., 0., 0., 2., 2.])
     >>> F.dropout(np.ones(2), p=0.5, training=False)

@@ -10,7 +10,7 @@ a pytree of parameters.
 
 >>> import numpy as np, chainrule as cr
 >>> from chainrule import nn
->>> cr.manual_seed(0)
+>>> _ = cr.manual_seed(0)
 >>> model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
 >>> model
 Sequential(
@@ -919,7 +919,7 @@ class Dropout(Module):
     >>> import numpy as np, chainrule as cr
     >>> from chainrule import nn
     >>> drop = nn.Dropout(p=0.5)
-    >>> cr.manual_seed(0); drop(np.ones(4))
+    >>> _ = cr.manual_seed(0); drop(np.ones(4))
     array([2., 0., 0., 0.])
     >>> drop.eval()(np.ones(4))
     array([1., 1., 1., 1.])

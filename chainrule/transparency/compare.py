@@ -280,6 +280,7 @@ def compare(
     symbolic: bool = True,
     sympy_fun: Callable | None = None,
     seed: int = 0,
+    progress: bool | None = None,
 ) -> Comparison:
     """Compare `fun`'s AD derivative at `at` with finite differences and (optionally) SymPy.
 
@@ -305,6 +306,10 @@ def compare(
     builds when the package provides it. The expression is differentiated by SymPy (``diff``)
     and evaluated with 30 digits. Otherwise, and on any failure,
     `Comparison.notes["symbolic"]` says why it was skipped.
+
+    `progress=True` shows a bar over the evaluations of `fun` the sweep makes (tqdm's when
+    installed, see `chainrule.progress`); None (the default) follows
+    `chainrule.progress.enabled()`, off unless turned on.
 
     >>> import chainrule.numpy as cnp
     >>> c = compare(lambda x: cnp.tanh(4 * cnp.cos(x) ** 2), 7.0, symbolic=False)
@@ -355,18 +360,44 @@ def compare(
         ad = float(sum(np.sum(np.real(gl) * v) for gl, v in zip(g_leaves, v_leaves)))
     gradient = g[0] if len(args) == 1 else g
 
+    bar = None
+
     def f_at(step: complex) -> complex:
         xs = [x + step * v for x, v in zip(leaves, v_leaves)]
-        return _scalar_out(fun(*tree_unflatten(tree, xs)), name)
+        out = _scalar_out(fun(*tree_unflatten(tree, xs)), name)
+        if bar is not None:
+            bar.update()
+        return out
 
     steps = DEFAULT_STEPS if steps is None else np.asarray(steps, np.float64)
     steps = np.sort(steps)[::-1]
     if steps.size == 0 or steps[-1] <= 0:
         raise ValueError("compare: steps must be positive")
+    if progress is None or progress:
+        from chainrule.progress import Progress
+
+        evaluations = sum(2 if m == "central" else 1 for m in methods) * steps.size
+        bar = Progress(total=evaluations, desc=f"compare ({name})", enable=progress,
+                       unit="evaluation")  # fmt: skip
+        if not bar.shown:
+            bar = None
     f0 = float(np.real(_scalar_out(value, name)))
     res = Comparison(name=name, point=_describe(args, leaves, names), ad=ad, gradient=gradient,
                      value=f0, direction=direction, steps=steps, eps=eps)  # fmt: skip
     floor = eps * abs(ad) + np.finfo(np.float64).tiny
+    try:
+        _sweep(res, f_at, f0, ad, steps, methods, eps, floor)
+    finally:
+        if bar is not None:
+            bar.close()
+    if symbolic:
+        _symbolic(res, fun, sympy_fun, args, leaves, tree, v_leaves, names)
+    return res
+
+
+def _sweep(res: Comparison, f_at: Callable, f0: float, ad: float, steps: np.ndarray,
+           methods: Sequence[str], eps: float, floor: float) -> None:  # fmt: skip
+    """The finite differences of each method at each step, their errors and orders."""
     with np.errstate(all="ignore"):
         for m in methods:
             if m == "complex":
@@ -388,9 +419,6 @@ def compare(
             res.orders[m], res.fit_range[m] = _order(steps, err, noise)
             k = int(np.nanargmin(err)) if np.isfinite(err).any() else 0
             res.best[m] = (float(steps[k]), float(err[k]))
-    if symbolic:
-        _symbolic(res, fun, sympy_fun, args, leaves, tree, v_leaves, names)
-    return res
 
 
 def _complex_step(f_at: Callable, steps: np.ndarray, notes: dict) -> np.ndarray | None:
