@@ -5,6 +5,7 @@
     chainrule compare "x**3 + x**2 - 6*x + 1" --at x=2 --figure errors.png
     chainrule draw "(x**2*cos(x))**2" --at x=3.14159 -o graph.svg
     chainrule tour
+    chainrule --version
 
 Every failure (a formula it cannot read, a bad point, an output it cannot write, and anything
 unforeseen) is one line on stderr, "chainrule <command>: <what is wrong>", with exit status 2;
@@ -59,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
         epilog=_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    from chainrule import __version__  # the package is imported already (we are in it)
+
+    p.add_argument("--version", action="version", version=f"chainrule {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="command")
     for name, help_ in (("explain", "the forward and backward tables of the chain rule"),
                         ("grad", "the value and the gradient"),

@@ -79,7 +79,23 @@ def backward(
 
 
 class FunctionCtx:
-    """The `ctx` of a custom `Function`: what forward leaves for backward."""
+    """The `ctx` of a custom `Function`: what forward leaves for backward.
+
+    >>> import chainrule as cr
+    >>> class Square(cr.autograd.Function):
+    ...     @staticmethod
+    ...     def forward(ctx, x):
+    ...         ctx.save_for_backward(x)
+    ...         return x * x
+    ...     @staticmethod
+    ...     def backward(ctx, g):
+    ...         (x,) = ctx.saved_tensors
+    ...         return 2 * x * g if ctx.needs_input_grad[0] else None
+    >>> x = cr.tensor(3.0, requires_grad=True)
+    >>> Square.apply(x).backward()
+    >>> x.grad
+    tensor(6.)
+    """
 
     def __init__(self, needs: tuple):
         self.needs_input_grad = needs

@@ -91,7 +91,14 @@ def stop(device: Any = None) -> None:
 @dataclass
 class Peak:
     """What a `peak()` block allocated: `bytes`, the highest allocation during the block
-    above the allocation at its start; `kept`, what the block left allocated."""
+    above the allocation at its start; `kept`, what the block left allocated.
+
+    >>> import chainrule as cr, numpy as np
+    >>> with cr.memory.peak() as p:
+    ...     a = np.zeros(1000)
+    >>> p.kept >= 8000 and p.bytes >= p.kept
+    True
+    """
 
     bytes: int = 0
     kept: int = 0

@@ -384,7 +384,13 @@ mean = _reduction("mean", cnp.mean)
 prod = _reduction("prod", cnp.prod)
 
 return_types = type("return_types", (), {
-    "__doc__": "The named tuples of functions with several results, as `torch.return_types`.",
+    "__doc__": """The named tuples of functions with several results, as `torch.return_types`.
+
+    >>> import chainrule as cr
+    >>> r = cr.tensor([[1.0, 5.0], [4.0, 2.0]]).max(dim=1)
+    >>> isinstance(r, cr.return_types.max), r.values, r.indices
+    (True, tensor([5., 4.]), tensor([1, 0], dtype=int64))
+    """,
     "max": _namedtuple("max", ["values", "indices"]),
     "min": _namedtuple("min", ["values", "indices"]),
 })  # fmt: skip

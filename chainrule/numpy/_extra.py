@@ -3406,11 +3406,24 @@ def _install_tracer_methods() -> None:
         "nbytes": property(lambda self: self.size * self.dtype.itemsize),
         "itemsize": property(lambda self: self.dtype.itemsize),
     }  # fmt: skip
+    examples = {  # the docstrings' examples
+        "partition": ">>> cr.tensor([3.0, 1.0, 2.0]).partition(1)\ntensor([1., 2., 3.])\n"
+                     ">>> cr.grad(lambda x: cnp.sum(x.partition(1)[:2]))(np.array([3.0, 1.0, 2.0]))"
+                     "\narray([0., 1., 1.])",
+        "argpartition": ">>> cr.tensor([3.0, 1.0, 2.0]).argpartition(1)\narray([1, 2, 0])",
+        "searchsorted": ">>> cr.tensor([1.0, 2.0, 3.0]).searchsorted(2.5)\nnp.int64(2)",
+        "choose": ">>> cr.tensor([0, 1, 0]).choose([cr.tensor([1.0, 2.0, 3.0]), "
+                  "cr.tensor([4.0, 5.0, 6.0])])\ntensor([1., 5., 3.])",
+        "compress": ">>> cr.grad(lambda x: cnp.sum(x.compress([True, False, True])))"
+                    "(np.array([3.0, 1.0, 2.0]))\narray([1., 0., 1.])",
+    }  # fmt: skip
     for name, m in methods.items():
         if not hasattr(Tracer, name):
             if callable(m):
                 m.__name__ = name
-                m.__doc__ = f"`ndarray.{name}` for traced values (returns the result)."
+                m.__doc__ = (f"`ndarray.{name}` for traced values (returns the result).\n\n"
+                             ">>> import numpy as np, chainrule as cr, chainrule.numpy as cnp\n"
+                             + examples[name] + "\n")  # fmt: skip
             setattr(Tracer, name, m)
 
 

@@ -172,19 +172,37 @@ class Generator(Source):
     # -- the standard draws: primitives --------------------------------------------------------
 
     def random(self, size: Any = None, dtype: Any = np.float64, out: Any = None) -> Any:
-        """Uniform floats in [0, 1)."""
+        """Uniform floats in [0, 1).
+
+        >>> import numpy as np, chainrule as cr, chainrule.numpy as cnp
+        >>> a = cnp.random.default_rng(0).random(3)
+        >>> bool((a == np.random.default_rng(0).random(3)).all())
+        True
+        """
         _no_out(out)
         return _draw(self, "random", size=size, dtype=_float_dtype(dtype, "random"))
 
     def standard_normal(self, size: Any = None, dtype: Any = np.float64, out: Any = None) -> Any:
-        """Standard normal floats."""
+        """Standard normal floats.
+
+        >>> import numpy as np, chainrule as cr, chainrule.numpy as cnp
+        >>> a = cnp.random.default_rng(0).standard_normal(3)
+        >>> bool((a == np.random.default_rng(0).standard_normal(3)).all())
+        True
+        """
         _no_out(out)
         return _draw(self, "standard_normal", size=size,
                      dtype=_float_dtype(dtype, "standard_normal"))  # fmt: skip
 
     def standard_exponential(self, size: Any = None, dtype: Any = np.float64,
                              method: str = "zig", out: Any = None) -> Any:  # fmt: skip
-        """Standard exponential floats."""
+        """Standard exponential floats.
+
+        >>> import numpy as np, chainrule as cr, chainrule.numpy as cnp
+        >>> a = cnp.random.default_rng(0).standard_exponential(3)
+        >>> bool((a == np.random.default_rng(0).standard_exponential(3)).all())
+        True
+        """
         _no_out(out)
         if method not in ("zig", "inv"):
             raise ValueError("'method' argument must be either 'zig' or 'inv'")
@@ -193,14 +211,27 @@ class Generator(Source):
 
     def standard_gamma(self, shape: Any, size: Any = None, dtype: Any = np.float64,
                        out: Any = None) -> Any:  # fmt: skip
-        """Standard gamma floats of shape `shape` (no derivative in `shape`)."""
+        """Standard gamma floats of shape `shape` (no derivative in `shape`).
+
+        >>> import numpy as np, chainrule as cr, chainrule.numpy as cnp
+        >>> a = cnp.random.default_rng(0).standard_gamma(2.0, 3)
+        >>> bool((a == np.random.default_rng(0).standard_gamma(2.0, 3)).all())
+        True
+        """
         _no_out(out)
         return _draw(self, "standard_gamma", (shape,), size=size,
                      dtype=_float_dtype(dtype, "standard_gamma"))  # fmt: skip
 
     def integers(self, low: Any, high: Any = None, size: Any = None, dtype: Any = np.int64,
                  endpoint: bool = False) -> Any:  # fmt: skip
-        """Integers in [low, high) ([0, low) without `high`; `endpoint` includes it)."""
+        """Integers in [low, high) ([0, low) without `high`; `endpoint` includes it).
+
+        >>> import numpy as np, chainrule as cr, chainrule.numpy as cnp
+        >>> cnp.random.default_rng(0).integers(0, 10, size=5)
+        array([8, 6, 5, 2, 3])
+        >>> np.random.default_rng(0).integers(0, 10, size=5)
+        array([8, 6, 5, 2, 3])
+        """
         dt = np.dtype(dtype)
         if dt.kind not in "biu":
             raise TypeError(f"Unsupported dtype {dt!r} for integers")
@@ -210,7 +241,15 @@ class Generator(Source):
     # -- differentiable: NumPy's formulas over a standard draw -------------------------------
 
     def normal(self, loc: Any = 0.0, scale: Any = 1.0, size: Any = None) -> Any:
-        """Normal floats: ``loc + scale * standard_normal()``, differentiable in both."""
+        """Normal floats: ``loc + scale * standard_normal()``, differentiable in both.
+
+        >>> import numpy as np, chainrule as cr, chainrule.numpy as cnp
+        >>> draw = lambda loc, scale: cnp.random.default_rng(0).normal(loc, scale)
+        >>> cr.grad(draw, argnums=(0, 1))(1.0, 2.0)  # (1, the standard draw)
+        (np.float64(1.0), np.float64(0.1257302210933933))
+        >>> np.random.default_rng(0).standard_normal()
+        0.1257302210933933
+        """
         loc, scale = _param(loc), _param(scale)
         _non_negative(scale, "scale")
         size = _out_size(size, loc, scale)
@@ -218,7 +257,14 @@ class Generator(Source):
 
     def uniform(self, low: Any = 0.0, high: Any = 1.0, size: Any = None) -> Any:
         """Uniform floats in [low, high): ``low + (high - low) * random()``, differentiable
-        in both."""
+        in both.
+
+        >>> import numpy as np, chainrule as cr, chainrule.numpy as cnp
+        >>> cr.grad(lambda high: cnp.random.default_rng(0).uniform(0.0, high))(2.0)
+        np.float64(0.6369616873214543)
+        >>> np.random.default_rng(0).random()
+        0.6369616873214543
+        """
         low, high = _f64(_param(low)), _f64(_param(high))
         span = high - low
         if not _ops._traced(span) and not np.all(np.isfinite(span)):
@@ -229,7 +275,14 @@ class Generator(Source):
 
     def exponential(self, scale: Any = 1.0, size: Any = None) -> Any:
         """Exponential floats: ``scale * standard_exponential()``, differentiable in
-        `scale`."""
+        `scale`.
+
+        >>> import numpy as np, chainrule as cr, chainrule.numpy as cnp
+        >>> cr.grad(lambda scale: cnp.random.default_rng(0).exponential(scale))(2.0)
+        np.float64(0.6799319039689096)
+        >>> np.random.default_rng(0).standard_exponential()
+        0.6799319039689096
+        """
         scale = _param(scale)
         _non_negative(scale, "scale")
         size = _out_size(size, scale)
@@ -238,7 +291,14 @@ class Generator(Source):
 
     def gamma(self, shape: Any, scale: Any = 1.0, size: Any = None) -> Any:
         """Gamma floats: ``scale * standard_gamma(shape)``, differentiable in `scale` (not
-        in `shape`)."""
+        in `shape`).
+
+        >>> import numpy as np, chainrule as cr, chainrule.numpy as cnp
+        >>> cr.grad(lambda scale: cnp.random.default_rng(0).gamma(3.0, scale))(2.0)
+        np.float64(2.877297699433438)
+        >>> np.random.default_rng(0).standard_gamma(3.0)
+        2.877297699433438
+        """
         shape, scale = _param(shape), _param(scale)
         _non_negative(shape, "shape")
         _non_negative(scale, "scale")
@@ -250,7 +310,15 @@ class Generator(Source):
     def choice(self, a: Any, size: Any = None, replace: bool = True, p: Any = None,
                axis: int = 0, shuffle: bool = True) -> Any:  # fmt: skip
         """Samples of ``arange(a)`` (an integer `a`) or of `a` along `axis`; differentiable
-        in the array `a` (not in `p`)."""
+        in the array `a` (not in `p`).
+
+        >>> import numpy as np, chainrule as cr, chainrule.numpy as cnp
+        >>> cnp.random.default_rng(0).choice(5, size=3), np.random.default_rng(0).choice(5, size=3)
+        (array([4, 3, 2]), array([4, 3, 2]))
+        >>> pick = lambda a: cnp.sum(cnp.random.default_rng(0).choice(a, size=4))
+        >>> cr.grad(pick)(np.array([1.0, 2.0, 3.0]))  # how often each element was drawn
+        array([1., 2., 1.])
+        """
         probs = () if p is None else (p,)
         if np.ndim(a) == 0:  # an integer
             n = operator.index(a if _ops._traced(a) else np.asarray(a).item())
@@ -266,7 +334,17 @@ class Generator(Source):
 
     def permutation(self, x: Any, axis: int = 0) -> Any:
         """A permutation of ``arange(x)`` (an integer `x`), or of `x` along `axis` (a copy;
-        differentiable in `x`)."""
+        differentiable in `x`).
+
+        >>> import numpy as np, chainrule as cr, chainrule.numpy as cnp
+        >>> cnp.random.default_rng(0).permutation(5)
+        array([2, 4, 3, 0, 1])
+        >>> np.random.default_rng(0).permutation(5)
+        array([2, 4, 3, 0, 1])
+        >>> weigh = lambda x: cnp.sum(cnp.random.default_rng(0).permutation(x) * np.arange(3.0))
+        >>> cr.grad(weigh)(np.array([1.0, 2.0, 3.0]))
+        array([1., 2., 0.])
+        """
         if isinstance(x, (int, np.integer)):
             return _draw(self, "permutation", (), None, _I64, (("n", operator.index(x)),))
         x = _ops.asarray(x)
@@ -278,7 +356,14 @@ class Generator(Source):
 
     def shuffle(self, x: Any, axis: int = 0) -> None:
         """NumPy's in-place shuffle, on a NumPy array, outside transformations (elsewhere:
-        ``x = g.permutation(x)``)."""
+        ``x = g.permutation(x)``).
+
+        >>> import numpy as np, chainrule as cr, chainrule.numpy as cnp
+        >>> x = np.arange(5)
+        >>> cnp.random.default_rng(0).shuffle(x)
+        >>> x
+        array([2, 4, 3, 0, 1])
+        """
         _refuse_traced("shuffle", x)
         self.gen.shuffle(x, axis)
 
@@ -298,6 +383,32 @@ _EAGER = ("bytes", "dirichlet", "multinomial", "multivariate_hypergeometric",
           "multivariate_normal", "permuted")  # fmt: skip
 
 
+#: the arguments of each generated method's example (its docstring's)
+_EXAMPLE_ARGS = {
+    "beta": "2.0, 3.0, size=3", "chisquare": "3.0, size=3", "f": "3.0, 5.0, size=3",
+    "gumbel": "size=3", "laplace": "size=3", "logistic": "size=3", "lognormal": "size=3",
+    "noncentral_chisquare": "3.0, 1.0, size=3", "noncentral_f": "3.0, 5.0, 1.0, size=3",
+    "pareto": "3.0, size=3", "power": "3.0, size=3", "rayleigh": "size=3",
+    "standard_cauchy": "size=3", "standard_t": "5.0, size=3",
+    "triangular": "0.0, 0.5, 1.0, size=3", "vonmises": "0.0, 1.0, size=3",
+    "wald": "1.0, 2.0, size=3", "weibull": "2.0, size=3", "binomial": "10, 0.5, size=3",
+    "geometric": "0.3, size=3", "hypergeometric": "10, 5, 6, size=3",
+    "logseries": "0.5, size=3", "negative_binomial": "5, 0.5, size=3", "poisson": "3.0, size=3",
+    "zipf": "2.0, size=3", "bytes": "4", "dirichlet": "[1.0, 2.0], size=2",
+    "multinomial": "10, [0.2, 0.8], size=2", "multivariate_hypergeometric": "[3, 2], 2, size=2",
+    "multivariate_normal": "[0.0, 0.0], np.eye(2), size=2", "permuted": "np.arange(5)",
+}  # fmt: skip
+
+
+def _example(name: str) -> str:
+    """The docstring example of a generated method: the same draws as NumPy's."""
+    a = _EXAMPLE_ARGS[name]
+    return ("\n\n>>> import numpy as np, chainrule.numpy as cnp\n"
+            f">>> ours = cnp.random.default_rng(0).{name}({a})\n"
+            f">>> bool(np.array_equal(ours, np.random.default_rng(0).{name}({a})))\n"
+            "True\n")
+
+
 def _distribution(name: str, dtype: np.dtype) -> Any:
     sig = inspect.signature(getattr(np.random.Generator, name))
     names = [p for p in sig.parameters if p not in ("self", "size")]
@@ -311,7 +422,8 @@ def _distribution(name: str, dtype: np.dtype) -> Any:
     method.__name__, method.__qualname__ = name, f"Generator.{name}"
     method.__signature__ = sig
     method.__doc__ = (f"NumPy's ``Generator.{name}`` (its parameters carry no derivative; "
-                      f"{'integer' if dtype.kind == 'i' else 'float'} results).")  # fmt: skip
+                      f"{'integer' if dtype.kind == 'i' else 'float'} results)."
+                      + _example(name))  # fmt: skip
     return method
 
 
@@ -321,7 +433,8 @@ def _eager(name: str) -> Any:
         return getattr(self.gen, name)(*args, **kwargs)
 
     method.__name__, method.__qualname__ = name, f"Generator.{name}"
-    method.__doc__ = f"NumPy's ``Generator.{name}``, drawn at once (outside transformations)."
+    method.__doc__ = (f"NumPy's ``Generator.{name}``, drawn at once (outside transformations)."
+                      + _example(name))
     return method
 
 
@@ -369,17 +482,35 @@ def seed(seed: Any = None) -> None:
 
 
 def rand(*dims: int) -> Any:
-    """Uniform floats in [0, 1) of shape `dims` (NumPy's legacy signature)."""
+    """Uniform floats in [0, 1) of shape `dims` (NumPy's legacy signature).
+
+    >>> import numpy as np, chainrule as cr, chainrule.numpy as cnp
+    >>> cnp.random.seed(0)
+    >>> bool((cnp.random.rand(2, 3) == np.random.default_rng(0).random((2, 3))).all())
+    True
+    """
     return DEFAULT.random(dims or None)
 
 
 def randn(*dims: int) -> Any:
-    """Standard normal floats of shape `dims` (NumPy's legacy signature)."""
+    """Standard normal floats of shape `dims` (NumPy's legacy signature).
+
+    >>> import numpy as np, chainrule as cr, chainrule.numpy as cnp
+    >>> cnp.random.seed(0)
+    >>> bool((cnp.random.randn(2) == np.random.default_rng(0).standard_normal(2)).all())
+    True
+    """
     return DEFAULT.standard_normal(dims or None)
 
 
 def random_sample(size: Any = None) -> Any:
-    """Uniform floats in [0, 1) (NumPy's legacy name)."""
+    """Uniform floats in [0, 1) (NumPy's legacy name).
+
+    >>> import numpy as np, chainrule as cr, chainrule.numpy as cnp
+    >>> cnp.random.seed(0)
+    >>> bool((cnp.random.random_sample(3) == np.random.default_rng(0).random(3)).all())
+    True
+    """
     return DEFAULT.random(size)
 
 
@@ -387,7 +518,13 @@ ranf = sample = random_sample
 
 
 def randint(low: Any, high: Any = None, size: Any = None, dtype: Any = int) -> Any:
-    """Integers in [low, high) (NumPy's legacy name of `integers`)."""
+    """Integers in [low, high) (NumPy's legacy name of `integers`).
+
+    >>> import numpy as np, chainrule as cr, chainrule.numpy as cnp
+    >>> cnp.random.seed(0)
+    >>> cnp.random.randint(0, 10, size=4)
+    array([8, 6, 5, 2])
+    """
     return DEFAULT.integers(low, high, size, dtype)
 
 

@@ -49,51 +49,138 @@ _INT32_MAX = np.iinfo(np.int32).max
 
 class GradientTransformation(NamedTuple):
     """A pair of pure functions: ``init(params) -> state``, ``update(grads, state,
-    params=None) -> (updates, new_state)`` (optax's `GradientTransformation`)."""
+    params=None) -> (updates, new_state)`` (optax's `GradientTransformation`).
+
+    >>> import numpy as np
+    >>> from chainrule import optim
+    >>> double = optim.GradientTransformation(lambda params: optim.EmptyState(),
+    ...                                       lambda g, state, params=None: (2 * g, state))
+    >>> opt = optim.chain(double, optim.scale(-0.1))
+    >>> updates, state = opt.update(np.array([1.0]), opt.init(np.array([0.0])))
+    >>> updates
+    array([-0.2])
+    """
 
     init: Callable[[Any], Any]
     update: Callable[..., tuple[Any, Any]]
 
 
 class EmptyState(NamedTuple):
-    """The state of a stateless transformation."""
+    """The state of a stateless transformation (`AddDecayedWeightsState` too, as in optax).
+
+    >>> import numpy as np
+    >>> from chainrule import optim
+    >>> optim.scale(0.5).init(np.zeros(2))
+    EmptyState()
+    """
 
 
 class ScaleByAdamState(NamedTuple):
+    """`scale_by_adam`'s state: the update count (int32) and the first and second moments,
+    pytrees like the parameters.
+
+    >>> import numpy as np
+    >>> from chainrule import optim
+    >>> optim.scale_by_adam().init(np.zeros(2))
+    ScaleByAdamState(count=array(0, dtype=int32), mu=array([0., 0.]), nu=array([0., 0.]))
+    """
+
     count: Any  # int32 scalar: the number of updates made
     mu: Any  # first moments, a pytree like the parameters
     nu: Any  # second moments
 
 
 class ScaleByRmsState(NamedTuple):
+    """`scale_by_rms`'s state: the running mean of the squared gradients.
+
+    >>> import numpy as np
+    >>> from chainrule import optim
+    >>> optim.scale_by_rms(initial_scale=1.0).init(np.zeros(2))
+    ScaleByRmsState(nu=array([1., 1.]))
+    """
+
     nu: Any
 
 
 class ScaleByRmsWithCountState(NamedTuple):
+    """`scale_by_rms`'s state with ``bias_correction=True``: the count, and the running mean
+    of the squared gradients.
+
+    >>> import numpy as np
+    >>> from chainrule import optim
+    >>> optim.scale_by_rms(bias_correction=True).init(np.zeros(1))
+    ScaleByRmsWithCountState(count=array(0, dtype=int32), nu=array([0.]))
+    """
+
     count: Any
     nu: Any
 
 
 class ScaleByRStdDevState(NamedTuple):
+    """`scale_by_stddev`'s state: the running means of the gradients and of their squares.
+
+    >>> import numpy as np
+    >>> from chainrule import optim
+    >>> optim.scale_by_stddev().init(np.zeros(1))
+    ScaleByRStdDevState(mu=array([0.]), nu=array([0.]))
+    """
+
     mu: Any
     nu: Any
 
 
 class ScaleByRStdDevWithCountState(NamedTuple):
+    """`scale_by_stddev`'s state with ``bias_correction=True``: the count, and the running
+    means of the gradients and of their squares.
+
+    >>> import numpy as np
+    >>> from chainrule import optim
+    >>> optim.scale_by_stddev(bias_correction=True).init(np.zeros(1))
+    ScaleByRStdDevWithCountState(count=array(0, dtype=int32), mu=array([0.]), nu=array([0.]))
+    """
+
     count: Any
     mu: Any
     nu: Any
 
 
 class TraceState(NamedTuple):
+    """`trace`'s state: the momentum buffer, a pytree like the parameters.
+
+    >>> import numpy as np
+    >>> from chainrule import optim
+    >>> opt = optim.trace(0.9)
+    >>> updates, state = opt.update(np.array([0.5]), opt.init(np.zeros(1)))
+    >>> state
+    TraceState(trace=array([0.5]))
+    """
+
     trace: Any
 
 
 class ScaleByScheduleState(NamedTuple):
+    """`scale_by_schedule`'s state: the number of updates made (int32).
+
+    >>> import numpy as np
+    >>> from chainrule import optim
+    >>> opt = optim.scale_by_schedule(lambda count: 0.5 ** count)
+    >>> updates, state = opt.update(np.array([1.0]), opt.init(np.zeros(1)))
+    >>> state
+    ScaleByScheduleState(count=array(1, dtype=int32))
+    """
+
     count: Any
 
 
 class WeightDecaySchedule(NamedTuple):
+    """`add_decayed_weights`'s state when the decay is a schedule: the number of updates made.
+
+    >>> import numpy as np
+    >>> from chainrule import optim
+    >>> optim.add_decayed_weights(lambda count: 1e-4 / (count + 1)).init(np.zeros(1))
+    WeightDecaySchedule(count=array(0, dtype=int32))
+    """
+
     count: Any
 
 
@@ -215,7 +302,13 @@ def _same_state(ctx: Any, state: Any, new: dict) -> Any:
 
 
 def identity() -> GradientTransformation:
-    """Updates unchanged, no state."""
+    """Updates unchanged, no state.
+
+    >>> import numpy as np
+    >>> from chainrule import optim
+    >>> optim.identity().update(np.array([1.5]), optim.EmptyState())
+    (array([1.5]), EmptyState())
+    """
     return _transformation(lambda params: EmptyState(),
                            _Leafwise((), _no_ctx, lambda ctx, i, g, p: (g,), _same_state))
 
@@ -263,14 +356,30 @@ def chain(*transforms: GradientTransformation) -> GradientTransformation:
 
 
 def scale(step_size: Any) -> GradientTransformation:
-    """Multiply the updates by `step_size`."""
+    """Multiply the updates by `step_size`.
+
+    >>> import numpy as np
+    >>> from chainrule import optim
+    >>> optim.scale(-0.1).update(np.array([0.5]), optim.EmptyState())
+    (array([-0.05]), EmptyState())
+    """
     return _transformation(lambda params: EmptyState(),
                            _Leafwise((), _no_ctx, lambda ctx, i, g, p: (step_size * g,),
                                      _same_state))  # fmt: skip
 
 
 def scale_by_schedule(step_size_fn: Callable[[Any], Any]) -> GradientTransformation:
-    """Multiply the updates by ``step_size_fn(count)`` (count: updates made so far, int32)."""
+    """Multiply the updates by ``step_size_fn(count)`` (count: updates made so far, int32).
+
+    >>> import numpy as np
+    >>> from chainrule import optim
+    >>> opt = optim.scale_by_schedule(lambda count: 0.5 ** count)
+    >>> state = opt.init(np.zeros(1))
+    >>> for _ in range(3):
+    ...     updates, state = opt.update(np.array([1.0]), state)
+    >>> updates
+    array([0.25])
+    """
 
     def prepare(state: ScaleByScheduleState, params: Any, td: Any) -> tuple:
         return step_size_fn(state.count), _safe_increment(state.count)
@@ -284,7 +393,13 @@ def scale_by_schedule(step_size_fn: Callable[[Any], Any]) -> GradientTransformat
 
 
 def scale_by_learning_rate(learning_rate: Any, *, flip_sign: bool = True) -> GradientTransformation:
-    """Multiply by -learning_rate (a number or a schedule)."""
+    """Multiply by -learning_rate (a number or a schedule).
+
+    >>> import numpy as np
+    >>> from chainrule import optim
+    >>> optim.scale_by_learning_rate(0.1).update(np.array([0.5]), optim.EmptyState())
+    (array([-0.05]), EmptyState())
+    """
     m = -1 if flip_sign else 1
     if callable(learning_rate):
         return scale_by_schedule(lambda count: m * learning_rate(count))
@@ -294,7 +409,15 @@ def scale_by_learning_rate(learning_rate: Any, *, flip_sign: bool = True) -> Gra
 def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, eps_root: float = 0.0,
                   mu_dtype: Any = None, *, nesterov: bool = False) -> GradientTransformation:
     """Adam's rescaling: ``mu_hat / (sqrt(nu_hat + eps_root) + eps)`` with bias-corrected
-    moments (optax's `scale_by_adam`, Nesterov's variant with `nesterov`)."""
+    moments (optax's `scale_by_adam`, Nesterov's variant with `nesterov`).
+
+    >>> import numpy as np
+    >>> from chainrule import optim
+    >>> opt = optim.scale_by_adam()
+    >>> updates, state = opt.update(np.array([0.5, -2.0]), opt.init(np.zeros(2)))
+    >>> updates.round(6)  # the first step is about sign(g)
+    array([ 1., -1.])
+    """
     mu_dtype = None if mu_dtype is None else np.dtype(mu_dtype)
 
     def init(params: Any) -> ScaleByAdamState:
@@ -340,7 +463,15 @@ def _counted(bias_correction: bool, decay: float) -> Callable:
 
 def scale_by_rms(decay: float = 0.9, eps: float = 1e-8, initial_scale: float = 0.0,
                  eps_in_sqrt: bool = True, bias_correction: bool = False) -> GradientTransformation:
-    """RMSprop's rescaling, ``g / sqrt(nu + eps)`` (or ``g / (sqrt(nu) + eps)``)."""
+    """RMSprop's rescaling, ``g / sqrt(nu + eps)`` (or ``g / (sqrt(nu) + eps)``).
+
+    >>> import numpy as np
+    >>> from chainrule import optim
+    >>> opt = optim.scale_by_rms(decay=0.75)
+    >>> updates, state = opt.update(np.array([0.5]), opt.init(np.zeros(1)))
+    >>> updates.round(6), state.nu  # 0.5 / sqrt(0.25 * 0.5**2)
+    (array([2.]), array([0.0625]))
+    """
 
     def init(params: Any) -> Any:
         nu = _full_like(params, initial_scale)
@@ -364,7 +495,17 @@ def scale_by_rms(decay: float = 0.9, eps: float = 1e-8, initial_scale: float = 0
 def scale_by_stddev(decay: float = 0.9, eps: float = 1e-8, initial_scale: float = 0.0,
                     eps_in_sqrt: bool = True,
                     bias_correction: bool = False) -> GradientTransformation:  # fmt: skip
-    """Centered RMSprop's rescaling, ``g / sqrt(nu - |mu|**2 + eps)``."""
+    """Centered RMSprop's rescaling, ``g / sqrt(nu - |mu|**2 + eps)``.
+
+    >>> import numpy as np
+    >>> from chainrule import optim
+    >>> opt = optim.scale_by_stddev(decay=0.75)
+    >>> updates, state = opt.update(np.array([0.5]), opt.init(np.zeros(1)))
+    >>> state  # the means of g and of g**2
+    ScaleByRStdDevState(mu=array([0.125]), nu=array([0.0625]))
+    >>> updates.round(6)  # 0.5 / sqrt(0.0625 - 0.125**2)
+    array([2.309401])
+    """
 
     def init(params: Any) -> Any:
         mu, nu = _full_like(params, 0.0), _full_like(params, initial_scale)
@@ -396,7 +537,17 @@ def scale_by_stddev(decay: float = 0.9, eps: float = 1e-8, initial_scale: float 
 
 def trace(decay: float, nesterov: bool = False,
           accumulator_dtype: Any = None) -> GradientTransformation:  # fmt: skip
-    """Momentum: ``t = g + decay * t``; the update is `t` (``g + decay * t`` with Nesterov)."""
+    """Momentum: ``t = g + decay * t``; the update is `t` (``g + decay * t`` with Nesterov).
+
+    >>> import numpy as np
+    >>> from chainrule import optim
+    >>> opt = optim.trace(0.9)
+    >>> state = opt.init(np.zeros(1))
+    >>> for _ in range(2):
+    ...     updates, state = opt.update(np.array([1.0]), state)
+    >>> updates  # 1 + 0.9 * 1
+    array([1.9])
+    """
     accumulator_dtype = None if accumulator_dtype is None else np.dtype(accumulator_dtype)
 
     def leaf(ctx: None, i: int, g: Any, p: Any, t: Any) -> tuple:
@@ -411,7 +562,17 @@ def trace(decay: float, nesterov: bool = False,
 def add_decayed_weights(weight_decay: Any = 0.0, mask: Any = None) -> GradientTransformation:
     """``updates + weight_decay * params`` (`weight_decay` a number or a schedule); `mask`, a
     pytree of booleans like the parameters (or a function of them returning one), limits the
-    decay to the True leaves."""
+    decay to the True leaves.
+
+    >>> import numpy as np
+    >>> from chainrule import optim
+    >>> params = {"w": np.array([1.0, -2.0]), "b": np.array([3.0])}
+    >>> grads = {"w": np.zeros(2), "b": np.zeros(1)}
+    >>> opt = optim.add_decayed_weights(0.1, mask={"w": True, "b": False})
+    >>> updates, state = opt.update(grads, opt.init(params), params)
+    >>> updates["w"], updates["b"]
+    (array([ 0.1, -0.2]), array([0.]))
+    """
     scheduled = callable(weight_decay)
     nothing = isinstance(weight_decay, (int, float)) and weight_decay == 0.0
 

@@ -34,7 +34,19 @@ __all__ = ["CosineAnnealingLR", "ExponentialLR", "LRScheduler", "LambdaLR", "Mul
 class LRScheduler:
     """The base of the schedulers: subclasses define `get_lr` (the next learning rates from
     the current ones and ``last_epoch``) and may define `_get_closed_form_lr` (used by the
-    deprecated ``step(epoch)``)."""
+    deprecated ``step(epoch)``).
+
+    >>> import chainrule as cr
+    >>> from chainrule.optim import SGD, lr_scheduler
+    >>> class Halving(lr_scheduler.LRScheduler):
+    ...     def get_lr(self):
+    ...         return [base * 0.5 ** self.last_epoch for base in self.base_lrs]
+    >>> opt = SGD([cr.tensor([1.0], requires_grad=True)], lr=0.1)
+    >>> sched = Halving(opt)
+    >>> opt.step(); sched.step()
+    >>> sched.get_last_lr()
+    [0.05]
+    """
 
     _is_initial = False
 

@@ -89,6 +89,17 @@ class Optimizer:
     `params` is an iterable of Tensors, of ``(name, Tensor)`` pairs, or of dicts (parameter
     groups: ``{"params": [...], "lr": 0.1, ...}``, each option not given taken from the
     optimizer's defaults).
+
+    >>> import chainrule as cr
+    >>> from chainrule import optim
+    >>> w, b = cr.tensor([1.0, 2.0], requires_grad=True), cr.tensor(0.0, requires_grad=True)
+    >>> opt = optim.SGD([{"params": [w]}, {"params": [b], "lr": 0.5}], lr=0.1)
+    >>> isinstance(opt, optim.Optimizer), [g["lr"] for g in opt.param_groups]
+    (True, [0.1, 0.5])
+    >>> ((w * w).sum() + 3 * b).backward()
+    >>> opt.step()
+    >>> w, b
+    (tensor([0.8, 1.6], requires_grad=True), tensor(-1.5, requires_grad=True))
     """
 
     def __init__(self, params: Any, defaults: dict[str, Any]) -> None:

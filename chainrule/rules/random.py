@@ -59,6 +59,12 @@ class Source:
     A staged program holds the box by reference and draws from the generator in it at each
     run; `reseed` puts a new generator in the box, which programs compiled earlier then use.
     Its abstract value is a 0-d object.
+
+    >>> import chainrule.numpy as cnp
+    >>> from chainrule.rules.random import Source
+    >>> g = cnp.random.default_rng(0)
+    >>> isinstance(g, Source), type(g.gen).__name__
+    (True, 'Generator')
     """
 
     __slots__ = ("gen", "__weakref__")

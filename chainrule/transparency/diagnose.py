@@ -37,6 +37,20 @@ class Diagnosis:
     def __str__(self) -> str:
         return self.reason
 
+    def _repr_html_(self) -> str:
+        """Jupyter's display: the cause, the reason and the gradient.
+
+        >>> import chainrule as cr, chainrule.numpy as cnp
+        >>> html = cr.explain_gradient(lambda x: cnp.floor(x) * 2.0, 1.5)._repr_html_()
+        >>> print(html)  # doctest: +NORMALIZE_WHITESPACE
+        <p><b>nondifferentiable</b>: the path from f back to x breaks at floor(x): floor is
+        integer-valued, it carries no gradient</p><p>gradient: None</p>
+        """
+        import html
+
+        return (f"<p><b>{html.escape(self.cause)}</b>: {html.escape(self.reason)}</p>"
+                f"<p>gradient: {html.escape(repr(self.gradient))}</p>")
+
 
 class _Diagnosing(_Recording):
     """Records, besides every step, the operations that drop their input's gradient."""
