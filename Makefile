@@ -8,7 +8,7 @@ ARGS   ?=
 # contributor's machine is not made to download them): PyTorch's CPU build, a pinned JAX.
 PEERS  := torch==2.13.0 jax==0.10.2 jaxlib==0.10.2 optax==0.2.8
 
-.PHONY: demo test test-jit bench lint clean
+.PHONY: demo test test-jit test-mpi docs package-check bench lint clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,14 @@ $(VENV)/.demo: $(VENV)/.core
 	$(PY) -m pip install -q -e '.[viz,sym]'
 	touch $@
 
+$(VENV)/.mpi: $(VENV)/.dev
+	$(PY) -m pip install -q -e '.[mpi]'
+	touch $@
+
+$(VENV)/.docs: $(VENV)/.dev
+	$(PY) -m pip install -q -e '.[docs,scipy]'
+	touch $@
+
 $(VENV)/.bench: $(VENV)/.core
 	$(PY) -m pip install -q -e '.[bench]'
 	touch $@
@@ -45,8 +53,23 @@ test: $(VENV)/.dev $(if $(filter true,$(CI)),$(VENV)/.peers)
 test-jit: $(VENV)/.dev $(if $(filter true,$(CI)),$(VENV)/.peers)
 	CHAINRULE_JIT_TESTS=1 $(PY) -m pytest -n 2 -p no:cacheprovider tests
 
+# the tests that launch `mpiexec -n 2` (loopback), without xdist, under a hard timeout
+test-mpi: $(VENV)/.mpi
+	CHAINRULE_MPI_TESTS=1 timeout -k 10 300 $(PY) -m pytest -p no:cacheprovider -m mpi \
+		tests/test_distributed.py tests/test_io.py
+
+# the documentation site (site/), offline; --strict turns every warning into an error
+docs: $(VENV)/.docs
+	$(PY) docs/api/generate.py --check
+	$(VENV)/bin/mkdocs build --strict
+	$(PY) docs/api/generate.py --check-site site
+
+# builds the wheel and the sdist, installs the wheel into a clean environment, smoke-tests it
+package-check: $(VENV)/.dev
+	PYTHON=$(PY) .ci/package_check.sh
+
 bench: $(VENV)/.bench
 	$(PY) -m benchmarks $(ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis chainrule-tour
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis chainrule-tour site dist build
