@@ -448,21 +448,11 @@ def lower_plain(program: Program, name: str | None = None) -> Executable:
         return _outputs((a,), (c,))
     <BLANKLINE>
     """
-    nm = _Namer()
-    nm.ns["_call"], nm.ns["_outputs"] = _plain_call, _plain_outputs
-    nm.objects[id(_NO_PARAMS)] = "_no_params"
-    nm.ns["_no_params"] = _NO_PARAMS
+    nm = _plain_namer()
     params = [nm.var(v) for v in program.invars]
     for i, (v, c) in enumerate(zip(program.constvars, program.consts)):
         nm.vars[v] = nm.obj(c, f"const{i}")
-    lines = []
-    for e in program.eqns:
-        outs = ", ".join(nm.var(v) for v in e.outvars)
-        if e.prim.multiple_results and len(e.outvars) == 1:
-            outs += ","
-        args = _tuple_text([nm.operand(v) for v in e.invars])
-        pname = nm.obj(e.params, "params") if e.params else "_no_params"
-        lines.append(f"{outs} = _call({nm.obj(e.prim, e.prim.name + '_p')}, {args}, {pname})")
+    lines = [_plain_line(e, nm) for e in program.eqns]
     results = _tuple_text([nm.operand(v) for v in program.outvars])
     lines.append(f"return _outputs({_tuple_text(params)}, {results})")
     fname = name or "program"
@@ -472,6 +462,25 @@ def lower_plain(program: Program, name: str | None = None) -> Executable:
 
 
 _NO_PARAMS: dict = {}
+
+
+def _plain_namer() -> _Namer:
+    """The names of a plain program's module: `_call`, `_outputs`, `_no_params`."""
+    nm = _Namer()
+    nm.ns["_call"], nm.ns["_outputs"] = _plain_call, _plain_outputs
+    nm.objects[id(_NO_PARAMS)] = "_no_params"
+    nm.ns["_no_params"] = _NO_PARAMS
+    return nm
+
+
+def _plain_line(e: Eqn, nm: _Namer) -> str:
+    """The line of a plain program running equation `e`: one `_call` of its primitive."""
+    outs = ", ".join(nm.var(v) for v in e.outvars)
+    if e.prim.multiple_results and len(e.outvars) == 1:
+        outs += ","
+    args = _tuple_text([nm.operand(v) for v in e.invars])
+    pname = nm.obj(e.params, "params") if e.params else "_no_params"
+    return f"{outs} = _call({nm.obj(e.prim, e.prim.name + '_p')}, {args}, {pname})"
 
 
 def _tuple_text(items: list) -> str:

@@ -55,12 +55,12 @@ class Group:
         return f"Group({self.shape}, {len(self.eqns)} elementwise, {len(self.sums)} sums)"
 
 
-def _fusible(e: Eqn) -> tuple | None:
+def _fusible(e: Eqn, min_size: int = FUSE_MIN) -> tuple | None:
     """The shape a fusible elementwise equation runs over, or None."""
     if not (e.prim.elementwise and not e.params and isinstance(impl_rules.get(e.prim), np.ufunc)):
         return None
     out = e.outvars[0].aval
-    if out.size < FUSE_MIN:
+    if out.size < min_size:
         return None
     for v in e.invars:
         if isinstance(v, Var) and v.aval.shape not in (out.shape, ()):
@@ -78,9 +78,10 @@ def _sum_of(e: Eqn, group: Group | None) -> bool:
             (axis is None or tuple(sorted(axis)) == tuple(range(len(group.shape)))))  # fmt: skip
 
 
-def plan(program: Program, fuse: bool = True) -> list:
+def plan(program: Program, fuse: bool = True, min_size: int = FUSE_MIN) -> list:
     """The program's equations, with fusible runs replaced by `Group`s (in execution
-    order). Without `fuse`, the equations as they are."""
+    order). Without `fuse`, the equations as they are. `min_size`: the fewest elements a
+    fused equation has (a GPU fuses much smaller arrays than the CPU's tiles need)."""
     if not fuse:
         return list(program.eqns)
     items: list = []
@@ -99,7 +100,7 @@ def plan(program: Program, fuse: bool = True) -> list:
                 close(g)
 
     for e in program.eqns:
-        shape = _fusible(e)
+        shape = _fusible(e, min_size)
         if shape is not None:
             group = groups.get(shape)
             close_readers_of(e, keep=group)

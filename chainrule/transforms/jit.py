@@ -31,6 +31,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from chainrule.compiler import cuda
 from chainrule.compiler.codegen import Executable, StaleConstant, lower, lower_plain
 from chainrule.compiler.passes import Stats, has_effects, optimize
 from chainrule.core import config, namespace
@@ -75,7 +76,7 @@ class JitCall:
         self.runnable = runnable
         self.exe_plain: Executable | None = None  # for arrays of another namespace
         if plain:  # called on arrays of another namespace: plain calls of its functions
-            self.exe = self.exe_plain = lower_plain(runnable, name)
+            self.exe = self.exe_plain = _lower_foreign(runnable, name, fuse)
         else:
             self.exe = lower(runnable, name, fuse, config.debug_nans)
         self.exe_donating: Executable | None = None  # the same, writing into donated inputs
@@ -141,6 +142,14 @@ def _run(*args: Any, call: JitCall) -> tuple:
     return call.exe.run(*args)
 
 
+def _lower_foreign(program: Program, name: str, fuse: bool = True) -> Executable:
+    """The lowering for another namespace's arrays: fused CUDA kernels on CuPy's
+    (``compiler/cuda.py``), plain calls of the namespace's functions on any other's."""
+    if cuda.on_cupy(program):
+        return cuda.lower_cupy(program, name, fuse)
+    return lower_plain(program, name)
+
+
 def _run_plain(ns: Any, *args: Any, call: JitCall) -> tuple:
     """`_run` on arrays of another namespace: the program lowered to plain calls."""
     if call.draws and random.in_flight():
@@ -148,7 +157,8 @@ def _run_plain(ns: Any, *args: Any, call: JitCall) -> tuple:
     exe = call.exe_plain
     if exe is None:
         with call.lock:
-            exe = call.exe_plain = call.exe_plain or lower_plain(call.runnable, call.name)
+            exe = call.exe_plain = call.exe_plain or _lower_foreign(call.runnable, call.name,
+                                                                    call.fuse)  # fmt: skip
     return exe.run(*args)
 
 
