@@ -8,7 +8,7 @@ ARGS   ?=
 # contributor's machine is not made to download them): PyTorch's CPU build, a pinned JAX.
 PEERS  := torch==2.13.0 jax==0.10.2 jaxlib==0.10.2 optax==0.2.8
 
-.PHONY: demo test test-jit test-mpi docs package-check bench lint clean
+.PHONY: demo test test-jit test-mpi docs package-check gpu-check bench lint clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -67,6 +67,10 @@ docs: $(VENV)/.docs
 # builds the wheel and the sdist, installs the wheel into a clean environment, smoke-tests it
 package-check: $(VENV)/.dev
 	PYTHON=$(PY) .ci/package_check.sh
+
+# on a GPU machine: installs nothing, uses the Python, CuPy, PyTorch and JAX already there
+gpu-check:
+	PYTHONPATH=. $${PYTHON:-python3} -m benchmarks.gpu_check --out gpu-check-report.txt
 
 bench: $(VENV)/.bench
 	$(PY) -m benchmarks $(ARGS)

@@ -44,8 +44,10 @@ __version__ = "0.1.0"
 __all__ = [
     "GradientTape", "ShapeDtypeStruct", "Tensor", "Variable", "all_gather", "arange",
     "autograd", "axis_index", "checkpoint", "checkpoint_policies", "compare", "cond", "config",
-    "custom_jvp", "custom_vjp", "draw", "elementwise_grad", "empty", "enable_grad", "errors",
-    "eval_shape", "explain", "explain_gradient", "eye", "fori_loop", "full", "get_rng_state",
+    "custom_jvp", "custom_vjp", "device_put", "draw", "elementwise_grad", "empty",
+    "enable_grad", "errors",
+    "eval_shape", "explain", "explain_gradient", "eye", "fori_loop", "from_dlpack", "full",
+    "get_rng_state",
     "grad", "hessian",
     "hvp",
     "is_grad_enabled", "jacfwd", "jacobian", "jacrev", "jit", "jvp", "linear_transpose",
@@ -75,6 +77,8 @@ _LAZY = {
     # saving and seeding (chainrule.io loads json and zipfile: on first use)
     "save": "chainrule.io", "load": "chainrule.io", "manual_seed": "chainrule.io",
     "get_rng_state": "chainrule.io", "set_rng_state": "chainrule.io",
+    # devices and DLPack
+    "device_put": "chainrule.devices", "from_dlpack": "chainrule.devices",
 }  # fmt: skip
 
 

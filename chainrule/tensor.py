@@ -24,7 +24,7 @@ import numpy as np
 from chainrule import torch_functions as _F  # PyTorch's functions, which the methods call
 from chainrule.numpy import random as _cnp_random
 from chainrule.core import ops as cnp
-from chainrule.core.namespace import is_foreign
+from chainrule.core.namespace import is_foreign, parse_device
 from chainrule.core.primitives import where_p as _where_p
 from chainrule.core.trace import Tracer, bind_with
 from chainrule.rules.vjp import LIFTED, vjp_rules
@@ -254,7 +254,8 @@ def _as_array(data: Any, dtype: Any = None) -> np.ndarray:
         raise TypeError(
             f"a Tensor of a {name} array: Tensors hold NumPy arrays (device='cpu'). Pass it "
             "to the functional API instead (cr.grad, cr.vjp, cr.jvp, cr.vmap, cr.jit: results "
-            "stay in its namespace and on its device), or convert it to NumPy explicitly"
+            "stay in its namespace and on its device), or convert it to NumPy explicitly "
+            "(cr.device_put(x, 'cpu'))"
         )
     return np.array(data, dtype=dtype)
 
@@ -344,10 +345,20 @@ def _np_index(index: Any) -> Any:
 
 
 def _check_device(device: Any) -> None:
-    if device not in (None, "cpu"):
-        raise NotImplementedError(
-            f"device={device!r}: only 'cpu' for now (CuPy-backed 'cuda' tensors are planned)"
-        )
+    """Tensors live on the CPU: their eager path computes with NumPy (the executor's fast
+    paths, in-place methods, ``out=`` buffers), so a 'cuda' Tensor is refused with what works
+    on a GPU today. An unknown device name is a ValueError."""
+    if device is None or device == "cpu":
+        return
+    kind, _ = parse_device(device)
+    if kind == "cpu":
+        return
+    raise NotImplementedError(
+        f"device={device!r}: Tensors hold NumPy arrays and live on the CPU ('cpu'). On a GPU, "
+        "use the functional API on CuPy arrays: x = cr.device_put(array, 'cuda'), then "
+        "cr.grad, cr.vjp, cr.jvp, cr.vmap and cr.jit keep them on the GPU, forward and "
+        "backward (docs/gpu.md)"
+    )
 
 
 class Tensor(RTracer):
@@ -515,7 +526,7 @@ class Tensor(RTracer):
 
     @property
     def is_cuda(self) -> bool:
-        """Whether the values are on a GPU (not yet: False).
+        """Whether the values are on a GPU: False (Tensors live on the CPU; docs/gpu.md).
 
         >>> import chainrule as cr
         >>> cr.zeros(1).is_cuda
@@ -801,6 +812,56 @@ class Tensor(RTracer):
         if dtype is None or np.dtype(dtype) == self.dtype:
             return self.clone() if copy else self
         return cnp.astype(self, dtype)
+
+    def cuda(self, device: Any = None, non_blocking: bool = False) -> Tensor:
+        """PyTorch's ``t.cuda()``: refused, with what runs on a GPU today (Tensors hold NumPy
+        arrays; the functional API on CuPy arrays runs there: docs/gpu.md).
+
+        >>> import chainrule as cr
+        >>> cr.zeros(1).cuda()
+        Traceback (most recent call last):
+        ...
+        NotImplementedError: device='cuda': Tensors hold NumPy arrays and live on the CPU
+        ('cpu'). On a GPU, use the functional API on CuPy arrays: x = cr.device_put(array,
+        'cuda'), then cr.grad, cr.vjp, cr.jvp, cr.vmap and cr.jit keep them on the GPU,
+        forward and backward (docs/gpu.md)
+        """
+        _check_device("cuda" if device is None else
+                      device if isinstance(device, str) else f"cuda:{device}")  # fmt: skip
+        return self  # pragma: no cover (refused above)
+
+    def __dlpack__(self, *, stream: Any = None, max_version: Any = None,
+                   dl_device: Any = None, copy: Any = None) -> Any:
+        """The DLPack capsule of the values (NumPy's, sharing memory), for
+        ``np.from_dlpack``, ``torch.from_dlpack``, ``cr.from_dlpack``, ... A tensor that
+        requires grad refuses, as PyTorch's does (export ``t.detach()``).
+
+        >>> import numpy as np, chainrule as cr
+        >>> np.from_dlpack(cr.tensor([1.0, 2.0]))
+        array([1., 2.])
+        """
+        value = self._dlpack_value()
+        kw = {k: v for k, v in (("stream", stream), ("max_version", max_version),
+                                ("dl_device", dl_device), ("copy", copy)) if v is not None}
+        return value.__dlpack__(**kw)
+
+    def __dlpack_device__(self) -> tuple:
+        """DLPack's ``(device type, device id)`` of the values: ``(1, 0)``, the CPU.
+
+        >>> import chainrule as cr
+        >>> cr.zeros(1).__dlpack_device__()
+        (1, 0)
+        """
+        return (1, 0)  # kDLCPU, device 0: where NumPy's arrays live
+
+    def _dlpack_value(self) -> np.ndarray:
+        if isinstance(self._value, Tracer):
+            raise TypeError("cannot export a Tensor through DLPack inside a transformation "
+                            "(grad, jit, vmap): it has no value yet")  # fmt: skip
+        if self._node is not None:
+            raise RuntimeError("Can't export tensors that require gradient, use "
+                               "tensor.detach()")  # fmt: skip
+        return np.asarray(self._value)
 
     def cpu(self) -> Tensor:
         """This tensor (already on the CPU).

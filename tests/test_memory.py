@@ -164,8 +164,15 @@ def test_deleting_the_result_releases_the_graph_memory(no_gc, how):
 
 
 def test_other_devices_are_a_clear_error():
-    with pytest.raises(NotImplementedError, match="cpu"):
-        cr.memory.max_allocated("cuda")
+    """'cuda' reads CuPy's pool (tests/test_devices.py, tests/test_gpu.py); without CuPy it
+    names the extra to install. Other devices are refused."""
+    import importlib.util
+
+    if importlib.util.find_spec("cupy") is None:
+        with pytest.raises(ImportError, match=r"chainrule\[gpu\]"):
+            cr.memory.max_allocated("cuda")
+    with pytest.raises(NotImplementedError, match="'cpu', 'cuda' or 'cuda:N'"):
+        cr.memory.max_allocated("tpu")
 
 
 def test_peak_measures_a_block_and_stop_ends_tracking():

@@ -175,6 +175,60 @@ def _ns_name(xp: Any) -> str:
     return getattr(xp, "__name__", type(xp).__name__)
 
 
+# --- devices by name ("cpu", "cuda", "cuda:N") and CuPy ------------------------------------------
+
+#: how to install CuPy, for messages (the extras of pyproject.toml)
+GPU_EXTRA = ("pip install 'chainrule[gpu]' (CuPy for CUDA 12; 'chainrule[gpu-cuda13]' for "
+             "CUDA 13)")  # fmt: skip
+
+
+def parse_device(device: Any) -> tuple[str, Any]:
+    """A device as ``(kind, which)``: ``("cpu", None)``, ``("cuda", index or None)``, or
+    ``("other", device)`` for a namespace's own device object (``array_api_strict.Device``,
+    ``cupy.cuda.Device``: CuPy's is read as ``("cuda", its id)``).
+
+    >>> parse_device(None), parse_device("cpu"), parse_device("cuda"), parse_device("cuda:1")
+    (('cpu', None), ('cpu', None), ('cuda', None), ('cuda', 1))
+    >>> parse_device("tpu")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown device 'tpu': expected 'cpu', 'cuda', 'cuda:N' or a device object
+    of an array namespace
+    """
+    if device is None:
+        return ("cpu", None)
+    if isinstance(device, str):
+        name, _, index = device.partition(":")
+        if name == "cpu" and index in ("", "0"):
+            return ("cpu", None)
+        if name in ("cuda", "gpu") and (index == "" or index.isdigit()):
+            return ("cuda", int(index) if index else None)
+        raise ValueError(f"unknown device {device!r}: expected 'cpu', 'cuda', 'cuda:N' or a "
+                         "device object of an array namespace")  # fmt: skip
+    if type(device).__module__.startswith("cupy") and hasattr(device, "id"):
+        return ("cuda", int(device.id))
+    return ("other", device)
+
+
+def cupy_module(what: str = "device='cuda'") -> Any:
+    """CuPy, imported on first use; without it an ImportError saying `what` needs it and how
+    to install it (``GPU_EXTRA``)."""
+    try:
+        import cupy
+    except ImportError:
+        raise ImportError(f"{what} needs CuPy, which is not installed: {GPU_EXTRA}") from None
+    return cupy
+
+
+def is_cupy(x: Any) -> bool:
+    """Whether `x` is a CuPy array (by its type's module: CuPy is not imported).
+
+    >>> is_cupy(np.ones(2))
+    False
+    """
+    return type(x).__module__.startswith("cupy") and hasattr(x, "__cuda_array_interface__")
+
+
 # --- running a primitive -----------------------------------------------------------------------
 
 #: what users call, for the primitives whose name is not chainrule.numpy's

@@ -77,7 +77,10 @@ PAGES: list[Page] = [
                   options={"Tensor": {"inherited_members": "true"}}),
           Section("Creation", TOP, ["zeros", "ones", "empty", "full", "zeros_like",
                                     "ones_like", "arange", "linspace", "eye", "rand", "randn"]),
-          Section("Recording on and off", TOP, ["no_grad", "enable_grad", "is_grad_enabled"])]),
+          Section("Recording on and off", TOP, ["no_grad", "enable_grad", "is_grad_enabled"]),
+          Section("Devices and DLPack", TOP, ["device_put", "from_dlpack"],
+                  "Arrays between the CPU, GPUs (CuPy) and other namespaces' devices; see "
+                  "[GPUs and devices](../gpu.md).")]),
     Page("tape.md", "Tapes (TensorFlow style)",
          "`GradientTape` and `Variable`, over Tensors: gradients with respect to variables and "
          "to intermediate values computed inside the tape.",

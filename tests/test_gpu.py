@@ -1,0 +1,166 @@
+"""On a CUDA GPU, with CuPy: devices, DLPack, and the notebook's GPU memory experiment read with
+`cr.memory` (`ones(1024)` in float32 and float64, the rounding of allocation sizes, and
+`some_calculus(True/False, 10/100)` against `torch.cuda.max_memory_allocated`: G2).
+
+Skipped as a whole without CuPy or without a CUDA device (CI never needs a GPU); the CPU half
+of the same logic is tests/test_devices.py. `python -m benchmarks.gpu_check` runs this file.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+cupy = pytest.importorskip("cupy")
+try:
+    _N_GPUS = cupy.cuda.runtime.getDeviceCount()
+except Exception:  # no driver, no runtime, no device
+    _N_GPUS = 0
+if _N_GPUS < 1:
+    pytest.skip("no CUDA device", allow_module_level=True)
+
+import chainrule as cr  # noqa: E402
+import chainrule.numpy as cnp  # noqa: E402
+from benchmarks import gpu_check  # noqa: E402
+
+
+def _torch_cuda():
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch if torch.cuda.is_available() else None
+
+
+@pytest.fixture(autouse=True)
+def _allocator_back():
+    yield
+    cr.memory.stop("cuda")  # CuPy's own allocator back after each test
+
+
+# --- devices and DLPack ----------------------------------------------------------------------
+
+
+def test_device_put_round_trip():
+    a = np.arange(5, dtype=np.float32)
+    g = cr.device_put(a, "cuda")
+    assert isinstance(g, cupy.ndarray) and g.device.id == 0
+    assert cr.device_put(g, "cuda") is g and cr.device_put(g, "cuda:0") is g
+    back = cr.device_put(g, "cpu")
+    assert type(back) is np.ndarray
+    np.testing.assert_array_equal(back, a)
+    tree = cr.device_put({"w": a, "b": np.float32(1)}, "cuda")
+    assert all(isinstance(v, cupy.ndarray) for v in tree.values())
+
+
+@pytest.mark.skipif(_N_GPUS < 2, reason="one GPU")
+def test_device_put_between_gpus():
+    g = cr.device_put(np.ones(3), "cuda:0")
+    h = cr.device_put(g, "cuda:1")
+    assert h.device.id == 1
+    np.testing.assert_array_equal(cr.device_put(h, "cpu"), np.ones(3))
+
+
+def test_from_dlpack_of_gpu_producers_gives_cupy_arrays():
+    g = cupy.arange(4.0)
+    assert isinstance(cr.from_dlpack(g), cupy.ndarray)
+    torch = _torch_cuda()
+    if torch is not None:
+        t = torch.zeros(3, device="cuda")
+        c = cr.from_dlpack(t)
+        assert isinstance(c, cupy.ndarray)
+        c[0] = 5.0  # shared memory
+        torch.cuda.synchronize()
+        assert float(t[0]) == 5.0
+
+
+def test_functional_grad_keeps_cupy_arrays_on_the_gpu():
+    x = cupy.linspace(-1, 1, 7, dtype=cupy.float32)
+    g = cr.grad(lambda x: cnp.sum(cnp.sin(x) * x))(x)
+    assert isinstance(g, cupy.ndarray) and g.dtype == cupy.float32
+    xh = cupy.asnumpy(x)
+    np.testing.assert_allclose(cupy.asnumpy(g), np.cos(xh) * xh + np.sin(xh), rtol=1e-6)
+
+
+def test_cuda_tensors_are_still_refused_with_what_works():
+    with pytest.raises(NotImplementedError, match="cr.device_put"):
+        cr.zeros(2, device="cuda")
+
+
+# --- cr.memory on 'cuda': the notebook's cells --------------------------------------------------
+
+
+def _bytes_of(make):
+    cr.memory.reset_peak("cuda")
+    before = cr.memory.allocated("cuda")
+    A = make()
+    peak = cr.memory.max_allocated("cuda") - before
+    now = cr.memory.allocated("cuda") - before
+    del A
+    return peak, now
+
+
+def test_allocated_is_the_pools_used_bytes():
+    pool = cupy.get_default_memory_pool()
+    A = cupy.ones(1000)
+    assert cr.memory.allocated("cuda") == pool.used_bytes() == cr.memory.allocated("cuda:0")
+    del A
+
+
+@pytest.mark.parametrize("dtype, expected", [("float32", 1024 * 4), ("float64", 1024 * 8)])
+def test_ones_1024(dtype, expected):
+    assert _bytes_of(lambda: cupy.ones(1024, dtype=dtype)) == (expected, expected)
+
+
+@pytest.mark.parametrize("n, expected", [(1023, 4096), (1024, 4096), (1025, 4608), (128, 512),
+                                         (1, 512)])  # fmt: skip
+def test_allocation_sizes_are_rounded_to_512_bytes(n, expected):
+    """Why sizes that are powers of two are liked: 1025 float32 take 4608 bytes, not 4100."""
+    assert _bytes_of(lambda: cupy.ones(n, dtype=cupy.float32))[0] == expected
+
+
+def test_peak_context_and_reset():
+    with cr.memory.peak("cuda") as p:
+        kept = cupy.ones(1024, dtype=cupy.float32)
+        tmp = cupy.ones(2048, dtype=cupy.float32)
+        del tmp
+    assert (p.bytes, p.kept) == (4096 + 8192, 4096)
+    cr.memory.reset_peak("cuda")
+    assert cr.memory.max_allocated("cuda") == cr.memory.allocated("cuda")
+    del kept
+
+
+def test_some_calculus_without_recording_keeps_three_vectors_at_most():
+    for n in (10, 100):
+        peak, _ = _bytes_of(lambda n=n: gpu_check.some_calculus_cupy(cupy, False, n))
+        assert peak == 3 * 4096, (n, peak)  # A, a random vector, their product
+
+
+def test_some_calculus_recording_grows_with_n():
+    p10, _ = _bytes_of(lambda: gpu_check.some_calculus_cupy(cupy, True, 10))
+    p100, _ = _bytes_of(lambda: gpu_check.some_calculus_cupy(cupy, True, 100))
+    assert p100 - p10 >= 90 * 4096  # one saved vector per step at least
+
+
+def test_g2_same_bytes_as_torch():
+    torch = _torch_cuda()
+    if torch is None:
+        pytest.skip("torch has no CUDA here")
+    mine, theirs = gpu_check.chainrule_cells(cupy), gpu_check.torch_cells(torch)
+    diff = {k: (mine[k], theirs[k]) for k in mine if k != "start" and mine[k] != theirs[k]}
+    assert not diff, f"chainrule vs torch.cuda bytes: {diff}"
+
+
+def test_saved_bytes_of_gpu_values():
+    seen = {}
+
+    def f(x, key):
+        y = x
+        for _ in range(3):
+            y = y * cnp.sin(x)
+        seen[key] = cr.memory.saved_bytes(y)
+        return cnp.sum(y)
+
+    cr.grad(f)(np.ones(1000), "numpy")
+    cr.grad(f)(cupy.ones(1000), "cupy")
+    assert seen["cupy"] == seen["numpy"] > 0
