@@ -22,7 +22,6 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from chainrule import torch_functions as _F  # PyTorch's functions, which the methods call
-from chainrule.numpy import random as _cnp_random
 from chainrule.core import ops as cnp
 from chainrule.core.namespace import is_foreign, parse_device
 from chainrule.core.primitives import where_p as _where_p
@@ -1323,7 +1322,7 @@ class Tensor(RTracer):
 
     def _fill_random(self, draw: Callable) -> Tensor:
         self._check_inplace()
-        self._write(np.asarray(draw(_rng.gen), self.dtype))
+        self._write(np.asarray(draw(_rng().gen), self.dtype))
         return self
 
     # -- backward ------------------------------------------------------------------------------
@@ -2515,7 +2514,11 @@ def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = F
     return _leaf(np.eye(n, m, dtype=dtype or np.float64), requires_grad)
 
 
-_rng = _cnp_random.DEFAULT  # chainrule's default generator (chainrule.numpy.random's too)
+def _rng() -> Any:
+    """chainrule's default generator (chainrule.numpy.random's too), loaded on first use."""
+    from chainrule.numpy.random import DEFAULT
+
+    return DEFAULT
 
 
 def _random(v: np.ndarray, dtype: Any, requires_grad: bool) -> Tensor:
@@ -2532,7 +2535,7 @@ def rand(*shape: Any, dtype: Any = None, requires_grad: bool = False, device: An
     (2, 2)
     """
     _check_device(device)
-    return _random(_rng.random(_shape_args(shape)), dtype, requires_grad)
+    return _random(_rng().random(_shape_args(shape)), dtype, requires_grad)
 
 
 def randn(*shape: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None):
@@ -2543,7 +2546,7 @@ def randn(*shape: Any, dtype: Any = None, requires_grad: bool = False, device: A
     (3,)
     """
     _check_device(device)
-    return _random(_rng.standard_normal(_shape_args(shape)), dtype, requires_grad)
+    return _random(_rng().standard_normal(_shape_args(shape)), dtype, requires_grad)
 
 
 _F._register_face(

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from collections.abc import Callable
 
@@ -27,14 +26,16 @@ BLOCK = 1 << 14  # elements per block: 64 KB of float32, a block's chain stays i
 THREADS = max(1, min(os.cpu_count() or 1, 8))
 THREAD_MIN = 1 << 20  # elements: smaller groups run their blocks on the calling thread
 
-_pool: ThreadPoolExecutor | None = None
+_pool: Any = None  # a ThreadPoolExecutor, made on first use
 _pool_lock = threading.Lock()
 _local = threading.local()
 
 
-def _get_pool() -> ThreadPoolExecutor:
+def _get_pool() -> Any:
     global _pool
     if _pool is None:
+        from concurrent.futures import ThreadPoolExecutor  # on first use: a lighter import
+
         with _pool_lock:
             if _pool is None:
                 _pool = ThreadPoolExecutor(THREADS, thread_name_prefix="chainrule-jit")

@@ -14,7 +14,6 @@ NumPy's own functions called on traced values (``np.sin(x)``, ``np.sum(x)``) dis
 """
 
 import numpy as _np
-from chainrule.numpy import random  # noqa: F401  (NumPy's random API, drawn through random_p)
 from numpy import (  # noqa: F401  (constants, dtypes and constant-valued creation functions)
     arange, bool_, complex64, complex128, dtype, e, empty, euler_gamma, eye, finfo, float16,
     float32, float64, full, geomspace, identity, iinfo, indices, inexact, inf, int8, int16, int32,
@@ -34,6 +33,10 @@ from chainrule.numpy._extra import *  # noqa: F401,F403,E402
 
 
 def __getattr__(name: str):
+    if name == "random":  # NumPy's random API, drawn through random_p: loaded on first use
+        import importlib
+
+        return importlib.import_module("chainrule.numpy.random")
     if hasattr(_np, name) and callable(getattr(_np, name)):
         fn = getattr(_np, name)
 

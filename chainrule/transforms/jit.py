@@ -31,7 +31,6 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from chainrule.compiler import cuda
 from chainrule.compiler.codegen import Executable, StaleConstant, lower, lower_plain
 from chainrule.compiler.passes import Stats, has_effects, optimize
 from chainrule.core import config, namespace
@@ -145,6 +144,8 @@ def _run(*args: Any, call: JitCall) -> tuple:
 def _lower_foreign(program: Program, name: str, fuse: bool = True) -> Executable:
     """The lowering for another namespace's arrays: fused CUDA kernels on CuPy's
     (``compiler/cuda.py``), plain calls of the namespace's functions on any other's."""
+    from chainrule.compiler import cuda  # the CuPy lowering, loaded when first needed
+
     if cuda.on_cupy(program):
         return cuda.lower_cupy(program, name, fuse)
     return lower_plain(program, name)

@@ -204,14 +204,15 @@ def load(name: str) -> types.ModuleType:
 
 def public_names(module: str) -> list[str]:
     """A module's public names: its ``__all__`` when it defines one, else the names in its
-    namespace not starting with an underscore (modules and ``__future__`` features left out)."""
+    namespace not starting with an underscore (modules and ``__future__`` features left out),
+    sorted: a page never depends on the order a namespace was filled in."""
     mod = load(module)
     names = vars(mod).get("__all__")
     if names is not None:
         return list(names)
-    return [n for n, v in vars(mod).items()
-            if not n.startswith("_") and not isinstance(v, types.ModuleType)
-            and type(v).__name__ != "_Feature"]  # fmt: skip
+    return sorted(n for n, v in vars(mod).items()
+                  if not n.startswith("_") and not isinstance(v, types.ModuleType)
+                  and type(v).__name__ != "_Feature")  # fmt: skip
 
 
 def is_foreign(obj: object) -> bool:
