@@ -3,7 +3,11 @@
 Every contender keeps its own parameters and updates them in each call, as a training loop
 does; the first call, from the same initial parameters everywhere, is the one compared. The
 "numpy by hand" peer writes the forward pass, the backward pass and the update by hand in
-float32 NumPy: the floor of NumPy code, that chainrule's jit step is measured against.
+float32 NumPy: the floor of NumPy code, that chainrule's jit step is measured against. It
+updates the parameters in place (``p -= LR * g``); the jitted step does the same by donating
+them (``donate_argnums=0``: the new parameters are written into the old ones' buffers, as a
+JAX training step does), instead of writing 2.6 MB of fresh memory each step. `jax.jit` runs
+without donation, its faster form on the CPU here.
 """
 
 from __future__ import annotations
@@ -95,7 +99,7 @@ def chainrule_grad(lib: Chainrule, d: Data) -> Call:
 def chainrule_jit(lib: Chainrule, d: Data) -> Call:
     cr, cnp = lib.cr, lib.cnp
 
-    return _jitted_sgd(cr.jit(_sgd_step(cr.grad(partial(loss, cnp)))), d)
+    return _jitted_sgd(cr.jit(_sgd_step(cr.grad(partial(loss, cnp))), donate_argnums=0), d)
 
 
 def numpy_by_hand(d: Data) -> Call:
