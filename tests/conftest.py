@@ -9,6 +9,8 @@ cases that CI samples (large matrices).
 import gc
 import os
 import re
+import sys
+import types
 
 import pytest
 
@@ -65,3 +67,30 @@ def pytest_configure(config):
 
         if not config.pluginmanager.is_registered(jit_mode):
             config.pluginmanager.register(jit_mode, "chainrule_jit_mode")
+
+
+@pytest.fixture
+def fake_tqdm(monkeypatch):
+    """A stand-in `tqdm` module whose bars record what they were told (the list of bars)."""
+    bars = []
+
+    class FakeBar:
+        def __init__(self, total=None, desc=None, unit=None, file=None, **kw):
+            self.total, self.desc, self.unit, self.file = total, desc, unit, file
+            self.n, self.postfix, self.closed = 0, "", False
+            bars.append(self)
+
+        def set_postfix_str(self, s, refresh=True):
+            self.postfix = s
+
+        def update(self, n=1):
+            self.n += n
+
+        def close(self):
+            self.closed = True
+
+    pkg, auto = types.ModuleType("tqdm"), types.ModuleType("tqdm.auto")
+    auto.tqdm, pkg.auto = FakeBar, auto
+    monkeypatch.setitem(sys.modules, "tqdm", pkg)
+    monkeypatch.setitem(sys.modules, "tqdm.auto", auto)
+    return bars

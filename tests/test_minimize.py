@@ -3,7 +3,6 @@ and its progress display and loss history (item 6)."""
 
 import io
 import sys
-import types
 
 import numpy as np
 import pytest
@@ -376,27 +375,8 @@ def test_progress_plain_line(monkeypatch):
     assert minimize(J, 3.0).success and err.getvalue() == out  # off by default
 
 
-def test_progress_uses_tqdm_when_installed(monkeypatch):
-    bars = []
-
-    class FakeBar:
-        def __init__(self, total=None, desc=None, **kw):
-            self.total, self.desc, self.n, self.postfix, self.closed = total, desc, 0, "", False
-            bars.append(self)
-
-        def set_postfix_str(self, s, refresh=True):
-            self.postfix = s
-
-        def update(self, n=1):
-            self.n += n
-
-        def close(self):
-            self.closed = True
-
-    pkg, auto = types.ModuleType("tqdm"), types.ModuleType("tqdm.auto")
-    auto.tqdm, pkg.auto = FakeBar, auto
-    monkeypatch.setitem(sys.modules, "tqdm", pkg)
-    monkeypatch.setitem(sys.modules, "tqdm.auto", auto)
+def test_progress_uses_tqdm_when_installed(fake_tqdm):
+    bars = fake_tqdm
     res = minimize(J, 3.0, method="CG", progress=True, options={"maxiter": 50})
     (bar,) = bars
     assert bar.desc == "minimize (CG)" and bar.total == 50 and bar.closed

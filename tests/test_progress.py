@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import sys
-import types
 
 import numpy as np
 import pytest
@@ -30,30 +29,6 @@ def no_tqdm(monkeypatch):
     monkeypatch.setitem(sys.modules, "tqdm.auto", None)
 
 
-@pytest.fixture
-def fake_tqdm(monkeypatch):
-    bars = []
-
-    class FakeBar:
-        def __init__(self, total=None, desc=None, unit=None, file=None, **kw):
-            self.total, self.desc, self.unit, self.file = total, desc, unit, file
-            self.n, self.postfix, self.closed = 0, "", False
-            bars.append(self)
-
-        def set_postfix_str(self, s, refresh=True):
-            self.postfix = s
-
-        def update(self, n=1):
-            self.n += n
-
-        def close(self):
-            self.closed = True
-
-    pkg, auto = types.ModuleType("tqdm"), types.ModuleType("tqdm.auto")
-    auto.tqdm, pkg.auto = FakeBar, auto
-    monkeypatch.setitem(sys.modules, "tqdm", pkg)
-    monkeypatch.setitem(sys.modules, "tqdm.auto", auto)
-    return bars
 
 
 def _quadratic_descent(bar, w):

@@ -294,6 +294,18 @@ def _check_nans(out: Any, ins: tuple, prim: Any, where: str) -> None:
         raise nan_error(prim, where)
 
 
+def last_uses(items: list) -> dict:
+    """Each variable's last reader: the index of the last item (equation or group) of `items`
+    that reads it."""
+    last: dict = {}
+    for i, it in enumerate(items):
+        for e in (it.eqns + it.sums if isinstance(it, Group) else [it]):
+            for v in e.invars:
+                if isinstance(v, Var):
+                    last[v] = i
+    return last
+
+
 def _donations(program: Program, items: list, last: dict, donate: Sequence[int]) -> dict:
     """Output variable -> the donated input whose buffer receives it: an output of the same
     shape and dtype, written by an elementwise ufunc (alone or in a fused group) after the
@@ -505,12 +517,7 @@ def lower(program: Program, name: str | None = None, fuse: bool = True,
             lines.append(f"if {cname}.shape != {shape} or {cname}.dtype != {dtype}: "
                          f"raise _Stale({i})")  # fmt: skip
     items = plan(program, fuse)
-    last: dict = {}
-    for i, it in enumerate(items):
-        for e in (it.eqns + it.sums if isinstance(it, Group) else [it]):
-            for v in e.invars:
-                if isinstance(v, Var):
-                    last[v] = i
+    last = last_uses(items)
     into = _donations(program, items, last, donate) if donate else {}
     keep = set(program.outvars) | set(program.invars) | set(program.constvars)
     assigned: set = set()  # the variables the function itself holds (not a kernel's)

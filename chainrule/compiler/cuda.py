@@ -523,12 +523,7 @@ def lower_cupy(program: Program, name: str | None = None, fuse: bool = True,
     for i, (v, c) in enumerate(zip(program.constvars, program.consts)):
         nm.vars[v] = nm.obj(c, f"const{i}")
     items = plan(program, fuse, min_size)
-    last: dict = {}
-    for i, it in enumerate(items):
-        for e in (it.eqns + it.sums if isinstance(it, Group) else [it]):
-            for v in e.invars:
-                if isinstance(v, Var):
-                    last[v] = i
+    last = codegen.last_uses(items)
     memory = codegen._MemoryPlan(program, items, last)
     for it in items:  # a namespace's function may return its operand itself (astype to its
         if not isinstance(it, Group) and not it.prim.view:  # dtype): never reuse such one
