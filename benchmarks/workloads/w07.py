@@ -7,7 +7,7 @@ float32 NumPy: the floor of NumPy code, that chainrule's jit step is measured ag
 updates the parameters in place (``p -= LR * g``); the jitted step does the same by donating
 them (``donate_argnums=0``: the new parameters are written into the old ones' buffers, as a
 JAX training step does), instead of writing 2.6 MB of fresh memory each step. `jax.jit` runs
-without donation, its faster form on the CPU here.
+without donation (it was no faster with it on this CPU).
 """
 
 from __future__ import annotations

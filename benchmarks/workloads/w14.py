@@ -12,7 +12,7 @@ an entry whose gradient is rounding noise may move differently in each library).
   `apply_updates`), called 20 times, against `jax.jit` of the same step with optax's `adam`.
   The parameters and the optimizer state are donated (``donate_argnums=(0, 1)``: the new
   ones are written into the old ones' buffers, as a JAX training step does); `jax.jit` runs
-  without donation, its faster form on the CPU here.
+  without donation (it was no faster with it on this CPU).
 """
 
 from __future__ import annotations
