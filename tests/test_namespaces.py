@@ -462,3 +462,41 @@ def test_eager_calls_on_device1():
 def test_all_primitives_with_examples_are_covered():
     numpy_only = {p for p in P.ALL if p.xp == "numpy_only"}
     assert set(_STRICT_EXAMPLES) | ELSEWHERE | numpy_only >= set(P.ALL)
+
+
+# --- compositions called eagerly on another namespace's arrays --------------------------------
+
+_X = np.array([[1.0, 2.0, 3.5, -0.25], [0.5, -1.0, 4.0, np.nan]])
+_A = np.array([[4.0, 1.0, 0.5], [1.0, 3.0, 0.2], [0.5, 0.2, 2.0]])
+
+
+@pytest.mark.parametrize("name, call", [
+    ("median", lambda m, x: m.median(x[:, :3], axis=1)),
+    ("percentile", lambda m, x: m.percentile(x[:, :3], 30.0, axis=0)),
+    ("quantile", lambda m, x: m.quantile(x[0, :3], 0.75)),
+    ("nansum", lambda m, x: m.nansum(x, axis=1)),
+    ("nanmean", lambda m, x: m.nanmean(x)),
+    ("nanmax", lambda m, x: m.nanmax(x, axis=1)),
+    ("polyval", lambda m, x: m.polyval(x[0, :3], 2.0)),
+    ("convolve", lambda m, x: m.convolve(x[0, :3], x[1, :3])),
+    ("diff", lambda m, x: m.diff(x[:, :3], axis=1)),
+    ("trapezoid", lambda m, x: m.trapezoid(x[:, :3])),
+    ("linalg.norm", lambda m, a: m.linalg.norm(a[:3, :3])),
+    ("linalg.norm(ord=1)", lambda m, a: m.linalg.norm(a[:3, :3], ord=1)),
+    ("linalg.vector_norm", lambda m, a: m.linalg.vector_norm(a[0, :3])),
+    ("linalg.matrix_norm", lambda m, a: m.linalg.matrix_norm(a[:3, :3])),
+    ("linalg.pinv", lambda m, a: m.linalg.pinv(a[:3, :3])),
+])  # fmt: skip
+def test_compositions_run_eagerly_on_another_namespace(name, call):
+    """NumPy-style compositions (reading dtypes, sorting, polynomial helpers, norms) called
+    outside any transformation compute with the namespace's primitives, as they do inside
+    one: a result on device1 equal to NumPy's."""
+    data = _A if name.startswith("linalg") else _X
+    want, got = call(np, data), call(cnp, to_strict(data))
+    assert on_device1(got), type(got)
+    check_strict(got, want, rtol=1e-12)
+
+
+def test_a_composition_on_two_devices_names_itself():
+    with pytest.raises(namespace.DeviceMismatchError, match="chainrule.numpy.median"):
+        cnp.median(to_strict(_A), axis=to_strict(np.asarray(0), DEVICE2))

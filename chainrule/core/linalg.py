@@ -17,7 +17,7 @@ from numpy.linalg._linalg import EigResult, EighResult, QRResult, SlogdetResult,
 from chainrule.core import ops as cnp
 from chainrule.core import primitives as P
 from chainrule.core.ops import _lift, _traced
-from chainrule.core.trace import Tracer, bind
+from chainrule.core.trace import Tracer, bind, boxing
 
 LinAlgError = np.linalg.LinAlgError
 
@@ -553,3 +553,10 @@ def cross(x1, x2, /, *, axis=-1):
                    a[..., 2] * b[..., 0] - a[..., 0] * b[..., 2],
                    a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]], axis=-1)  # fmt: skip
     return cnp.moveaxis(c, -1, axis)
+
+
+# The compositions that read NumPy dtypes or values compute with another namespace's
+# primitives when called on its arrays (eagerly, as they do inside a transformation).
+norm, pinv, lstsq, matrix_norm, vector_norm = (
+    boxing(f, f"chainrule.numpy.linalg.{f.__name__}")
+    for f in (norm, pinv, lstsq, matrix_norm, vector_norm))  # fmt: skip

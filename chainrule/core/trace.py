@@ -562,6 +562,34 @@ def unbox(x: Any) -> Any:
     return x._value if type(x) is ForeignTracer else x
 
 
+def boxing(fn: Any, name: str) -> Any:
+    """`fn` (a function composed of primitives) called on another namespace's arrays (CuPy,
+    array_api_strict) as inside a transformation: its arguments boxed, so that it computes
+    with that namespace's primitives, and its results unboxed there. On anything else `fn`
+    runs as it is. `name` is the function in errors (two devices).
+
+    >>> import array_api_strict as xp
+    >>> from chainrule.core import ops
+    >>> def sum_of_squares(x):
+    ...     return ops.sum(x * x)
+    >>> boxing(sum_of_squares, "sum_of_squares")(xp.asarray([1.0, 2.0]))
+    Array(5., dtype=array_api_strict.float64)
+    """
+    import functools
+
+    is_foreign = _ns.is_foreign
+
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        if not any(map(is_foreign, args)) and not any(map(is_foreign, kwargs.values())):
+            return fn(*args, **kwargs)
+        where = _ns.find([*args, *kwargs.values()], name)
+        out = fn(*map(box, args), **{k: box(v) for k, v in kwargs.items()})
+        return leave_tree(out, where)
+
+    return call
+
+
 def leave(x: Any, ns: Any) -> Any:
     """A result of a transformation called on arrays of namespace `ns` (the call that boxed
     them; None: nothing to do): the array behind a `ForeignTracer`; a NumPy constant (a zero

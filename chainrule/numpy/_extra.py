@@ -35,7 +35,7 @@ from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 from chainrule.core import ops as cnp
 from chainrule.core.errors import ConcretizationError
 from chainrule.core.ops import _lift, _traced
-from chainrule.core.trace import Tracer
+from chainrule.core.trace import Tracer, boxing
 
 ArrayLike = Any
 _NoValue: Any = np._NoValue
@@ -45,8 +45,10 @@ __all__: list = []
 
 
 def _export(fn: Callable) -> Callable:
+    """A public function of this module; on another namespace's arrays it computes with
+    that namespace's primitives (`boxing`)."""
     __all__.append(fn.__name__)
-    return fn
+    return boxing(fn, f"chainrule.numpy.{fn.__name__}")
 
 
 # --- helpers ---------------------------------------------------------------------------------
