@@ -246,8 +246,8 @@ def op_name(prim: Any, params: dict | None = None) -> str:
     ('chainrule.numpy.einsum', 'chainrule.numpy.linalg.eig')
     """
     if prim.name == "callback" and params:
-        spec = params.get("spec")
-        name = getattr(spec, "name", None) or getattr(getattr(spec, "fun", None), "__name__", None)
+        cb = params.get("cb")
+        name = getattr(cb, "name", None) or getattr(getattr(cb, "fun", None), "__name__", None)
         if name:
             return f"{name} (a SciPy function, called through NumPy)"
     return _PUBLIC.get(prim.name, f"chainrule.numpy.{prim.name}")

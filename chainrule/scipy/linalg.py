@@ -32,6 +32,7 @@ import scipy.linalg as _sl
 
 from chainrule.core import linalg as _la
 from chainrule.core import ops as cnp
+from chainrule.core import trace as _trace
 from chainrule.core.avals import ShapeDtypeStruct
 from chainrule.core.ops import _lift, _traced
 from chainrule.core.trace import Tracer
@@ -532,3 +533,8 @@ def sqrtm(A: ArrayLike) -> Any:
         return _sl.sqrtm(A)
     a = _square(_arr(A), "sqrtm")
     return call(_SQRTM, a)[0]
+
+# Called on another namespace's arrays, the compositions compute with its primitives and the
+# SciPy kernels say that they run on NumPy arrays only (`chainrule.core.trace.boxing`).
+for _name in __all__:
+    globals()[_name] = _trace.boxing(globals()[_name], f"chainrule.scipy.linalg.{_name}")

@@ -707,3 +707,11 @@ def _register() -> None:
 
 
 _register()
+
+# Called on another namespace's arrays, the compositions compute with its primitives and the
+# SciPy kernels say that they run on NumPy arrays only (`chainrule.core.trace.boxing`).
+_boxed: dict = {}  # one wrapper per function: an alias (psi, digamma) stays one object
+for _name in __all__:
+    _fn = globals()[_name]
+    globals()[_name] = _boxed.setdefault(
+        id(_fn), _trace.boxing(_fn, f"chainrule.scipy.special.{_fn.__name__}"))

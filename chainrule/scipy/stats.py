@@ -32,6 +32,7 @@ import scipy.stats as _ss
 
 from chainrule.core import linalg as _la
 from chainrule.core import ops as cnp
+from chainrule.core import trace as _trace
 from chainrule.core.avals import ShapeDtypeStruct
 from chainrule.core.ops import _lift, _traced
 from chainrule.core.trace import Tracer
@@ -620,3 +621,12 @@ beta = beta_gen()
 poisson = poisson_gen()
 multivariate_normal = multivariate_normal_gen()
 
+
+# Called on another namespace's arrays, the densities and distribution functions compute
+# with its primitives, and the SciPy kernels say that they run on NumPy arrays only
+# (`chainrule.core.trace.boxing`).
+for _gen in (_Continuous, norm_gen, t_gen, gamma_gen, beta_gen, poisson_gen,
+             multivariate_normal_gen):  # fmt: skip
+    for _m in ("pdf", "logpdf", "cdf", "logcdf", "sf", "logsf", "pmf", "logpmf"):
+        if _m in vars(_gen):
+            setattr(_gen, _m, _trace.boxing(vars(_gen)[_m], f"chainrule.scipy.stats.{_m}"))
