@@ -517,3 +517,29 @@ def test_scipy_compositions_run_on_another_namespace_and_kernels_say_they_cannot
                  rtol=1e-14)  # fmt: skip
     with pytest.raises(namespace.NumPyOnlyError, match=r"^ndtr \(a SciPy function"):
         cst.norm.cdf(to_strict(x))
+
+
+@pytest.mark.parametrize("add", [True, False])
+def test_scatters_repeat_positions_as_numpy_in_blocks_and_through_ufunc_at(add, monkeypatch):
+    """index_add / index_set with repeated positions: accumulated, or the last write wins.
+    On array_api_strict, through one-hot blocks (made small here, so that several are
+    needed); on a namespace with ``add.at`` / ``maximum.at`` (NumPy itself stands in for
+    CuPy), through them, without a one-hot matrix."""
+    from chainrule.rules import impl
+
+    x = np.arange(12.0).reshape(3, 4)
+    rows, cols = np.array([0, 2, 0, 1, 0]), np.array([1, 3, 1, 0, 1])
+    y = np.array([10.0, 20.0, 30.0, 40.0, 50.0])
+    want = x.copy()
+    if add:
+        np.add.at(want, (rows, cols), y)
+    else:
+        want[rows, cols] = y  # NumPy: the last write wins
+    index = (("a", 0), ("a", 1))
+    monkeypatch.setattr(impl, "SCATTER_CHUNK", 8)  # 2 positions per block of 12 columns
+    strict = impl._scatter(namespace.Namespace(*namespace._where(to_strict(x))), to_strict(x),
+                           to_strict(y), (to_strict(rows), to_strict(cols)), index, add)
+    check_strict(strict, want, exact=True)
+    with_at = impl._scatter(namespace.Namespace(np, "cpu"), x, y, (rows, cols), index, add)
+    np.testing.assert_array_equal(with_at, want)
+    assert x[0, 1] == 1.0  # the input is not written into

@@ -466,10 +466,16 @@ def _positions(ns, shape: tuple, arrays: tuple, index: tuple) -> Any:
     return _getitem(ns, iota, *arrays, index=index)
 
 
+#: elements of the one-hot matrix a scatter builds at once on a namespace without one
+SCATTER_CHUNK = 1 << 24
+
+
 def _scatter(ns, x, y, arrays, index, add: bool):
     """`x` with `y` added (`add`) or written at `index`: a slice assignment for a basic index;
-    for integer arrays, through the one-hot matrix of the selected flat positions (the array
-    API has no scatter; repeated positions accumulate, or the last write wins, as NumPy's)."""
+    for integer arrays, the namespace's own scatter (``add.at``, ``maximum.at``) where it has
+    one (CuPy), else the one-hot matrix of the selected flat positions, built in blocks of at
+    most `SCATTER_CHUNK` elements (the array API has no scatter). Repeated positions
+    accumulate, or the last write wins, as in NumPy."""
     xp = ns.xp
     dt = _result_type(ns, x, y)
     x = ns.astype(x, dt) if hasattr(x, "shape") else ns.asarray(x, dt)
@@ -484,16 +490,35 @@ def _scatter(ns, x, y, arrays, index, add: bool):
         return out
     pos = _positions(ns, tuple(x.shape), arrays, index)
     vals = xp.reshape(xp.broadcast_to(y, tuple(pos.shape)), (-1,))
-    pos = xp.reshape(pos, (-1, 1))
-    onehot = pos == xp.reshape(ns.arange(int(np.prod(x.shape))), (1, -1))
-    flat = xp.reshape(x, (-1,))
-    if add:
-        wdt = dt if dt.kind in "fciu" else np.dtype(np.int64)
-        w = ns.astype(onehot, wdt)
-        flat = flat + ns.astype(xp.matmul(xp.matrix_transpose(w), ns.astype(vals, wdt)), dt)
-    else:
-        order = ns.arange(pos.shape[0]) + 1
-        last = xp.max(xp.where(onehot, xp.reshape(order, (-1, 1)), 0), axis=0)
+    pos = xp.reshape(pos, (-1,))
+    flat = xp.reshape(xp.asarray(x, copy=True), (-1,))
+    at = getattr(getattr(xp, "add" if add else "maximum", None), "at", None)
+    if at is not None:  # the namespace scatters (CuPy's ufunc.at): no one-hot matrix
+        if add:
+            at(flat, pos, vals)
+        else:  # the last write wins, as NumPy's: the latest order at each position
+            last = ns.zeros(tuple(flat.shape), np.dtype(np.int64))
+            at(last, pos, ns.arange(int(pos.shape[0])) + 1)
+            flat = xp.where(last > 0, xp.take(vals, xp.where(last > 0, last - 1, 0), axis=0),
+                            flat)  # fmt: skip
+        return xp.reshape(flat, tuple(x.shape))
+    size, n = int(flat.shape[0]), int(pos.shape[0])
+    step = max(1, SCATTER_CHUNK // max(size, 1))  # selected positions per block: the block's
+    iota = xp.reshape(ns.arange(size), (1, -1))  # one-hot matrix stays bounded
+    wdt = dt if dt.kind in "fciu" else np.dtype(np.int64)
+    last = None
+    for lo in range(0, n, step):
+        hi = min(n, lo + step)
+        onehot = xp.reshape(pos[lo:hi], (-1, 1)) == iota
+        if add:
+            w = ns.astype(onehot, wdt)
+            part = xp.matmul(xp.matrix_transpose(w), ns.astype(vals[lo:hi], wdt))
+            flat = flat + ns.astype(part, dt)
+        else:
+            order = xp.reshape(ns.arange(hi - lo) + (lo + 1), (-1, 1))
+            block = xp.max(xp.where(onehot, order, 0), axis=0)
+            last = block if last is None else xp.maximum(last, block)
+    if not add and last is not None:
         picked = xp.take(vals, xp.where(last > 0, last - 1, 0), axis=0)
         flat = xp.where(last > 0, picked, flat)
     return xp.reshape(flat, tuple(x.shape))
