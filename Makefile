@@ -72,8 +72,10 @@ package-check: $(VENV)/.dev
 gpu-check:
 	PYTHONPATH=. $${PYTHON:-python3} -m benchmarks.gpu_check --out gpu-check-report.txt
 
+# OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, set on some machines for old OpenBLAS builds, would
+# hold NumPy's BLAS to an older kernel than the processor's: unset for the benchmarks only
 bench: $(VENV)/.bench
-	$(PY) -m benchmarks $(ARGS)
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(PY) -m benchmarks $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis chainrule-tour site dist build

@@ -269,6 +269,10 @@ def _print_header(args: argparse.Namespace, libs: dict[str, Chainrule]) -> None:
           f"{fresh:.1f} ms, again: {again:.1f} ms")  # fmt: skip
     if load > 0.5:
         print("# ! the machine is busy: multithreaded peers (torch, BLAS, XLA) suffer most from it")
+    if os.environ.get("OPENBLAS_CORETYPE"):  # `make bench` unsets it
+        print(f"# ! OPENBLAS_CORETYPE={os.environ['OPENBLAS_CORETYPE']} holds NumPy's OpenBLAS "
+              "(and so chainrule) to an older kernel than this processor's; unset it and "
+              "OPENBLAS_L2_SIZE for this command (make bench does)")  # fmt: skip
     if libs:
         for side, lib in libs.items():
             print(f"# A/B {side}: {lib.package} from {os.path.dirname(lib.cr.__file__)}")

@@ -441,6 +441,34 @@ def test_an_optimiser_step_over_interleaved_leaves_fuses_each_parameter_update()
         assert same(a, b)
 
 
+def test_the_buffers_of_a_call_serve_the_next_and_never_what_the_caller_holds():
+    """Large intermediates come from a per-function pool of the buffers earlier calls
+    finished with; an output, or a view of one, is never among them: results held across
+    calls keep their values (and eager code's, bit for bit)."""
+    a = np.random.default_rng(0).standard_normal((256, 256)).astype(np.float32)
+
+    def f(x):
+        h = cnp.tanh(x @ a)  # intermediates of 256 KB
+        y = h @ a
+        return y.T, cnp.sum(h * h), y[0]  # an output that is a view, a sum, a row view
+
+    jf = cr.jit(f)
+    x1, x2 = a * 0.5, a * -0.25
+    first = jf(x1)
+    kept = [np.array(v, copy=True) for v in first]
+    pool = jf.lower(x1).run.__globals__["_pool"]
+    spare = {id(b) for bufs in pool._state()[0].values() for b in bufs}
+    assert spare, "the call gave its dead intermediates back"
+    second = jf(x2)  # takes them
+    for held, copy in zip(first, kept):
+        np.testing.assert_array_equal(held, copy)  # untouched by the second call
+    for got, want in zip(second, f(x2)):
+        np.testing.assert_array_equal(got, want)
+    for out in first + second:
+        base = out.base if isinstance(out, np.ndarray) and out.base is not None else out
+        assert id(base) not in spare
+
+
 # --- passes -----------------------------------------------------------------------------------
 
 

@@ -210,6 +210,11 @@ def _expression(e: Eqn, nm: _Namer) -> str:
 #: cost less than the `del`)
 DEL_MIN = 1 << 12
 
+#: arrays of at least this many bytes come from the compiled function's `runtime.BufferPool`
+#: (the dead buffers of its earlier calls): below, the allocator reuses memory by itself
+POOL_MIN = 1 << 17
+
+
 
 def _group(g: Group, nm: _Namer, kernels: list, into: dict) -> list:
     """The lines running fused group `g`; the source of its kernel goes into `kernels`.
@@ -413,6 +418,10 @@ class _MemoryPlan:
                                      isinstance(impl_rules[e.prim], np.ufunc) and
                                      self.fresh_inputs(e))  # fmt: skip
 
+    def pinned_var(self, v: Var) -> bool:
+        """Whether an output lives in `v`'s buffer (it is one, or a view of its root is)."""
+        return self.root.get(v, v) in self.pinned
+
     def take(self, o: Var) -> Var | None:
         if o.aval.size < DEL_MIN:
             return None
@@ -523,12 +532,22 @@ def lower(program: Program, name: str | None = None, fuse: bool = True,
     assigned: set = set()  # the variables the function itself holds (not a kernel's)
     kernels: list[str] = []
     memory = _MemoryPlan(program, items, last)
+    pool = nm.obj(runtime.BufferPool(), "pool")
+
+    def pooled(v: Var) -> str | None:
+        """A buffer from the pool for `v`, when it is large and no output lives in it."""
+        if v.aval.size * v.aval.dtype.itemsize < POOL_MIN or memory.pinned_var(v):
+            return None
+        return f"{pool}.get({v.aval.shape!r}, {nm.obj(v.aval.dtype, 'dtype_' + v.aval.dtype.name)})"
+
     for i, it in enumerate(items):
         if isinstance(it, Group):
             alloc = {o: nm.var(d) for o, d in into.items()}
             for o in it.outputs:
                 if o not in alloc and (buf := memory.take(o)) is not None:
                     alloc[o] = nm.var(buf)
+                elif o not in alloc and (buf := pooled(o)) is not None:
+                    alloc[o] = buf
             lines.extend(_group(it, nm, kernels, alloc))
             assigned.update(it.outputs)
             assigned.update(e.outvars[0] for e in it.sums)
@@ -543,6 +562,10 @@ def lower(program: Program, name: str | None = None, fuse: bool = True,
                 expr = expr[:-1] + f", out={nm.var(into[o])})"
             elif memory.may_write(it) and (buf := memory.take(o)) is not None:
                 expr = expr[:-1] + f", out={nm.var(buf)})"  # a dead buffer of the same layout
+            elif (it.prim is P.matmul_p or memory.may_write(it)) and (buf := pooled(o)) is not None:
+                # a buffer an earlier call finished with (a matrix product's result is
+                # C-contiguous whatever its operands; a ufunc's is, of fresh operands)
+                expr = expr[:-1] + f", out={buf})"
             lines.append(f"{outs} = {expr}")
             assigned.update(it.outvars)
             memory.made(it.outvars if memory.fresh_result(it) else [])
@@ -555,6 +578,10 @@ def lower(program: Program, name: str | None = None, fuse: bool = True,
                 v.aval.size >= DEL_MIN and v not in kept]  # fmt: skip
         if dead:
             lines.append(f"del {', '.join(nm.var(v) for v in dead)}")
+    spare = [v for bufs in memory.free.values() for v in bufs
+             if v.aval.size * v.aval.dtype.itemsize >= POOL_MIN]  # fmt: skip
+    if spare:  # dead at the end, no output in them: kept for the next call
+        lines.append(f"{pool}.give({', '.join(nm.var(v) for v in spare)})")
     results = _results(program, nm)
     lines.append(f"return ({', '.join(results)}{',' if len(results) == 1 else ''})")
     fname = name or "program"

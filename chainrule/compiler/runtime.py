@@ -89,3 +89,54 @@ def tiles(kernel: Callable, n: int, args: tuple, block: int = BLOCK,
     for f in futures:
         out.extend(f.result())
     return out
+
+
+class BufferPool:
+    """The large buffers a compiled function's memory plan found dead at its end, kept for
+    its next call on the same thread (fresh memory costs page faults on every call; XLA keeps
+    its buffers too). Only buffers no output and no view of an output lives in are given
+    back, so a result the caller holds is never reused; each thread has its own, so
+    concurrent calls never share one; a call nested in another takes only buffers that
+    earlier calls finished with. At most `cap` bytes are kept per thread.
+
+    >>> pool = BufferPool()
+    >>> pool.take((2, 3), np.float32) is None
+    True
+    >>> a = np.empty((2, 3), np.float32)
+    >>> pool.give(a)
+    >>> pool.take((2, 3), np.float32) is a, pool.take((2, 3), np.float32)
+    (True, None)
+    """
+
+    def __init__(self, cap: int = 1 << 29):
+        self.cap = cap
+        self._local = threading.local()
+
+    def _state(self) -> tuple[dict, list]:
+        st = getattr(self._local, "st", None)
+        if st is None:
+            st = self._local.st = ({}, [0])
+        return st
+
+    def take(self, shape: tuple, dtype: Any) -> np.ndarray | None:
+        """A kept buffer of `shape` and `dtype` (its contents unspecified), or None."""
+        free, held = self._state()
+        bufs = free.get((shape, np.dtype(dtype)))
+        if not bufs:
+            return None
+        b = bufs.pop()
+        held[0] -= b.nbytes
+        return b
+
+    def get(self, shape: tuple, dtype: Any) -> np.ndarray:
+        """A kept buffer of `shape` and `dtype`, or a new one (contents unspecified)."""
+        b = self.take(shape, dtype)
+        return np.empty(shape, dtype) if b is None else b
+
+    def give(self, *arrays: np.ndarray) -> None:
+        """Keep `arrays` (dead in the function that gives them) for a later call."""
+        free, held = self._state()
+        for a in arrays:
+            if held[0] + a.nbytes <= self.cap:
+                free.setdefault((a.shape, a.dtype), []).append(a)
+                held[0] += a.nbytes
