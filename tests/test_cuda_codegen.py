@@ -294,7 +294,7 @@ def check_group(group: Group, env: dict, exact: bool = False, atol: float = 0.0)
 
 
 def groups_of(program, min_size: int = cuda.GPU_FUSE_MIN) -> list:
-    return [it for it in plan(program, min_size=min_size) if isinstance(it, Group)]
+    return [it for it in plan(program, min_size=min_size, short_min=0) if isinstance(it, Group)]
 
 
 def one_group(fun, *args) -> tuple[Group, dict]:

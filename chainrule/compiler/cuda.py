@@ -29,7 +29,7 @@ How a group is written:
 >>> import numpy as np, chainrule as cr, chainrule.numpy as cnp
 >>> from chainrule.compiler.fusion import plan
 >>> p = cr.make_graph(lambda x: cnp.tanh(x) * 2.0 + x)(np.ones(4, np.float32))
->>> g = plan(p, min_size=2)[0]
+>>> g = plan(p, min_size=2, short_min=0)[0]
 >>> k = kernel_source(g).elementwise
 >>> k.in_params, k.out_params
 ('float32 in0', 'float32 out0')
@@ -393,7 +393,7 @@ def kernel_source(group: Group) -> KernelSpec:
     >>> import numpy as np, chainrule as cr, chainrule.numpy as cnp
     >>> from chainrule.compiler.fusion import plan
     >>> p = cr.make_graph(lambda x: cnp.sum(cnp.exp(-x)))(np.ones(4))
-    >>> r = kernel_source(plan(p, min_size=2)[0]).reductions[0]
+    >>> r = kernel_source(plan(p, min_size=2, short_min=0)[0]).reductions[0]
     >>> r.operation, r.reduce_expr, r.identity, r.reduce_type
     ('cr_map(in0)', 'a + b', '0', 'double')
     >>> print(r.preamble, end="")
@@ -522,7 +522,7 @@ def lower_cupy(program: Program, name: str | None = None, fuse: bool = True,
     params = [nm.var(v) for v in program.invars]
     for i, (v, c) in enumerate(zip(program.constvars, program.consts)):
         nm.vars[v] = nm.obj(c, f"const{i}")
-    items = plan(program, fuse, min_size)
+    items = plan(program, fuse, min_size, short_min=0)
     last = codegen.last_uses(items)
     memory = codegen._MemoryPlan(program, items, last)
     for it in items:  # a namespace's function may return its operand itself (astype to its

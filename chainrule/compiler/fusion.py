@@ -30,6 +30,9 @@ from chainrule.rules.impl import impl_rules
 
 #: arrays of at least this many elements are fused and tiled (smaller ones run straight)
 FUSE_MIN = 1 << 16
+#: a chain of fewer than SHORT equations is fused only over arrays of SHORT_MIN elements or
+#: more (those the thread pool shares: `runtime.THREAD_MIN`)
+SHORT, SHORT_MIN = 4, 1 << 20
 
 
 @dataclass
@@ -78,10 +81,13 @@ def _sum_of(e: Eqn, group: Group | None) -> bool:
             (axis is None or tuple(sorted(axis)) == tuple(range(len(group.shape)))))  # fmt: skip
 
 
-def plan(program: Program, fuse: bool = True, min_size: int = FUSE_MIN) -> list:
+def plan(program: Program, fuse: bool = True, min_size: int = FUSE_MIN,
+         short_min: int = SHORT_MIN) -> list:  # fmt: skip
     """The program's equations, with fusible runs replaced by `Group`s (in execution
     order). Without `fuse`, the equations as they are. `min_size`: the fewest elements a
-    fused equation has (a GPU fuses much smaller arrays than the CPU's tiles need)."""
+    fused equation has (a GPU fuses much smaller arrays than the CPU's tiles need); a group
+    of fewer than `SHORT` equations and no sum over fewer than `short_min` elements runs as
+    its equations (0: never)."""
     if not fuse:
         return list(program.eqns)
     items: list = []
@@ -116,7 +122,14 @@ def plan(program: Program, fuse: bool = True, min_size: int = FUSE_MIN) -> list:
             items.append(e)
     for g in list(groups.values()):
         close(g)
-    return [_finish(it, items, program) if isinstance(it, Group) else it for it in items]
+    out: list = []
+    for it in items:
+        if isinstance(it, Group) and it.size < short_min and len(it.eqns) < SHORT and \
+                not it.sums:  # fmt: skip
+            out.extend(it.eqns)  # a short chain on an array the pool's threads would not
+        else:  # share: its whole-array calls cost less than the blocks' Python
+            out.append(it)
+    return [_finish(it, out, program) if isinstance(it, Group) else it for it in out]
 
 
 def _finish(g: Group, items: list, program: Program) -> Any:
