@@ -360,6 +360,31 @@ def _check_device(device: Any) -> None:
     )
 
 
+def to_arguments(args: tuple, kwargs: dict) -> tuple[Any, Any]:
+    """(device, dtype) of PyTorch's ``to(...)`` arguments (`Tensor.to`, `nn.Module.to`):
+    ``to(dtype)``, ``to(device, dtype)``, ``to(other)`` (other's dtype), ``device=``,
+    ``dtype=``; the device checked (`_check_device`). `kwargs` is consumed: a keyword left
+    over is a TypeError (``non_blocking`` is accepted and ignored).
+
+    >>> import numpy as np
+    >>> to_arguments(("cpu", np.float32), {})
+    ('cpu', <class 'numpy.float32'>)
+    """
+    device, dtype = kwargs.pop("device", None), kwargs.pop("dtype", None)
+    kwargs.pop("non_blocking", None)
+    if kwargs:
+        raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
+    for a in args:
+        if isinstance(a, Tensor):
+            dtype = a.dtype
+        elif isinstance(a, str) or a is None:
+            device = a
+        else:
+            dtype = a
+    _check_device(device)
+    return device, dtype
+
+
 class Tensor(RTracer):
     """An array that records the operations applied to it while `requires_grad` is on.
 
@@ -794,20 +819,9 @@ class Tensor(RTracer):
         >>> cr.tensor([1.0]).to(np.float32).dtype
         dtype('float32')
         """
-        device, dtype = kwargs.pop("device", None), kwargs.pop("dtype", None)
         copy = kwargs.pop("copy", False)
-        kwargs.pop("non_blocking", None)
         kwargs.pop("memory_format", None)
-        if kwargs:
-            raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
-        for a in args:
-            if isinstance(a, Tensor):
-                dtype = a.dtype
-            elif isinstance(a, str) or a is None:
-                device = a
-            else:
-                dtype = a
-        _check_device(device)
+        _, dtype = to_arguments(args, kwargs)
         if dtype is None or np.dtype(dtype) == self.dtype:
             return self.clone() if copy else self
         return cnp.astype(self, dtype)

@@ -711,3 +711,18 @@ def test_functional_call_keys_and_ties():
     with pytest.raises(ValueError, match="multiple dictionaries"):
         nn.functional_call(lin, ({"bias": np.zeros(2)}, {"bias": np.zeros(2)}), np.ones(2))
 
+
+
+def test_modules_check_devices_and_to_arguments_as_tensors_do():
+    layer = nn.Linear(2, 2)
+    for call in (lambda: layer.to("cuda"), lambda: nn.Linear(2, 2, device="cuda"),
+                 lambda: cr.zeros(1).to("cuda")):  # fmt: skip
+        with pytest.raises(NotImplementedError, match=r"device='cuda': Tensors hold NumPy "
+                                                      r"arrays.*cr\.device_put"):  # fmt: skip
+            call()
+    with pytest.raises(ValueError):
+        layer.to("tpu")
+    with pytest.raises(TypeError, match=r"unexpected keyword arguments \['bad'\]"):
+        layer.to(bad=1)
+    assert layer.to("cpu", np.float32) is layer and layer.weight.dtype == np.float32
+    assert layer.to(cr.zeros(1, dtype=np.float64)).weight.dtype == np.float64

@@ -38,7 +38,7 @@ import numpy as np
 from chainrule.nn import functional as F
 from chainrule.nn import init
 from chainrule.nn.parameter import Parameter
-from chainrule.tensor import Tensor, no_grad, tensor
+from chainrule.tensor import Tensor, _check_device, no_grad, tensor, to_arguments
 
 __all__ = [
     "Module", "Sequential", "ModuleList", "Identity", "Linear", "ReLU", "Tanh", "Sigmoid",
@@ -78,20 +78,9 @@ def _value(v: Any) -> Any:
 
 
 def _to_dtype(args: tuple, kwargs: dict) -> Any:
-    """The dtype of `Module.to(...)`'s arguments (None: unchanged); a device must be cpu."""
-    device, dtype = kwargs.pop("device", None), kwargs.pop("dtype", None)
-    kwargs.pop("non_blocking", None)
-    if kwargs:
-        raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
-    for a in args:
-        if isinstance(a, Tensor):
-            dtype = a.dtype
-        elif isinstance(a, str) or a is None:
-            device = a
-        else:
-            dtype = a
-    if device not in (None, "cpu"):
-        raise NotImplementedError(f"device={device!r}: only 'cpu' for now")
+    """The dtype of `Module.to(...)`'s arguments (None: unchanged); the device checked as a
+    Tensor's is."""
+    _, dtype = to_arguments(args, kwargs)
     if dtype is not None:
         dtype = np.dtype(dtype)
         if dtype.kind not in "fc":
@@ -757,8 +746,7 @@ class Linear(Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
                  device: Any = None, dtype: Any = None) -> None:  # fmt: skip
         super().__init__()
-        if device not in (None, "cpu"):
-            raise NotImplementedError(f"device={device!r}: only 'cpu' for now")
+        _check_device(device)
         dt = np.dtype(np.float64 if dtype is None else dtype)
         self.in_features = in_features
         self.out_features = out_features
