@@ -372,7 +372,25 @@ def chainrule_cells(cupy: Any) -> dict[str, int]:
             out[f"some_calculus({requires_grad}, {n})"] = (cr.memory.max_allocated("cuda")
                                                           - before)  # fmt: skip
             del A
+            cr.memory.reset_peak("cuda")
+            before = cr.memory.allocated("cuda")
+            A = some_calculus_tensor(requires_grad, n)
+            out[f"Tensor some_calculus({requires_grad}, {n})"] = (
+                cr.memory.max_allocated("cuda") - before)  # fmt: skip
+            del A
     return out
+
+
+def some_calculus_tensor(requires_grad: bool, n: int) -> Any:
+    """The notebook's `some_calculus` as written for PyTorch, on chainrule's CUDA Tensors."""
+    import numpy as np
+
+    import chainrule as cr
+
+    A = cr.rand(1000, device="cuda", dtype=np.float32, requires_grad=requires_grad)
+    for _ in range(n):
+        A = A * cr.rand(1000, device="cuda", dtype=np.float32)
+    return A
 
 
 def some_calculus_cupy(cupy: Any, requires_grad: bool, n: int) -> Any:
@@ -437,8 +455,8 @@ def run_memory(report: Report, cupy: Any, torch: Any) -> None:
     theirs = torch_cells(torch) if torch is not None else {}
     report(f"    {'cell':<28} {'chainrule':>10} {'torch.cuda':>11}")
     for k, v in mine.items():
-        t = theirs.get(k)
-        g2 = k.startswith("some_calculus")
+        t = theirs.get(k.removeprefix("Tensor "))
+        g2 = k.removeprefix("Tensor ").startswith("some_calculus")
         mark = "" if t is None else ("  equal" if v == t else "  DIFFERENT")
         report(f"    {k:<28} {v:>10,} {'' if t is None else f'{t:>11,}'}{mark}")
         if g2 and t is not None and v != t:

@@ -3,8 +3,8 @@ the devices of other array namespaces; `from_dlpack` takes any DLPack producer's
 without a copy. Loaded on first use (``cr.device_put``, ``cr.from_dlpack``).
 
 Where arrays live decides where chainrule computes: the functional API (`grad`, `vjp`, `jvp`,
-`vmap`, `jit`) keeps CuPy arrays on their GPU, forward and backward. Tensors hold NumPy arrays
-(``device="cpu"``); see docs/gpu.md.
+`vmap`, `jit`) keeps CuPy arrays on their GPU, forward and backward, and so do Tensors
+created with ``device="cuda"``; see docs/gpu.md.
 
 >>> import numpy as np, chainrule as cr
 >>> x = cr.device_put(np.array([1.0, 2.0]), "cpu")
@@ -19,85 +19,16 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.core.namespace import cupy_module, is_cupy, is_foreign, parse_device
+from chainrule.core import ops as cnp
+from chainrule.core.namespace import _DL_GPU, _DL_HOST, _dl_device, cupy_module, parse_device
 from chainrule.core.pytree import tree_map
 
 __all__ = ["device_put", "from_dlpack"]
-
-# DLPack's device types (dlpack.h: DLDeviceType)
-_DL_CPU, _DL_CUDA, _DL_CUDA_HOST, _DL_ROCM, _DL_ROCM_HOST, _DL_CUDA_MANAGED = 1, 2, 3, 10, 11, 13
-_DL_HOST = (_DL_CPU, _DL_CUDA_HOST, _DL_ROCM_HOST)
-_DL_GPU = (_DL_CUDA, _DL_ROCM, _DL_CUDA_MANAGED)
 
 
 def _is_tensor(x: Any) -> bool:
     t = sys.modules.get("chainrule.tensor")
     return t is not None and isinstance(x, t.Tensor)
-
-
-def _dl_device(x: Any) -> tuple[int, int] | None:
-    f = getattr(x, "__dlpack_device__", None)
-    if f is None:
-        return None
-    dev_type, dev_id = f()
-    return int(dev_type), int(dev_id)
-
-
-def _to_host(x: Any) -> Any:
-    """`x` as a NumPy array (no copy for NumPy arrays and host DLPack producers)."""
-    if isinstance(x, np.ndarray):
-        return x
-    if isinstance(x, (np.generic, bool, int, float, complex, list, tuple)):
-        return np.asarray(x)
-    if is_cupy(x):
-        return x.get()  # the one transfer asked for
-    dl = _dl_device(x)
-    if dl is not None and dl[0] in _DL_HOST:
-        return np.from_dlpack(x)
-    if dl is not None:  # a GPU producer other than CuPy: ask it for a host copy
-        try:
-            return np.from_dlpack(x, device="cpu", copy=True)
-        except (TypeError, ValueError, BufferError, NotImplementedError):
-            pass
-    return np.asarray(x)
-
-
-def _cuda_index(cupy: Any, which: int | None) -> int:
-    return cupy.cuda.Device().id if which is None else which
-
-
-def _to_cuda(x: Any, which: int | None, device: Any) -> Any:
-    cupy = cupy_module(f"device_put(x, {device!r})")
-    idx = _cuda_index(cupy, which)
-    if is_cupy(x) and x.device.id == idx:
-        return x
-    with cupy.cuda.Device(idx):
-        if is_cupy(x):
-            return x.copy()  # a copy onto the current device (peer to peer)
-        dl = _dl_device(x)
-        if dl is not None and dl[0] in _DL_GPU and dl[1] == idx:
-            return cupy.from_dlpack(x)  # another library's GPU array: shared, no copy
-        return cupy.asarray(_to_host(x))
-
-
-def _namespace_of_device(device: Any) -> Any:
-    """The array namespace a device object belongs to (``array_api_strict`` for
-    ``array_api_strict.Device``): the top-level module of its class."""
-    mod = sys.modules.get(type(device).__module__.split(".")[0])
-    if mod is None or not hasattr(mod, "asarray"):
-        raise TypeError(f"device_put: cannot tell which array namespace device {device!r} "
-                        "belongs to; pass 'cpu', 'cuda', 'cuda:N' or a namespace's device "
-                        "object")  # fmt: skip
-    return mod
-
-
-def _to_other(x: Any, device: Any) -> Any:
-    if is_foreign(x) and hasattr(x, "to_device"):
-        xp = x.__array_namespace__()
-        if type(device).__module__.split(".")[0] == getattr(xp, "__name__", "").split(".")[0]:
-            return x if x.device == device else x.to_device(device)
-    xp = _namespace_of_device(device)
-    return xp.asarray(_to_host(x), device=device)
 
 
 def device_put(x: Any, device: Any = "cpu") -> Any:
@@ -111,8 +42,8 @@ def device_put(x: Any, device: Any = "cpu") -> Any:
     - a namespace's device object (``array_api_strict.Device("device1")``): that namespace's
       arrays on it, moved with ``to_device``.
 
-    A `Tensor` goes through ``t.to(device)``: Tensors hold NumPy arrays, so only ``"cpu"``
-    works for them (docs/gpu.md).
+    Inside a transformation (`grad`, `jvp`, `vmap`) the move is recorded: the derivative
+    flows back to the device `x` came from. A `Tensor` goes through ``t.to(device)``.
 
     >>> import numpy as np, chainrule as cr
     >>> cr.device_put({"w": np.ones(2), "b": 0.5}, "cpu")
@@ -121,16 +52,10 @@ def device_put(x: Any, device: Any = "cpu") -> Any:
     >>> cr.device_put(np.ones(2), xp.Device("device1")).device
     array_api_strict.Device('device1')
     """
-    kind, which = parse_device(device)
+    parse_device(device)  # an unknown name is a ValueError, even for an empty tree
 
     def put(a: Any) -> Any:
-        if _is_tensor(a):
-            return a.to(device)
-        if kind == "cpu":
-            return _to_host(a)
-        if kind == "cuda":
-            return _to_cuda(a, which, device)
-        return _to_other(a, device)
+        return a.to(device) if _is_tensor(a) else cnp.device_put(a, device)
 
     return tree_map(put, x)
 

@@ -58,7 +58,8 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.core.trace import Tracer
+from chainrule.core.namespace import transfer
+from chainrule.core.trace import ForeignTracer, Tracer
 from chainrule.rules.random import Source
 from chainrule.tensor import Tensor
 
@@ -167,15 +168,16 @@ _SUPPORTED = (
 
 
 def _host(value: Any, where: str) -> np.ndarray:
-    """A Tensor's value as a NumPy array (CuPy arrays copied to the host)."""
+    """A Tensor's value as a NumPy array (a GPU's or another device's copied to the host:
+    files hold host arrays, and `load` gives CPU tensors)."""
     if isinstance(value, np.ndarray):
         return value
+    if type(value) is ForeignTracer:  # a Tensor on another device
+        return transfer(value._value, "cpu")
     if isinstance(value, Tracer):
         raise TypeError(f"{where}: a traced value (inside grad, jit or vmap) has no value to "
                         "save")  # fmt: skip
-    if type(value).__module__.split(".")[0] == "cupy":
-        return value.get()
-    return np.asarray(value)
+    return transfer(value, "cpu")
 
 
 def _is_namedtuple(x: Any) -> bool:

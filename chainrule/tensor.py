@@ -23,9 +23,12 @@ import numpy as np
 
 from chainrule import torch_functions as _F  # PyTorch's functions, which the methods call
 from chainrule.core import ops as cnp
-from chainrule.core.namespace import is_foreign, parse_device
+from chainrule.core.errors import DeviceMismatchError
+from chainrule.core.namespace import MOVED as _MOVED
+from chainrule.core.namespace import Namespace, canonical_device, device_of, is_foreign
+from chainrule.core.namespace import op_name, parse_device, transfer
 from chainrule.core.primitives import where_p as _where_p
-from chainrule.core.trace import Tracer, bind_with
+from chainrule.core.trace import ForeignTracer, Tracer, bind_with, box
 from chainrule.rules.vjp import LIFTED, vjp_rules
 from chainrule.transforms import jit as _jit
 from chainrule.transforms import reverse
@@ -154,6 +157,8 @@ class EagerTrace(ReverseTrace):
         return np.array(v, copy=True)
 
     def process_primitive(self, prim: Any, args: tuple, params: dict) -> Any:
+        if _MOVED[0] and len(args) > 1:  # some value lives on a device other than the CPU
+            _same_device(prim, args)
         if prim.elementwise and len(args) > 1 and _mixed(args):
             args = _promote(prim, args)  # PyTorch's promotion of 0-d operands
         mode = _mode
@@ -174,6 +179,30 @@ _EAGER = EagerTrace(0, "the Tensor face")
 _object_new = object.__new__
 _GENERIC = np.generic
 _CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
+
+
+def _same_device(prim: Any, args: tuple) -> None:
+    """PyTorch's rule: the Tensors of one operation live on one device (a 0-d CPU Tensor
+    may join tensors on a GPU, as a number does); NumPy arrays and numbers are constants,
+    made arrays of the Tensors' device."""
+    found = None
+    for a in args:
+        if not isinstance(a, Tensor):
+            continue
+        v = a._value
+        if type(v) is ForeignTracer:
+            d = device_of(v._value)
+        elif isinstance(v, Tracer) or not np.ndim(v):
+            continue  # a staged value (inside jit), or a 0-d CPU tensor
+        else:
+            d = "cpu"
+        if found is None:
+            found = d
+        elif d != found:
+            raise DeviceMismatchError(
+                f"{op_name(prim)}: expected all tensors to be on the same device, but found at "
+                f"least two devices, {found!r} and {d!r}; move one with t.to(device)"
+            )
 
 
 def _mixed(args: tuple) -> bool:
@@ -248,15 +277,31 @@ def _as_array(data: Any, dtype: Any = None) -> np.ndarray:
         data = data._value
     elif isinstance(data, (list, tuple)) and cnp._has_tracer(data):
         data = cnp.array([_value_of(d) for d in data])
-    if type(data) is not np.ndarray and is_foreign(data):  # never a silent copy to the host
-        name = getattr(data.__array_namespace__(), "__name__", type(data).__name__)
-        raise TypeError(
-            f"a Tensor of a {name} array: Tensors hold NumPy arrays (device='cpu'). Pass it "
-            "to the functional API instead (cr.grad, cr.vjp, cr.jvp, cr.vmap, cr.jit: results "
-            "stay in its namespace and on its device), or convert it to NumPy explicitly "
-            "(cr.device_put(x, 'cpu'))"
-        )
+    if type(data) is ForeignTracer:
+        data = data._value
+    if type(data) is not np.ndarray and is_foreign(data):  # stays in its namespace and device
+        _MOVED[0] = True
+        xp = data.__array_namespace__()
+        dt = None if dtype is None else getattr(xp, np.dtype(dtype).name)
+        return ForeignTracer(xp.asarray(data, dtype=dt, copy=True))
     return np.array(data, dtype=dtype)
+
+
+def _placed(value: Any, device: Any) -> Any:
+    """A Tensor's value (a NumPy array, or a `ForeignTracer` of another namespace's array)
+    on `device` (None: where it is); moved when it is elsewhere (the one transfer asked for)."""
+    if device is None:
+        return value
+    dst = canonical_device(device)
+    raw = value._value if type(value) is ForeignTracer else value
+    if device_of(raw) == dst:
+        return value
+    return box(transfer(raw, dst))
+
+
+def _host(value: Any) -> np.ndarray:
+    """A Tensor's value as a NumPy array, copied from its device (an explicit transfer)."""
+    return transfer(value._value, "cpu") if type(value) is ForeignTracer else np.asarray(value)
 
 
 # Pickling lives here, not in chainrule.io (which imports this module): no import cycle.
@@ -275,10 +320,16 @@ def _extra_slots(cls: type) -> list[str]:
 
 def _reduce_tensor(t: Tensor) -> tuple:
     value = t._value
+    if type(value) is ForeignTracer:  # its values from the host, loaded back onto its device
+        return (_rebuild_on, (_reduced(t, _host(value)), t.device))
     if isinstance(value, Tracer):
         raise TypeError("cannot pickle or copy a Tensor inside a transformation (grad, jit, "
                         "vmap): it has no value yet")  # fmt: skip
-    value = np.asarray(value)
+    return _reduced(t, np.asarray(value))
+
+
+def _reduced(t: Tensor, value: np.ndarray) -> tuple:
+    """pickle's reduction of `t` with the NumPy array `value` as its values."""
     cls = type(t)
     attrs = None
     if cls is not Tensor:
@@ -303,6 +354,14 @@ def _rebuild_tensor(value: Any, requires_grad: bool, cls: type | None = None,
         setattr(t, k, v)
     if requires_grad:
         t.requires_grad_()
+    return t
+
+
+def _rebuild_on(reduced: tuple, device: Any) -> Tensor:
+    """pickle's reconstructor of a tensor on a device other than the CPU."""
+    fn, args = reduced
+    t = fn(*args)
+    t._value = _placed(t._value, device)
     return t
 
 
@@ -344,20 +403,19 @@ def _np_index(index: Any) -> Any:
 
 
 def _check_device(device: Any) -> None:
-    """Tensors live on the CPU: their eager path computes with NumPy (the executor's fast
-    paths, in-place methods, ``out=`` buffers), so a 'cuda' Tensor is refused with what works
-    on a GPU today. An unknown device name is a ValueError."""
-    if device is None or device == "cpu":
-        return
-    kind, _ = parse_device(device)
-    if kind == "cpu":
-        return
-    raise NotImplementedError(
-        f"device={device!r}: Tensors hold NumPy arrays and live on the CPU ('cpu'). On a GPU, "
-        "use the functional API on CuPy arrays: x = cr.device_put(array, 'cuda'), then "
-        "cr.grad, cr.vjp, cr.jvp, cr.vmap and cr.jit keep them on the GPU, forward and "
-        "backward (docs/gpu.md)"
-    )
+    """An unknown device name is a ValueError ('cpu', 'cuda', 'cuda:N' or a namespace's device
+    object are known; a GPU without CuPy is an ImportError when a tensor is put there)."""
+    if device is not None and device != "cpu":
+        parse_device(device)
+
+
+def _is_device(a: Any) -> bool:
+    """Whether `a`, an argument of ``to(...)``, is a device object (not a dtype)."""
+    try:
+        np.dtype(a)
+    except TypeError:
+        return True
+    return False
 
 
 def to_arguments(args: tuple, kwargs: dict) -> tuple[Any, Any]:
@@ -377,7 +435,7 @@ def to_arguments(args: tuple, kwargs: dict) -> tuple[Any, Any]:
     for a in args:
         if isinstance(a, Tensor):
             dtype = a.dtype
-        elif isinstance(a, str) or a is None:
+        elif isinstance(a, str) or a is None or _is_device(a):
             device = a
         else:
             dtype = a
@@ -402,9 +460,11 @@ class Tensor(RTracer):
 
     __slots__ = ("_grad", "_ver", "_base", "__weakref__")
 
-    def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False):
+    def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False,
+                 device: Any = None):  # fmt: skip
         self._trace = _EAGER
-        self._value = _as_array(data, dtype)
+        v = _as_array(data, dtype)
+        self._value = v if device is None else _placed(v, device)
         self._node = None
         self._grad = None
         self._ver = [0]
@@ -438,14 +498,16 @@ class Tensor(RTracer):
 
     # -- basic attributes (shape and dtype come from RTracer) ----------------------------------
     @property
-    def device(self) -> str:
-        """Where the values live ("cpu").
+    def device(self) -> Any:
+        """Where the values live: "cpu" (NumPy), "cuda:N" (CuPy, GPU N), or the device object
+        of another array namespace (``array_api_strict.Device("device1")``).
 
         >>> import chainrule as cr
         >>> cr.zeros(1).device
         'cpu'
         """
-        return "cpu"
+        v = self._value
+        return device_of(v._value) if type(v) is ForeignTracer else "cpu"
 
     @property
     def data(self) -> Tensor:
@@ -550,13 +612,14 @@ class Tensor(RTracer):
 
     @property
     def is_cuda(self) -> bool:
-        """Whether the values are on a GPU: False (Tensors live on the CPU; docs/gpu.md).
+        """Whether the values are on a GPU (CuPy's).
 
         >>> import chainrule as cr
         >>> cr.zeros(1).is_cuda
         False
         """
-        return False
+        d = self.device
+        return isinstance(d, str) and d.startswith("cuda")
 
     def is_contiguous(self) -> bool:
         """Whether the values are C-contiguous in memory.
@@ -669,9 +732,13 @@ class Tensor(RTracer):
         if g._value.dtype.kind == "c":
             g = cnp.conj(g)
         if self._grad is None:
-            self._grad = g if g._node is not None or g._value.base is None else _new(
-                np.array(g._value), None
-            )
+            v = g._value
+            if g._node is None and type(v) is np.ndarray and v.base is not None:
+                g = _new(np.array(v), None)  # a view of another value: .grad gets its own
+            elif g._node is None and type(v) is ForeignTracer and \
+                    getattr(v._value, "base", True) is not None:  # fmt: skip
+                g = _new(_as_array(v), None)  # a view (or a namespace that cannot tell)
+            self._grad = g
         else:
             self._grad = self._grad + g
 
@@ -771,7 +838,15 @@ class Tensor(RTracer):
             raise RuntimeError(
                 "can't call numpy() on a tensor that requires grad: use t.detach().numpy()"
             )
+        if type(self._value) is ForeignTracer:
+            if not force:
+                raise TypeError(self._not_host("numpy()"))
+            return _host(self._value)
         return np.asarray(self._value)
+
+    def _not_host(self, what: str) -> str:
+        return (f"can't convert a tensor on {self.device!r} with {what}: its values are not in "
+                "the host's memory; copy them there first with t.cpu()")  # fmt: skip
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         if self._node is not None:
@@ -779,6 +854,8 @@ class Tensor(RTracer):
                 "can't convert a tensor that requires grad to a NumPy array: use "
                 "t.detach().numpy()"
             )
+        if type(self._value) is ForeignTracer:
+            raise TypeError(self._not_host("NumPy (np.asarray)"))
         v = np.asarray(self._value)
         return v if dtype is None else v.astype(dtype)
 
@@ -795,11 +872,11 @@ class Tensor(RTracer):
         >>> cr.tensor([2.5]).item()
         2.5
         """
-        if self._value.size != 1:
+        if self.numel() != 1:
             raise RuntimeError(
-                f"a tensor with {self._value.size} elements cannot be converted to a scalar"
+                f"a tensor with {self.numel()} elements cannot be converted to a scalar"
             )
-        return self._value.item()
+        return _host(self._value).item()  # from a GPU: the transfer PyTorch's item() makes
 
     def tolist(self) -> Any:
         """The values as nested Python lists.
@@ -808,12 +885,13 @@ class Tensor(RTracer):
         >>> cr.tensor([[1.0, 2.0]]).tolist()
         [[1.0, 2.0]]
         """
-        return self._value.tolist()
+        return _host(self._value).tolist()
 
     def to(self, *args: Any, **kwargs: Any) -> Tensor:
-        """This tensor as `dtype` and/or on `device` ('cpu'): `t.to(dtype)`,
-        `t.to(device, dtype)`, `t.to(other)` (other's dtype), `dtype=`, `device=`, `copy=`.
-        Returns the tensor itself when nothing changes (as PyTorch); a cast is recorded.
+        """This tensor as `dtype` and/or on `device` ('cpu', 'cuda', 'cuda:N'): `t.to(dtype)`,
+        `t.to(device, dtype)`, `t.to(other)` (other's dtype and device), `dtype=`, `device=`,
+        `copy=`. Returns the tensor itself when nothing changes (as PyTorch); a cast or a
+        move is recorded (the gradient goes back to this tensor's device).
 
         >>> import numpy as np, chainrule as cr
         >>> cr.tensor([1.0]).to(np.float32).dtype
@@ -821,27 +899,26 @@ class Tensor(RTracer):
         """
         copy = kwargs.pop("copy", False)
         kwargs.pop("memory_format", None)
-        _, dtype = to_arguments(args, kwargs)
-        if dtype is None or np.dtype(dtype) == self.dtype:
-            return self.clone() if copy else self
-        return cnp.astype(self, dtype)
+        device, dtype = to_arguments(args, kwargs)
+        out = self
+        if device is None and any(isinstance(a, Tensor) for a in args):
+            device = next(a for a in args if isinstance(a, Tensor)).device
+        if device is not None:
+            out = cnp.device_put(out, device)
+        if dtype is not None and np.dtype(dtype) != self.dtype:
+            out = cnp.astype(out, dtype)
+        return out.clone() if copy and out is self else out
 
     def cuda(self, device: Any = None, non_blocking: bool = False) -> Tensor:
-        """PyTorch's ``t.cuda()``: refused, with what runs on a GPU today (Tensors hold NumPy
-        arrays; the functional API on CuPy arrays runs there: docs/gpu.md).
+        """This tensor on the current GPU (or GPU `device`, an index or 'cuda:N'): PyTorch's
+        ``t.cuda()``, ``t.to("cuda")``; CuPy holds the values (the ``[gpu]`` extra).
 
         >>> import chainrule as cr
-        >>> cr.zeros(1).cuda()
-        Traceback (most recent call last):
-        ...
-        NotImplementedError: device='cuda': Tensors hold NumPy arrays and live on the CPU
-        ('cpu'). On a GPU, use the functional API on CuPy arrays: x = cr.device_put(array,
-        'cuda'), then cr.grad, cr.vjp, cr.jvp, cr.vmap and cr.jit keep them on the GPU,
-        forward and backward (docs/gpu.md)
+        >>> cr.zeros(1).cuda().device  # doctest: +SKIP
+        'cuda:0'
         """
-        _check_device("cuda" if device is None else
-                      device if isinstance(device, str) else f"cuda:{device}")  # fmt: skip
-        return self  # pragma: no cover (refused above)
+        return self.to("cuda" if device is None else
+                       device if isinstance(device, str) else f"cuda:{device}")  # fmt: skip
 
     def __dlpack__(self, *, stream: Any = None, max_version: Any = None,
                    dl_device: Any = None, copy: Any = None) -> Any:
@@ -859,12 +936,16 @@ class Tensor(RTracer):
         return value.__dlpack__(**kw)
 
     def __dlpack_device__(self) -> tuple:
-        """DLPack's ``(device type, device id)`` of the values: ``(1, 0)``, the CPU.
+        """DLPack's ``(device type, device id)`` of the values: ``(1, 0)`` on the CPU,
+        ``(2, N)`` on GPU N.
 
         >>> import chainrule as cr
         >>> cr.zeros(1).__dlpack_device__()
         (1, 0)
         """
+        v = self._value
+        if type(v) is ForeignTracer:
+            return v._value.__dlpack_device__()
         return (1, 0)  # kDLCPU, device 0: where NumPy's arrays live
 
     def _dlpack_value(self) -> np.ndarray:
@@ -874,17 +955,19 @@ class Tensor(RTracer):
         if self._node is not None:
             raise RuntimeError("Can't export tensors that require gradient, use "
                                "tensor.detach()")  # fmt: skip
-        return np.asarray(self._value)
+        v = self._value
+        return v._value if type(v) is ForeignTracer else np.asarray(v)
 
     def cpu(self) -> Tensor:
-        """This tensor (already on the CPU).
+        """This tensor on the CPU: itself when it is there, else a recorded copy (the gradient
+        goes back to its device).
 
         >>> import chainrule as cr
         >>> x = cr.zeros(1)
         >>> x.cpu() is x
         True
         """
-        return self
+        return self.to("cpu")
 
     def type_as(self, other: Any) -> Tensor:
         """This tensor cast to `other`'s dtype.
@@ -1036,10 +1119,10 @@ class Tensor(RTracer):
         return full(size, fill_value, dtype=dtype or self.dtype, requires_grad=requires_grad)
 
     def __repr__(self) -> str:
-        body = np.array2string(np.asarray(self._value), separator=", ", prefix="tensor(")
-        extra = ""
-        if self._value.dtype not in (np.float64, np.float32):
-            extra += f", dtype={self._value.dtype}"
+        body = np.array2string(_host(self._value), separator=", ", prefix="tensor(")
+        extra = "" if self.device == "cpu" else f", device={self.device!r}"
+        if self.dtype not in (np.float64, np.float32):
+            extra += f", dtype={self.dtype}"
         if self._node is not None:
             extra += (", requires_grad=True" if self.is_leaf else
                       f", grad_fn=<{self._node.name()}>")  # fmt: skip
@@ -1069,7 +1152,12 @@ class Tensor(RTracer):
         """Write `value` into this tensor's memory (views see it); the graph is unchanged."""
         self._ver[0] += 1
         v = self._value
-        if isinstance(v, Tracer) or isinstance(value, Tracer):  # staged (inside jit): a new value
+        if type(v) is ForeignTracer:  # another namespace's memory: written there (views see it)
+            a = v._value
+            ns = Namespace(a.__array_namespace__(), a.device)
+            new = cnp.astype(cnp.broadcast_to(box(_value_of(value)), v.shape), v.dtype)
+            a[...] = new._value if type(new) is ForeignTracer else ns.asarray(new, v.dtype)
+        elif isinstance(v, Tracer) or isinstance(value, Tracer):  # staged (inside jit): a new value
             value = cnp.broadcast_to(value, v.shape)
             self._value = value if value.dtype == v.dtype else cnp.astype(value, v.dtype)
         elif type(v) is np.ndarray and v.flags.writeable and np.shape(value) == v.shape and \
@@ -1147,6 +1235,8 @@ class Tensor(RTracer):
             else:
                 self._value = new._value
             self._node = new._node
+        elif type(self._value) is ForeignTracer:  # the new values, written into its memory
+            self._write(cnp.index_set(self.detach(), index, v)._value)
         else:
             self._ver[0] += 1
             if not isinstance(self._value, np.ndarray) or not self._value.flags.writeable:
@@ -1304,6 +1394,8 @@ class Tensor(RTracer):
         """
         self._check_inplace()
         s = src if isinstance(src, Tensor) else np.asarray(_value_of(src))
+        if isinstance(s, Tensor) and s.device != self.device:
+            s = s.to(self.device)  # the copy between devices PyTorch's copy_ makes (recorded)
         if np.broadcast_shapes(np.shape(s), self.shape) != self.shape:
             raise RuntimeError(f"copy_: src of shape {list(np.shape(s))} doesn't broadcast to "
                                f"{list(self.shape)}")  # fmt: skip
@@ -1313,7 +1405,9 @@ class Tensor(RTracer):
             if isinstance(s, Tensor) and s.dtype != self.dtype:
                 s = cnp.astype(s, self.dtype)
             return self._assign(cnp.index_set(self, Ellipsis, s), start)
-        self._write(np.broadcast_to(np.asarray(_value_of(s), self.dtype), self.shape))
+        v = _value_of(s)
+        self._write(v if type(v) is ForeignTracer else
+                    np.broadcast_to(np.asarray(v, self.dtype), self.shape))  # fmt: skip
         return self
 
     def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
@@ -2238,9 +2332,15 @@ def _seed(t: Tensor, g: Any, i: int) -> Any:
                 "gradient of a real loss with respect to it), or backward a real value "
                 "(abs(z) ** 2, z.real)"
             )
-        return np.array(1, t.dtype).reshape(t.shape)
+        one = np.array(1, t.dtype).reshape(t.shape)
+        return _placed(one, t.device) if type(t._value) is ForeignTracer else one
     if isinstance(g, Tensor) and g._node is not None:
         val = cnp.conj(g) if cplx else g
+    elif type(t._value) is ForeignTracer or (isinstance(g, Tensor) and
+                                             type(g._value) is ForeignTracer):  # fmt: skip
+        val = _placed(_as_array(g, t.dtype), t.device)  # a copy, on the output's device
+        if cplx:
+            val = cnp.conj(val)
     else:  # a copy: the gradients it becomes must not alias the caller's array
         val = np.array(_value_of(g), dtype=t.dtype)
         if cplx:
@@ -2319,7 +2419,7 @@ def run_backward(
     for leaf in leaves:
         g, leaf.ct = leaf.ct, None
         if id(g) in handed:  # one array reached two leaves (x + y): each gets its own
-            g = g * 1 if isinstance(g, Tensor) else np.array(g)
+            g = g * 1 if isinstance(g, Tracer) else np.array(g)
         handed.add(id(g))
         if accumulate and (inputs is None or leaf in targets):
             meta = leaf.meta
@@ -2360,13 +2460,13 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False, device: An
     >>> cr.tensor([1.0, 2.0], requires_grad=True)
     tensor([1., 2.], requires_grad=True)
     """
-    _check_device(device)
-    return Tensor(data, dtype=dtype, requires_grad=requires_grad)
+    return Tensor(data, dtype=dtype, requires_grad=requires_grad, device=device)
 
 
-def _leaf(value: Any, requires_grad: bool) -> Tensor:
-    """A new leaf tensor on `value` itself (no copy)."""
-    t = _new(value, None)
+def _leaf(value: Any, requires_grad: bool, device: Any = None) -> Tensor:
+    """A new leaf tensor on `value` itself (no copy), moved to `device` when it is given
+    (values are made by NumPy on the host, then moved: the one transfer)."""
+    t = _new(value if device is None else _placed(value, device), None)
     if requires_grad:
         t.requires_grad_()
     return t
@@ -2386,7 +2486,6 @@ def _no_out(name: str, out: Any) -> None:
 def _factory(npfun: Callable, name: str) -> Callable:
     def make(*shape: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None,
              out: Any = None, **kw: Any) -> Tensor:  # fmt: skip
-        _check_device(device)
         _no_out(name, out)
         if "size" in kw:
             shape = (kw.pop("size"),)
@@ -2394,7 +2493,7 @@ def _factory(npfun: Callable, name: str) -> Callable:
         kw.pop("pin_memory", None)
         if kw:
             raise TypeError(f"{name}() got unexpected keyword arguments {sorted(kw)}")
-        return _leaf(npfun(_shape_args(shape), dtype or np.float64), requires_grad)
+        return _leaf(npfun(_shape_args(shape), dtype or np.float64), requires_grad, device)
 
     make.__name__ = make.__qualname__ = name
     make.__doc__ = f"""A new tensor of `numpy.{npfun.__name__}` values; the shape as a tuple or
@@ -2420,20 +2519,21 @@ def full(size: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = Fa
     >>> cr.full((2,), 3.0)
     tensor([3., 3.])
     """
-    _check_device(device)
     if isinstance(size, (int, np.integer)):
         size = (size,)
-    return _leaf(np.full(tuple(size), _value_of(fill_value), dtype), requires_grad)
+    return _leaf(np.full(tuple(size), _value_of(fill_value), dtype), requires_grad, device)
 
 
 def _like(npfun: Callable, name: str) -> Callable:
     def make(input: Any, dtype: Any = None, requires_grad: bool = False,  # noqa: A002
              device: Any = None, **kw: Any) -> Tensor:  # fmt: skip
-        _check_device(device)
         kw.pop("memory_format", None)
         kw.pop("layout", None)
         v = input._value if isinstance(input, Tensor) else np.asarray(input)
-        return _leaf(npfun(v, dtype=dtype, **kw), requires_grad)
+        if type(v) is ForeignTracer:  # made on the host, then moved to input's device
+            return _leaf(npfun(np.empty(v.shape, v.dtype), dtype=dtype, **kw), requires_grad,
+                         _device_like(input, device))  # fmt: skip
+        return _leaf(npfun(v, dtype=dtype, **kw), requires_grad, device)
 
     make.__name__ = make.__qualname__ = name
     make.__doc__ = f"""A new tensor like `input` (shape and dtype) of `numpy.{npfun.__name__}`.
@@ -2458,9 +2558,16 @@ def full_like(input: Any, fill_value: Any, dtype: Any = None,  # noqa: A002
     >>> cr.full_like(cr.zeros(2), 7.0)
     tensor([7., 7.])
     """
-    _check_device(device)
     v = input._value if isinstance(input, Tensor) else np.asarray(input)
-    return _leaf(np.full_like(v, _value_of(fill_value), dtype=dtype), requires_grad)
+    if type(v) is ForeignTracer:
+        v = np.empty(v.shape, v.dtype)  # made on the host, then moved to input's device
+    return _leaf(np.full_like(v, _value_of(fill_value), dtype=dtype), requires_grad,
+                 _device_like(input, device))  # fmt: skip
+
+
+def _device_like(input: Any, device: Any) -> Any:  # noqa: A002
+    """The device of a ``*_like`` result: `device`, or `input`'s (as PyTorch)."""
+    return device if device is not None or not isinstance(input, Tensor) else input.device
 
 
 def rand_like(input: Any, dtype: Any = None, requires_grad: bool = False,  # noqa: A002
@@ -2472,7 +2579,7 @@ def rand_like(input: Any, dtype: Any = None, requires_grad: bool = False,  # noq
     (3,)
     """
     return rand(*np.shape(input), dtype=dtype or input.dtype, requires_grad=requires_grad,
-                device=device)  # fmt: skip
+                device=_device_like(input, device))  # fmt: skip
 
 
 def randn_like(input: Any, dtype: Any = None, requires_grad: bool = False,  # noqa: A002
@@ -2484,7 +2591,7 @@ def randn_like(input: Any, dtype: Any = None, requires_grad: bool = False,  # no
     (3,)
     """
     return randn(*np.shape(input), dtype=dtype or input.dtype, requires_grad=requires_grad,
-                 device=device)  # fmt: skip
+                 device=_device_like(input, device))  # fmt: skip
 
 
 def arange(*args: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None,
@@ -2495,12 +2602,11 @@ def arange(*args: Any, dtype: Any = None, requires_grad: bool = False, device: A
     >>> cr.arange(3)
     tensor([0, 1, 2], dtype=int64)
     """
-    _check_device(device)
     if "end" in kw:
         args = (kw.pop("start", 0), kw.pop("end"), kw.pop("step", 1))
     if kw:
         raise TypeError(f"arange() got unexpected keyword arguments {sorted(kw)}")
-    return _leaf(np.arange(*[_value_of(a) for a in args], dtype=dtype), requires_grad)
+    return _leaf(np.arange(*[_value_of(a) for a in args], dtype=dtype), requires_grad, device)
 
 
 def linspace(start: float, end: float, steps: int, dtype: Any = None,
@@ -2511,8 +2617,7 @@ def linspace(start: float, end: float, steps: int, dtype: Any = None,
     >>> cr.linspace(-3, 3, 3)
     tensor([-3.,  0.,  3.])
     """
-    _check_device(device)
-    return _leaf(np.linspace(start, end, steps, dtype=dtype), requires_grad)
+    return _leaf(np.linspace(start, end, steps, dtype=dtype), requires_grad, device)
 
 
 def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False,
@@ -2524,8 +2629,7 @@ def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = F
     tensor([[1., 0.],
             [0., 1.]])
     """
-    _check_device(device)
-    return _leaf(np.eye(n, m, dtype=dtype or np.float64), requires_grad)
+    return _leaf(np.eye(n, m, dtype=dtype or np.float64), requires_grad, device)
 
 
 def _rng() -> Any:
@@ -2535,10 +2639,11 @@ def _rng() -> Any:
     return DEFAULT
 
 
-def _random(v: np.ndarray, dtype: Any, requires_grad: bool) -> Tensor:
+def _random(v: np.ndarray, dtype: Any, requires_grad: bool, device: Any) -> Tensor:
+    """Values drawn on the host (chainrule's generator: the same stream on every device)."""
     if dtype is not None and np.dtype(dtype) != v.dtype:
         v = v.astype(dtype)
-    return _leaf(v, requires_grad)
+    return _leaf(v, requires_grad, device)
 
 
 def rand(*shape: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None):
@@ -2549,7 +2654,7 @@ def rand(*shape: Any, dtype: Any = None, requires_grad: bool = False, device: An
     (2, 2)
     """
     _check_device(device)
-    return _random(_rng().random(_shape_args(shape)), dtype, requires_grad)
+    return _random(_rng().random(_shape_args(shape)), dtype, requires_grad, device)
 
 
 def randn(*shape: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None):
@@ -2560,7 +2665,7 @@ def randn(*shape: Any, dtype: Any = None, requires_grad: bool = False, device: A
     (3,)
     """
     _check_device(device)
-    return _random(_rng().standard_normal(_shape_args(shape)), dtype, requires_grad)
+    return _random(_rng().standard_normal(_shape_args(shape)), dtype, requires_grad, device)
 
 
 _F._register_face(

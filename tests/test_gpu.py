@@ -1,4 +1,5 @@
-"""On a CUDA GPU, with CuPy: devices, DLPack, and the notebook's GPU memory experiment read with
+"""On a CUDA GPU, with CuPy: devices, DLPack, CUDA Tensors, modules and optimizers, and the
+notebook's GPU memory experiment read with
 `cr.memory` (`ones(1024)` in float32 and float64, the rounding of allocation sizes, and
 `some_calculus(True/False, 10/100)` against `torch.cuda.max_memory_allocated`: G2).
 
@@ -82,9 +83,66 @@ def test_functional_grad_keeps_cupy_arrays_on_the_gpu():
     np.testing.assert_allclose(cupy.asnumpy(g), np.cos(xh) * xh + np.sin(xh), rtol=1e-6)
 
 
-def test_cuda_tensors_are_still_refused_with_what_works():
-    with pytest.raises(NotImplementedError, match="cr.device_put"):
-        cr.zeros(2, device="cuda")
+# --- Tensors on the GPU (the same code as tests/test_device_tensors.py on array_api_strict) -----
+
+
+def _host(t):
+    return t.detach().cpu().numpy()
+
+
+def test_cuda_tensors_compute_and_differentiate_on_the_gpu():
+    X = np.random.default_rng(0).standard_normal((5, 3)).astype(np.float32)
+    xs = [cr.tensor(X, device=d, requires_grad=True) for d in ("cuda", "cpu")]
+    for x in xs:
+        (cnp.tanh(x @ x.T) * x.sum()).sum().backward()
+    assert xs[0].device == "cuda:0" and xs[0].is_cuda and xs[0].grad.is_cuda
+    assert isinstance(xs[0]._value._value, cupy.ndarray)
+    assert isinstance(xs[0].grad._value._value, cupy.ndarray)
+    np.testing.assert_allclose(_host(xs[0].grad), xs[1].grad.numpy(), rtol=1e-4, atol=1e-5)
+    with pytest.raises(TypeError, match=r"t\.cpu\(\)"):
+        xs[0].numpy()
+    assert "device='cuda:0'" in repr(xs[0])
+
+
+def test_to_cuda_and_cpu_are_recorded():
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    y = x.cuda()
+    assert y.is_cuda and y.grad_fn is not None
+    (y.cpu() * y.cpu()).sum().backward()
+    assert x.grad.device == "cpu"
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 4.0])
+    with pytest.raises(cr.errors.DeviceMismatchError, match="cuda:0.*cpu"):
+        y + x
+
+
+def test_modules_and_optimizers_on_the_gpu_follow_the_cpu():
+    X = np.random.default_rng(1).standard_normal((16, 3))
+    runs = []
+    for device in ("cuda", "cpu"):
+        cr.manual_seed(3)
+        model = cr.nn.Sequential(cr.nn.Linear(3, 8), cr.nn.Tanh(), cr.nn.Linear(8, 1))
+        model.to(device)
+        for opt in (cr.optim.SGD(model.parameters(), lr=0.1, momentum=0.9),
+                    cr.optim.Adam(model.parameters(), lr=0.01)):  # fmt: skip
+            x = cr.tensor(X, device=device)
+            for _ in range(3):
+                opt.zero_grad()
+                ((model(x) - 1.0) ** 2).mean().backward()
+                opt.step()
+        runs.append([_host(p) for p in model.parameters()])
+        assert all(p.device.startswith(device) for p in model.parameters())
+    for a, b in zip(*runs):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_g2_with_tensors_as_the_notebook_writes_it():
+    torch = _torch_cuda()
+    if torch is None:
+        pytest.skip("torch has no CUDA here")
+    mine, theirs = gpu_check.chainrule_cells(cupy), gpu_check.torch_cells(torch)
+    diff = {k: (v, theirs[k[7:]]) for k, v in mine.items()
+            if k.startswith("Tensor ") and v != theirs[k[7:]]}  # fmt: skip
+    assert not diff, f"chainrule Tensors vs torch.cuda bytes: {diff}"
 
 
 # --- cr.memory on 'cuda': the notebook's cells --------------------------------------------------
@@ -147,7 +205,7 @@ def test_g2_same_bytes_as_torch():
     if torch is None:
         pytest.skip("torch has no CUDA here")
     mine, theirs = gpu_check.chainrule_cells(cupy), gpu_check.torch_cells(torch)
-    diff = {k: (mine[k], theirs[k]) for k in mine if k != "start" and mine[k] != theirs[k]}
+    diff = {k: (mine[k], theirs[k]) for k in theirs if k != "start" and mine[k] != theirs[k]}
     assert not diff, f"chainrule vs torch.cuda bytes: {diff}"
 
 

@@ -66,6 +66,9 @@ def test_the_table_in_the_docs_is_up_to_date():
 
 _STRICT_EXAMPLES = {p: ex for p, ex in EXAMPLES.items() if p.xp != "numpy_only"}
 _STRICT_EXAMPLES[P.nonzero_p] = ((np.array([[0.0, 1.0], [2.0, 0.0]]),), {}, ())
+# a move from device1 to device1 (the moves between devices: tests/test_devices.py)
+_STRICT_EXAMPLES[P.device_put_p] = (EXAMPLES[P.device_put_p][0], {"device": DEVICE, "src": DEVICE},
+                                    (0,))  # fmt: skip
 # NumPy's fancy indexing rules: arrays apart (their dims first), adjacent, with ints, None
 _FANCY = [
     np.s_[np.array([[0], [2]]), 1:3],
@@ -175,10 +178,13 @@ def test_a_value_traced_from_numpy_meeting_another_namespace_s_array_is_refused(
             cr.grad(lambda v: cnp.sum(v * w))(x)
 
 
-def test_tensors_hold_numpy_arrays():
+def test_tensors_of_strict_arrays_stay_on_device1():
     for data in (to_strict(np.ones(2)), [to_strict(np.ones(2))]):
-        with pytest.raises(TypeError, match="Tensors hold NumPy arrays.*functional API"):
-            cr.tensor(data)
+        t = cr.tensor(data, requires_grad=True)
+        assert t.device == DEVICE
+        (t * t).sum().backward()
+        assert t.grad.device == DEVICE
+        np.testing.assert_array_equal(t.grad.cpu().numpy(), np.full(t.shape, 2.0))
 
 
 # --- transformations on a representative set of functions -------------------------------------

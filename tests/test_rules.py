@@ -71,6 +71,8 @@ EXAMPLES: dict = {
     P.clip_p: ((A, -0.5 * pos, 0.5 * pos), {}, (0, 1, 2)),
     P.astype_p: ((A,), {"dtype": np.dtype(np.complex128)}, (0,)),
     P.stop_gradient_p: ((A,), {}, ()),
+    # a move between devices, here from the CPU to the CPU (tests/test_devices.py: between two)
+    P.device_put_p: ((A,), {"device": "cpu", "src": "cpu"}, (0,)),
     P.sum_p: ((A,), {"axis": (1,), "keepdims": False}, (0,)),
     P.mean_p: ((A,), {"axis": (0,), "keepdims": True}, (0,)),
     P.prod_p: ((A,), {"axis": None, "keepdims": True}, (0,)),

@@ -28,6 +28,7 @@ as on any traced value; transformations return the arrays themselves.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
@@ -229,6 +230,136 @@ def is_cupy(x: Any) -> bool:
     return type(x).__module__.startswith("cupy") and hasattr(x, "__cuda_array_interface__")
 
 
+# --- moving arrays between devices (DLPack, CuPy, a namespace's to_device) -----------------
+
+# DLPack's device types (dlpack.h: DLDeviceType)
+_DL_CPU, _DL_CUDA, _DL_CUDA_HOST, _DL_ROCM, _DL_ROCM_HOST, _DL_CUDA_MANAGED = 1, 2, 3, 10, 11, 13
+_DL_HOST = (_DL_CPU, _DL_CUDA_HOST, _DL_ROCM_HOST)
+_DL_GPU = (_DL_CUDA, _DL_ROCM, _DL_CUDA_MANAGED)
+
+
+def _dl_device(x: Any) -> tuple[int, int] | None:
+    f = getattr(x, "__dlpack_device__", None)
+    if f is None:
+        return None
+    dev_type, dev_id = f()
+    return int(dev_type), int(dev_id)
+
+
+def _to_host(x: Any) -> Any:
+    """`x` as a NumPy array (no copy for NumPy arrays and host DLPack producers)."""
+    if isinstance(x, np.ndarray):
+        return x
+    if isinstance(x, (np.generic, bool, int, float, complex, list, tuple)):
+        return np.asarray(x)
+    if is_cupy(x):
+        return x.get()  # the one transfer asked for
+    dl = _dl_device(x)
+    if dl is not None and dl[0] in _DL_HOST:
+        return np.from_dlpack(x)
+    if dl is not None:  # a GPU producer other than CuPy: ask it for a host copy
+        try:
+            return np.from_dlpack(x, device="cpu", copy=True)
+        except (TypeError, ValueError, BufferError, NotImplementedError):
+            pass
+    return np.asarray(x)
+
+
+def _cuda_index(cupy: Any, which: int | None) -> int:
+    return cupy.cuda.Device().id if which is None else which
+
+
+def _to_cuda(x: Any, which: int | None, device: Any) -> Any:
+    cupy = cupy_module(f"moving an array to {device!r}")
+    idx = _cuda_index(cupy, which)
+    if is_cupy(x) and x.device.id == idx:
+        return x
+    with cupy.cuda.Device(idx):
+        if is_cupy(x):
+            return x.copy()  # a copy onto the current device (peer to peer)
+        dl = _dl_device(x)
+        if dl is not None and dl[0] in _DL_GPU and dl[1] == idx:
+            return cupy.from_dlpack(x)  # another library's GPU array: shared, no copy
+        return cupy.asarray(_to_host(x))
+
+
+def _namespace_of_device(device: Any) -> Any:
+    """The array namespace a device object belongs to (``array_api_strict`` for
+    ``array_api_strict.Device``): the top-level module of its class."""
+    mod = sys.modules.get(type(device).__module__.split(".")[0])
+    if mod is None or not hasattr(mod, "asarray"):
+        raise TypeError(f"cannot tell which array namespace device {device!r} "
+                        "belongs to; pass 'cpu', 'cuda', 'cuda:N' or a namespace's device "
+                        "object")  # fmt: skip
+    return mod
+
+
+def _to_other(x: Any, device: Any) -> Any:
+    if is_foreign(x) and hasattr(x, "to_device"):
+        xp = x.__array_namespace__()
+        if type(device).__module__.split(".")[0] == getattr(xp, "__name__", "").split(".")[0]:
+            return x if x.device == device else x.to_device(device)
+    xp = _namespace_of_device(device)
+    return xp.asarray(_to_host(x), device=device)
+
+
+#: [True] once a NumPy value has been moved to another namespace's device (`transfer`) or a
+#: Tensor holds another namespace's array: from then on the transformations unbox the results
+#: of calls on NumPy inputs too (a device_put inside them may have made them foreign:
+#: ``core.trace.leave_tree``) and Tensor operations check their operands' devices; until
+#: then both skip that work
+MOVED = [False]
+
+
+def device_of(x: Any) -> Any:
+    """Where the array `x` lives, as `transfer` takes it: ``"cpu"`` for NumPy's data (and
+    Python numbers), ``"cuda:N"`` for a CuPy array on GPU N, the namespace's own device
+    object for other foreign arrays (``core.ops.device_put`` looks through tracers).
+
+    >>> device_of(np.ones(2)), device_of(1.0)
+    ('cpu', 'cpu')
+    """
+    if not is_foreign(x):
+        return "cpu"
+    if is_cupy(x):
+        return f"cuda:{x.device.id}"
+    return x.device
+
+
+def canonical_device(device: Any) -> Any:
+    """`device` as `device_of` names it: ``"cpu"``, ``"cuda:N"`` (the current GPU's N for
+    ``"cuda"``), or a namespace's device object.
+
+    >>> canonical_device(None), canonical_device("cpu:0")
+    ('cpu', 'cpu')
+    """
+    kind, which = parse_device(device)
+    if kind == "cpu":
+        return "cpu"
+    if kind == "cuda":
+        return f"cuda:{_cuda_index(cupy_module(f'device={device!r}'), which)}"
+    return device
+
+
+def transfer(x: Any, device: Any) -> Any:
+    """The array `x` (NumPy's, CuPy's, another namespace's, a DLPack producer, a Python
+    number or list) on `device` (as `parse_device` reads it); returned as it is when it is
+    there already (no copy).
+
+    >>> a = np.ones(2)
+    >>> transfer(a, "cpu") is a
+    True
+    """
+    kind, which = parse_device(device)
+    if kind == "cpu":
+        return _to_host(x)
+    if not MOVED[0] and not is_foreign(x):
+        MOVED[0] = True
+    if kind == "cuda":
+        return _to_cuda(x, which, device)
+    return _to_other(x, device)
+
+
 # --- running a primitive -----------------------------------------------------------------------
 
 #: what users call, for the primitives whose name is not chainrule.numpy's
@@ -390,7 +521,9 @@ def document() -> str:
         "mode's fast path (NumPy's own path, kept free of checks) finds it when NumPy refuses "
         "the array, as it refuses CuPy's and array_api_strict's on device1: an array NumPy "
         "converts implicitly (array_api_strict's default device) is converted there.\n"
-        "- Tensors (`cr.tensor`) hold NumPy arrays: `cr.tensor` of another namespace's array "
-        "is a TypeError (the functional API takes them).\n\n"
+        "- Tensors hold another namespace's arrays as they hold NumPy's (`cr.tensor(x)`, "
+        "`device=`, `t.to(device)`): their operations, backward pass and gradients stay on "
+        "the device; PyTorch's optimizers update them where NumPy's functions dispatch to "
+        "the namespace (CuPy), and refuse the others (docs/gpu.md).\n\n"
     )
     return table().replace("\n\n", "\n\n" + intro, 1)

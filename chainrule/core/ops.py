@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 
 from chainrule.core import primitives as P
-from chainrule.core.namespace import Namespace, dtype_of as _dtype, is_foreign
-from chainrule.core.trace import ForeignTracer, Tracer, _state, bind, bind_with
+from chainrule.core.namespace import Namespace, canonical_device, device_of, dtype_of as _dtype
+from chainrule.core.namespace import is_foreign, transfer
+from chainrule.core.trace import ForeignTracer, Tracer, _state, bind, bind_with, box
 
 _SEQ = (list, tuple)
 _NO_PARAMS: dict = {}  # shared, never mutated
@@ -288,6 +289,47 @@ def astype(x, dtype, /, copy=True):
             return bind(P.astype_p, cut, dtype=dtype)
         return bind(P.astype_p, x, dtype=dtype)
     return np.asarray(x).astype(dtype, copy=copy)
+
+
+def device_put(x, device, /):
+    """The array `x` on `device` (``"cpu"``, ``"cuda:N"``, a namespace's device object), as a
+    recorded operation: under a transformation (and for Tensors) the cotangent goes back to
+    `x`'s device. Returned as it is when it is there already.
+
+    >>> import numpy as np
+    >>> a = np.ones(2)
+    >>> device_put(a, "cpu") is a
+    True
+    """
+    dst = canonical_device(device)
+    if not isinstance(x, Tracer):
+        return transfer(x, dst)
+    v = x
+    while isinstance(v, Tracer) and type(v) is not ForeignTracer:
+        v = v._below()  # the value one transformation down (None: staged, no value)
+    src = None if v is None else device_of(v._value if type(v) is ForeignTracer else v)
+    if src is None:
+        raise TypeError(
+            f"moving a value to {device!r} inside cr.jit (or eval_shape): where a staged "
+            "value lives is not known while tracing; move the arguments before the call "
+            "(cr.device_put(x, device), t.to(device))"
+        )
+    return move(x, dst, src)
+
+
+def move(x: Any, device: Any, src: Any) -> Any:
+    """`x`, on device `src`, moved to `device` (both as `canonical_device` names them): the
+    rules' form of `device_put`, which knows where the value is; a plain array is moved
+    directly (an array of another namespace boxed: this runs inside transformations).
+
+    >>> move(1.0, "cpu", "cpu")
+    1.0
+    """
+    if device == src:
+        return x
+    if isinstance(x, Tracer):
+        return bind(P.device_put_p, x, device=device, src=src)
+    return box(transfer(x, device))
 
 
 def _shape(x: Any) -> tuple:
@@ -1824,5 +1866,5 @@ _install(Tracer)
 __all__ = [
     n for n, v in list(globals().items())
     if not n.startswith("_") and callable(v) and getattr(v, "__module__", None) == __name__
-    and n not in ("count", "index_spec", "build_index", "has_arrays")
+    and n not in ("count", "index_spec", "build_index", "has_arrays", "device_put", "move")
 ]  # fmt: skip

@@ -110,6 +110,8 @@ where_p = _def("where", elementwise=True, ndiff=None)  # where(cond, x, y): cond
 clip_p = _def("clip", elementwise=True)  # clip(x, lo, hi)
 astype_p = _def("astype", elementwise=True, linear=True)  # astype(x, dtype)
 stop_gradient_p = _def("stop_gradient", elementwise=True, view=True)  # stop_gradient(x)
+# device_put(x, device, src): x moved from device `src` to `device` (core.namespace.transfer)
+device_put_p = _def("device_put", linear=True)
 
 # Reductions and scans (axis: a sorted tuple of axes, or None for all).
 sum_p = _def("sum", linear=True)  # sum(x, axis, keepdims)
@@ -213,6 +215,7 @@ _COMPOSITION = {
     "fmod": "`sign(x) * remainder(abs(x), abs(y))`",
     "round": "`round(x * 10**d) / 10**d` (NumPy's formula)",
     "clip": "`minimum(maximum(x, lo), hi)` (NumPy's order)", "stop_gradient": "the identity",
+    "device_put": "`asarray` on the other device (`to_device`, DLPack or the host)",
     "pad": "`zeros` and a slice assignment",
     "getitem": "basic indices as they are; integer arrays by flat positions and `take`",
     "index_add": "slice assignment; with integer arrays a one-hot product (`matmul`)",

@@ -312,6 +312,11 @@ class Tracer:
     __slots__ = ("_trace",)
     __array_priority__ = 1000
 
+    def _below(self) -> Any:
+        """The value this tracer follows, one transformation down (a lower tracer or an
+        array); None where there is none (a staged value: only its type is known)."""
+        return None
+
     @property
     def aval(self) -> ShapeDtypeStruct:
         """The abstract value: shape, dtype and weak type (what transformations see).
@@ -522,6 +527,9 @@ class ForeignTracer(Tracer):
         self._trace = FOREIGN
         self._value = value
 
+    def _below(self) -> Any:
+        return self._value
+
     @property
     def aval(self) -> ShapeDtypeStruct:
         return aval_of(self._value)
@@ -592,7 +600,7 @@ def boxing(fn: Any, name: str) -> Any:
 
 def leave(x: Any, ns: Any) -> Any:
     """A result of a transformation called on arrays of namespace `ns` (the call that boxed
-    them; None: nothing to do): the array behind a `ForeignTracer`; a NumPy constant (a zero
+    them; None: NumPy's): the array behind a `ForeignTracer`; a NumPy constant (a zero
     gradient, a constant output) made an array of `ns` on its device.
 
     >>> import array_api_strict as xp
@@ -600,10 +608,10 @@ def leave(x: Any, ns: Any) -> Any:
     >>> leave(np.zeros(2), Namespace(xp, xp.Device("device1"))).device
     array_api_strict.Device('device1')
     """
-    if ns is None:
-        return x
     if type(x) is ForeignTracer:
         return x._value
+    if ns is None:
+        return x
     return _ns.to_namespace(ns, x)
 
 
@@ -613,7 +621,7 @@ def leave_tree(tree: Any, ns: Any) -> Any:
     >>> leave_tree({"a": 1.0}, None)
     {'a': 1.0}
     """
-    if ns is None:
+    if ns is None and not _ns.MOVED[0]:
         return tree
     from chainrule.core.pytree import tree_map
 

@@ -77,16 +77,18 @@ def _value(v: Any) -> Any:
     return np.asarray(v)
 
 
-def _to_dtype(args: tuple, kwargs: dict) -> Any:
-    """The dtype of `Module.to(...)`'s arguments (None: unchanged); the device checked as a
-    Tensor's is."""
-    _, dtype = to_arguments(args, kwargs)
+def _to_arguments(args: tuple, kwargs: dict) -> tuple[Any, Any]:
+    """The (device, dtype) of `Module.to(...)`'s arguments (None: unchanged), read as a
+    Tensor's are; a `Tensor` argument gives its device too."""
+    device, dtype = to_arguments(args, kwargs)
+    if device is None:
+        device = next((a.device for a in args if isinstance(a, Tensor)), None)
     if dtype is not None:
         dtype = np.dtype(dtype)
         if dtype.kind not in "fc":
             raise TypeError(f"nn.Module.to only accepts floating point or complex dtypes, but "
                             f"got desired dtype={dtype}")  # fmt: skip
-    return dtype
+    return device, dtype
 
 
 class Module:
@@ -521,45 +523,67 @@ class Module:
         return self
 
     # -- dtypes --------------------------------------------------------------------------------
-    def _cast(self, dtype: np.dtype) -> Module:
+    def _convert(self, device: Any, dtype: np.dtype | None) -> Module:
+        """Parameters and buffers moved to `device` (None: where they are) and, the
+        floating-point ones, cast to `dtype` (None: unchanged), in place: the Parameter
+        objects stay (optimizers hold them), their values and gradients are replaced."""
+
+        def new(t: Tensor) -> Tensor:
+            t = t.detach()
+            if device is not None:
+                t = t.to(device)
+            return t.to(dtype) if dtype is not None and t.dtype.kind in "fc" else t
+
         for mod in self.modules():
             for p in mod._parameters.values():
-                if p is None or p.dtype.kind not in "fc" or p.dtype == dtype:
+                if p is None:
+                    continue
+                v = new(p)
+                if v.device == p.device and v.dtype == p.dtype:
                     continue
                 rg = p.requires_grad
-                p.requires_grad_(False)  # the leaf is made again, with the new dtype
-                p.data = p.data.to(dtype)
+                p.requires_grad_(False)  # the leaf is made again, with its new value
+                p.data = v
                 p.requires_grad_(rg)
                 if p.grad is not None:
-                    p.grad = p.grad.detach().to(dtype)
+                    p.grad = new(p.grad)
             for name, b in mod._buffers.items():
-                if b is not None and b.dtype.kind in "fc" and b.dtype != dtype:
-                    mod._buffers[name] = b.detach().to(dtype)
+                v = None if b is None else new(b)
+                if v is not None and (v.device != b.device or v.dtype != b.dtype):
+                    mod._buffers[name] = v
         return self
 
     def to(self, *args: Any, **kwargs: Any) -> Module:
-        """Cast the floating-point parameters and buffers to a dtype, in place
-        (`to(np.float32)`, `to(dtype=...)`, `to("cpu")`); returns the module.
+        """Move the parameters and buffers to a device and/or cast the floating-point ones
+        to a dtype, in place (`to(np.float32)`, `to("cuda")`, `to("cpu", np.float32)`,
+        `to(dtype=...)`, `to(device=...)`, `to(tensor)`); returns the module.
 
         >>> import numpy as np
         >>> from chainrule import nn
         >>> nn.Linear(2, 2).to(np.float32).weight.dtype
         dtype('float32')
         """
-        dtype = _to_dtype(args, dict(kwargs))
-        return self if dtype is None else self._cast(dtype)
+        device, dtype = _to_arguments(args, dict(kwargs))
+        if device is None and dtype is None:
+            return self
+        return self._convert(device, dtype)
 
     def float(self) -> Module:
         """Cast the floating-point parameters and buffers to float32."""
-        return self._cast(np.dtype(np.float32))
+        return self._convert(None, np.dtype(np.float32))
 
     def double(self) -> Module:
         """Cast the floating-point parameters and buffers to float64."""
-        return self._cast(np.dtype(np.float64))
+        return self._convert(None, np.dtype(np.float64))
 
     def cpu(self) -> Module:
-        """This module (already on the CPU)."""
-        return self
+        """Move the parameters and buffers to the CPU, in place (as PyTorch)."""
+        return self._convert("cpu", None)
+
+    def cuda(self, device: Any = None) -> Module:
+        """Move the parameters and buffers to the current GPU (or GPU `device`), in place."""
+        name = device if isinstance(device, str) else f"cuda:{device}"
+        return self._convert("cuda" if device is None else name, None)
 
     # -- repr ----------------------------------------------------------------------------------
     def extra_repr(self) -> str:
@@ -755,7 +779,9 @@ class Linear(Module):
             self.bias = Parameter(np.empty(out_features, dt))
         else:
             self.register_parameter("bias", None)
-        self.reset_parameters()
+        self.reset_parameters()  # drawn on the host (one stream for every device), then moved
+        if device is not None:
+            self.to(device)
 
     def reset_parameters(self) -> None:
         """Draw the weight and the bias again (PyTorch's initialisation)."""

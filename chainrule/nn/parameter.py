@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.tensor import Tensor
+from chainrule.tensor import Tensor, _rebuild_on
 
 __all__ = ["Parameter"]
 
@@ -51,11 +51,12 @@ class Parameter(Tensor):
     def __deepcopy__(self, memo: dict) -> Parameter:
         if id(self) in memo:
             return memo[id(self)]
-        new = Parameter(np.array(self.detach().numpy(), copy=True), self.requires_grad)
+        new = Parameter(self.detach().clone(), self.requires_grad)  # on this one's device
         if self.grad is not None:
-            new.grad = np.array(self.grad.detach().numpy(), copy=True)
+            new.grad = self.grad.detach().clone()
         memo[id(self)] = new
         return new
 
     def __reduce_ex__(self, protocol: Any) -> Any:
-        return (Parameter, (np.array(self.detach().numpy()), self.requires_grad))
+        reduced = (Parameter, (np.array(self.detach().cpu().numpy()), self.requires_grad))
+        return reduced if self.device == "cpu" else (_rebuild_on, (reduced, self.device))

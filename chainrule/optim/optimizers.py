@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.core.trace import ForeignTracer
 from chainrule.tensor import Tensor, enable_grad, no_grad
 
 __all__ = ["Adam", "AdamW", "LBFGS", "Optimizer", "RMSprop", "SGD"]
@@ -58,6 +59,29 @@ def _real(a: np.ndarray) -> np.ndarray:
     if a.dtype.kind == "c":
         return a[..., None].view(a.real.dtype)
     return a
+
+
+def _device_array(t: Tensor, who: str) -> Any:
+    """A Tensor's values as an array to update in place: NumPy's, or another namespace's
+    that NumPy's functions dispatch to (``__array_ufunc__``, ``__array_function__``: CuPy);
+    other namespaces are refused, never copied to the host."""
+    v = t._value
+    if type(v) is not ForeignTracer:
+        return np.asarray(v)
+    a = v._value
+    if not hasattr(a, "__array_ufunc__") or not hasattr(a, "__array_function__"):
+        raise NotImplementedError(
+            f"optim.{who} updates parameters in place with NumPy's functions, which "
+            f"{type(a).__module__.split('.')[0]} arrays (on {t.device!r}) do not take; use "
+            "the functional optimizers (optim.sgd, optim.adam, ...) on their values"
+        )
+    return a
+
+
+def _zeros(p: Tensor) -> np.ndarray:
+    """Zeros of a parameter's shape, dtype and device (an optimizer's state)."""
+    v = p._value
+    return np.zeros_like(v._value) if type(v) is ForeignTracer else np.zeros(p.shape, p.dtype)
 
 
 def _copy_tree(x: Any) -> Any:
@@ -216,29 +240,32 @@ class Optimizer:
                         g.zero_()
 
     def _grads(self, group: dict[str, Any]) -> list[tuple[Tensor, np.ndarray]]:
-        """The group's parameters that have a gradient, with the gradient's values."""
+        """The group's parameters that have a gradient, with the gradient's values (arrays
+        of the parameter's device)."""
         out = []
         for p in group["params"]:
             g = p._grad
             if g is None:
                 continue
-            out.append((p, np.asarray(g._value)))
+            out.append((p, _device_array(g, type(self).__name__)))
         return out
 
-    @staticmethod
-    def _memory(p: Tensor) -> np.ndarray:
+    @classmethod
+    def _memory(cls, p: Tensor) -> np.ndarray:
         """The parameter's values as a writable array, to be updated in place."""
         v = p._value
+        if type(v) is ForeignTracer:
+            return _device_array(p, cls.__name__)
         if type(v) is not np.ndarray or not v.flags.writeable:
             v = p._value = np.array(v)
         return v
 
-    def _buffer(self, shape: tuple, dtype: np.dtype, k: int = 0) -> np.ndarray:
-        """Scratch array `k` of this shape and dtype, reused from step to step."""
-        key = (shape, dtype, k)
+    def _buffer(self, like: np.ndarray, k: int = 0) -> np.ndarray:
+        """Scratch array `k` of `like`'s shape, dtype and device, reused from step to step."""
+        key = (like.shape, like.dtype, type(like), k)
         b = self._buffers.get(key)
         if b is None:
-            b = self._buffers[key] = np.empty(shape, dtype)
+            b = self._buffers[key] = np.empty_like(like)
         return b
 
     def _closure(self, closure: Callable[[], Any] | None) -> Any:
@@ -396,17 +423,18 @@ class SGD(Optimizer):
                         st = self.state[p]
                         buf = st.get("momentum_buffer")
                         if buf is None:
-                            buf = st["momentum_buffer"] = np.array(g, dtype=pv.dtype)
+                            buf = st["momentum_buffer"] = np.empty_like(pv)
+                            buf[...] = g
                         else:
                             buf *= momentum
                             if dampening == 0:  # 1 * g is g: one pass fewer
                                 buf += g
                             else:
-                                tmp = self._buffer(buf.shape, buf.dtype)
+                                tmp = self._buffer(buf)
                                 np.multiply(g, 1 - dampening, out=tmp)
                                 buf += tmp
                         g = g + momentum * buf if nesterov else buf
-                    tmp = self._buffer(pv.shape, pv.dtype)
+                    tmp = self._buffer(pv)
                     np.multiply(g, -lr, out=tmp)
                     pv += tmp
                     p._ver[0] += 1
@@ -458,10 +486,10 @@ class Adam(Optimizer):
                     st = self.state[p]
                     if not st:
                         st["step"] = np.array(0.0)
-                        st["exp_avg"] = np.zeros(p.shape, p.dtype)
-                        st["exp_avg_sq"] = np.zeros(p.shape, p.dtype)
+                        st["exp_avg"] = _zeros(p)
+                        st["exp_avg_sq"] = _zeros(p)
                         if amsgrad:
-                            st["max_exp_avg_sq"] = np.zeros(p.shape, p.dtype)
+                            st["max_exp_avg_sq"] = _zeros(p)
                     pv = _real(self._memory(p))
                     g = _real(g)
                     if group["maximize"]:
@@ -473,7 +501,7 @@ class Adam(Optimizer):
                         else:
                             g = g + wd * pv
                     m, v = _real(st["exp_avg"]), _real(st["exp_avg_sq"])
-                    tmp = self._buffer(pv.shape, pv.dtype)
+                    tmp = self._buffer(pv)
                     _lerp_(m, g, 1 - b1, tmp)
                     np.multiply(g, 1 - b2, out=tmp)
                     tmp *= g
@@ -490,7 +518,7 @@ class Adam(Optimizer):
                     np.sqrt(v, out=tmp)
                     tmp /= bias_correction2_sqrt
                     tmp += eps  # the denominator
-                    num = self._buffer(pv.shape, pv.dtype, 1)
+                    num = self._buffer(pv, 1)
                     np.multiply(m, -step_size, out=num)
                     num /= tmp
                     pv += num
@@ -571,11 +599,11 @@ class RMSprop(Optimizer):
                     st = self.state[p]
                     if not st:
                         st["step"] = np.array(0.0)
-                        st["square_avg"] = np.zeros(p.shape, p.dtype)
+                        st["square_avg"] = _zeros(p)
                         if momentum > 0:
-                            st["momentum_buffer"] = np.zeros(p.shape, p.dtype)
+                            st["momentum_buffer"] = _zeros(p)
                         if centered:
-                            st["grad_avg"] = np.zeros(p.shape, p.dtype)
+                            st["grad_avg"] = _zeros(p)
                     pv = _real(self._memory(p))
                     g = _real(g)
                     if group["maximize"]:
@@ -584,8 +612,8 @@ class RMSprop(Optimizer):
                     if wd != 0:
                         g = g + wd * pv
                     sq = _real(st["square_avg"])
-                    tmp = self._buffer(pv.shape, pv.dtype)
-                    avg = self._buffer(pv.shape, pv.dtype, 1)
+                    tmp = self._buffer(pv)
+                    avg = self._buffer(pv, 1)
                     np.multiply(g, 1 - alpha, out=tmp)
                     tmp *= g
                     sq *= alpha
@@ -780,16 +808,16 @@ class LBFGS(Optimizer):
         self._params = self.param_groups[0]["params"]
 
     def _numel(self) -> int:
-        return sum(np.size(p._value) * (2 if p.dtype.kind == "c" else 1) for p in self._params)
+        return sum(p.numel() * (2 if p.dtype.kind == "c" else 1) for p in self._params)
 
     def _gather_flat_grad(self) -> np.ndarray:
         views = []
         for p in self._params:
             g = p._grad
             if g is None:
-                views.append(_real(np.zeros(p.shape, p.dtype)).reshape(-1))
+                views.append(_real(_zeros(p)).reshape(-1))
             else:
-                views.append(_real(np.asarray(g._value)).reshape(-1))
+                views.append(_real(_device_array(g, "LBFGS")).reshape(-1))
         return np.concatenate(views, 0)
 
     def _add_grad(self, step_size: Any, update: np.ndarray) -> None:
@@ -804,7 +832,7 @@ class LBFGS(Optimizer):
             raise AssertionError(f"LBFGS: {offset} updated values, expected {self._numel()}")
 
     def _clone_param(self) -> list[np.ndarray]:
-        return [np.array(p._value) for p in self._params]
+        return [self._memory(p).copy() for p in self._params]
 
     def _set_param(self, params_data: list[np.ndarray]) -> None:
         for p, pdata in zip(self._params, params_data, strict=True):

@@ -397,6 +397,8 @@ for _p in P.ALL:
 
 # fmt: off
 batch_rules.update({
+    P.device_put_p:   lambda axis, vals, dims, device, src: (
+                          cnp.move(vals[0], device, src), dims[0]),
     P.sum_p:          reduction(P.sum_p),
     P.mean_p:         reduction(P.mean_p),
     P.prod_p:         reduction(P.prod_p),

@@ -14,8 +14,8 @@ import numpy as np
 
 from chainrule.core import axes, config
 from chainrule.core import primitives as P
-from chainrule.core.namespace import np_dtype
-from chainrule.core.ops import build_index, has_arrays
+from chainrule.core.namespace import np_dtype, transfer
+from chainrule.core.ops import build_index, has_arrays, move
 
 #: impl_rules[prim](*values, **params) -> value(s)
 impl_rules: dict[P.Primitive, Any] = {}
@@ -133,6 +133,7 @@ for _p, _f in {
     P.clip_p:         np.clip,
     P.astype_p:       _astype,
     P.stop_gradient_p: lambda x, reason=None: x,
+    P.device_put_p:   move,  # boxed when foreign: it runs inside transformations only
     P.sum_p:          lambda x, axis, keepdims: np.add.reduce(x, axis, keepdims=keepdims),
     P.mean_p:         _mean_fast,
     P.prod_p:         lambda x, axis, keepdims: np.multiply.reduce(x, axis, keepdims=keepdims),
@@ -551,7 +552,11 @@ def _linalg(name: str, *, several: bool = False, **kw: Any) -> Any:
 
 
 def _astype_xp(ns, x, dtype):
-    return ns.astype(x, np.dtype(dtype)) if hasattr(x, "shape") else ns.asarray(x, dtype)
+    """A new array, as NumPy's ``x.astype(dtype)`` (a copy even to the same dtype: a Tensor's
+    `clone` is one)."""
+    if not hasattr(x, "shape"):
+        return ns.asarray(x, dtype)
+    return ns.xp.astype(x, ns.dtype(np.dtype(dtype)), copy=True)
 
 
 # fmt: off
@@ -567,6 +572,7 @@ for _p, _f in {
     P.clip_p:         _clip,
     P.astype_p:       _astype_xp,
     P.stop_gradient_p: lambda ns, x, reason=None: x,
+    P.device_put_p:   lambda ns, x, device, src: transfer(x, device),
     P.sum_p:          _reduction(np.add, "sum"),
     P.mean_p:         _mean,
     P.prod_p:         _reduction(np.multiply, "prod"),

@@ -306,6 +306,7 @@ jvp_rules.update({
     P.abs_p:           _abs,
     P.astype_p:        linear(P.astype_p),
     P.stop_gradient_p: _no_tangent(P.stop_gradient_p),
+    P.device_put_p:    linear(P.device_put_p),
     P.sum_p:           linear(P.sum_p),
     P.mean_p:          linear(P.mean_p),
     P.prod_p:          by_reduction(P.prod_p),

@@ -300,6 +300,7 @@ def _data_dependent(*avals: Any, **params: Any) -> Any:
 # fmt: off
 shape_rules.update({
     P.argsort_p:      lambda x, axis, kind: SD(x.shape, np.intp),
+    P.device_put_p:   lambda x, device, src: x,
     P.nonzero_p:      _data_dependent,
     P.cumsum_p:       lambda x, axis: SD(x.shape, _dtype_of(P.cumsum_p, x, axis=0)),
     P.cumprod_p:      lambda x, axis: SD(x.shape, _dtype_of(P.cumprod_p, x, axis=0)),

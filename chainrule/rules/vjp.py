@@ -230,6 +230,7 @@ defvjp(P.clip_p,         "x lo hi", lambda g, ans, x, lo, hi: g * ((x >= lo) & (
                          "x lo hi", lambda g, ans, x, lo, hi: g * ((x > hi) | (lo > hi)))
 defvjp(P.astype_p,       "",    lambda g, ans, x, dtype: g)
 defvjp(P.stop_gradient_p, None, None)
+defvjp(P.device_put_p,   "",    lambda g, ans, x, device, src: cnp.move(g, src, device))
 # fmt: on
 
 

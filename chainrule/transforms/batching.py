@@ -50,6 +50,9 @@ class BatchTracer(Tracer):
         self.val = val
         self.bdim = bdim
 
+    def _below(self) -> Any:
+        return self.val
+
     @property
     def aval(self) -> ShapeDtypeStruct:
         v = self.val

@@ -216,6 +216,9 @@ class _Kept(Tracer):
     def __init__(self, trace: _Keep, val: Any):
         self._trace, self.val = trace, val
 
+    def _below(self) -> Any:
+        return self.val
+
     @property
     def aval(self) -> Any:
         from chainrule.core.avals import aval_of

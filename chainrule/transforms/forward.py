@@ -40,6 +40,9 @@ class JVPTracer(Tracer):
         self.primal = primal
         self.tangent = tangent
 
+    def _below(self) -> Any:
+        return self.primal
+
     @property
     def aval(self) -> ShapeDtypeStruct:
         return aval_of(self.primal)

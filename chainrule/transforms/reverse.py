@@ -166,6 +166,9 @@ class RTracer(Tracer):
         self._value = value
         self._node = node
 
+    def _below(self) -> Any:
+        return self._value
+
     @property
     def aval(self) -> ShapeDtypeStruct:
         """The abstract value: shape, dtype and weak type (what transformations see).
@@ -675,7 +678,9 @@ def grad_call(fun: Callable, args: tuple, nums: tuple, has_aux: bool, what: str,
         finally:
             end_trace(trace)
         res = _finish_grad(trace, out, leaves_of, has_aux, what, holomorphic, elementwise)
-        return res if ns is None else tuple(leave_tree(r, ns) for r in res)
+        if ns is None and not namespace.MOVED[0]:
+            return res
+        return tuple(leave_tree(r, ns) for r in res)
     finally:
         if trace.alive:  # refused before the function ran (an integer argument)
             end_trace(trace)
