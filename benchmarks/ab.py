@@ -27,6 +27,7 @@ FROM = re.compile(r"^(\s*from\s+)chainrule\b(?=[.\s])", re.M)
 IMPORT = re.compile(r"^(\s*import\s+)([^#\n]*)", re.M)
 NAME = re.compile(r"(?<![\w.])chainrule\b((?:\.\w+)*)(\s+as\s+\w+)?")
 MODULE_STRING = re.compile(r"""(["'])chainrule((?:\.\w+)+)\1""")
+FSTRING = re.compile(r"""(\bf["'])chainrule\.""")  # f"chainrule.{name}": a lazy import
 
 
 def _git(*args: str) -> bytes:
@@ -49,6 +50,7 @@ def rewrite(source: str, new: str) -> str:
 
     source = FROM.sub(rf"\g<1>{new}", source)
     source = IMPORT.sub(lambda m: m.group(1) + NAME.sub(name, m.group(2)), source)
+    source = FSTRING.sub(rf"\g<1>{new}.", source)
     return MODULE_STRING.sub(rf"\g<1>{new}\g<2>\g<1>", source)
 
 

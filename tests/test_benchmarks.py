@@ -46,6 +46,7 @@ def test_rewrite_makes_imports_of_the_new_name():
         "import chainrulex, foo.chainrule\n"
         "_LAZY = {'explain': 'chainrule.transparency'}\n"
         'raise ValueError("chainrule.numpy.reshape: only order=C")\n'
+        'importlib.import_module(f"chainrule.{name}")\n'
     )
     assert ab.rewrite(source, "cr_old").splitlines() == [
         "import cr_old as chainrule",
@@ -56,6 +57,7 @@ def test_rewrite_makes_imports_of_the_new_name():
         "import chainrulex, foo.chainrule",
         "_LAZY = {'explain': 'cr_old.transparency'}",
         'raise ValueError("chainrule.numpy.reshape: only order=C")',
+        'importlib.import_module(f"cr_old.{name}")',
     ]
 
 

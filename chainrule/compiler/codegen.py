@@ -422,6 +422,25 @@ class _MemoryPlan:
         """Whether an output lives in `v`'s buffer (it is one, or a view of its root is)."""
         return self.root.get(v, v) in self.pinned
 
+    def dying_operand(self, e: Eqn, i: int) -> Var | None:
+        """An operand of the elementwise ufunc `e` (item `i`) that `e` may overwrite with its
+        result (``out=``): an array this function allocated, of the result's shape and dtype,
+        not a view, read for the last time here (it and every view of it), and no other
+        operand a view of it. Its buffer becomes the result's (never freed as its own; a
+        program output may take it: the buffer is this call's alone)."""
+        o = e.outvars[0]
+        if not (e.prim.elementwise and not e.params and len(e.outvars) == 1 and
+                isinstance(impl_rules[e.prim], np.ufunc)) or o.aval.size < DEL_MIN:
+            return None
+        for v in e.invars:
+            if isinstance(v, Var) and v in self.fresh and self.root.get(v, v) is v and \
+                    v.aval.shape == o.aval.shape and v.aval.dtype == o.aval.dtype and \
+                    self.last_alias.get(v) == i and v not in self.pinned and \
+                    all(w is v or self.root.get(w, w) is not v for w in e.invars):  # fmt: skip
+                self.fresh.discard(v)
+                return v
+        return None
+
     def take(self, o: Var) -> Var | None:
         if o.aval.size < DEL_MIN:
             return None
@@ -560,6 +579,9 @@ def lower(program: Program, name: str | None = None, fuse: bool = True,
             o = it.outvars[0]
             if o in into:  # a donated buffer
                 expr = expr[:-1] + f", out={nm.var(into[o])})"
+            elif (buf := memory.dying_operand(it, i)) is not None:
+                expr = expr[:-1] + f", out={nm.var(buf)})"  # an operand read for the last time
+                memory.made([o])
             elif memory.may_write(it) and (buf := memory.take(o)) is not None:
                 expr = expr[:-1] + f", out={nm.var(buf)})"  # a dead buffer of the same layout
             elif (it.prim is P.matmul_p or memory.may_write(it)) and (buf := pooled(o)) is not None:
