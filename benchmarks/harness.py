@@ -64,24 +64,45 @@ def batch_size(call: Call, target_s: float) -> int:
     return max(1, round(target_s / per_call))
 
 
+def williams(n: int) -> list[list[int]]:
+    """Orders of `n` contenders in which each one comes right after each other one equally
+    often (a Williams design: n orders for even n, 2n for odd n).
+
+    >>> williams(3)
+    [[0, 1, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0], [0, 2, 1], [1, 0, 2]]
+    """
+    first, lo, hi = [0], 1, n - 1
+    while len(first) < n:
+        first.append(lo)
+        lo += 1
+        if len(first) < n:
+            first.append(hi)
+            hi -= 1
+    rows = [[(x + i) % n for x in first] for i in range(n)]
+    return rows if n % 2 == 0 else rows + [row[::-1] for row in rows]
+
+
 def interleaved(
     calls: Mapping[str, Call], rounds: int, target_s: float, batch: int | None = None
 ) -> dict[str, list[float]]:
     """µs per call of each contender, one sample per round.
 
-    Each round times one batch of every contender, in an order rotated from round to round
-    (A B C, B C A, C A B, ...), so that drifts of the machine hit every contender alike. A batch
-    takes about `target_s`, or is `batch` calls (then no call is made to size it: C1 times
-    first calls, one per batch).
+    Each round times one batch of every contender. The orders of the rounds follow a Williams
+    design (`williams`): every contender comes right after every other one equally often, so
+    that what one leaves behind (threads still spinning, a cache filled with its data) weighs
+    on each alike, and drifts of the machine hit every contender alike. `rounds` is rounded up
+    to a whole number of the design's orders. A batch takes about `target_s`, or is `batch`
+    calls (then no call is made to size it: C1 times first calls, one per batch).
     """
     names = list(calls)
+    orders = williams(len(names))
+    rounds = -(-rounds // len(orders)) * len(orders)
     sizes = {name: batch or batch_size(calls[name], target_s) for name in names}
     samples: dict[str, list[float]] = {name: [] for name in names}
     for r in range(rounds):
-        k = r % len(names)
         gc.collect()
-        for name in names[k:] + names[:k]:
-            samples[name].append(_time_batch(calls[name], sizes[name]) * 1e6)
+        for i in orders[r % len(orders)]:
+            samples[names[i]].append(_time_batch(calls[names[i]], sizes[names[i]]) * 1e6)
     return samples
 
 
@@ -98,20 +119,18 @@ def spread(xs: list[float]) -> float:
 
 
 def paired_ratio(mine: list[float], theirs: list[float]) -> float:
-    """Median over rounds of (chainrule time / peer time) within the same round."""
-    return median([a / b for a, b in zip(mine, theirs, strict=True)])
-
-
-def paired_ratio_ab(mine: list[float], theirs: list[float]) -> float:
     """Median over pairs of rounds (2k, 2k+1) of the geometric mean of their two ratios.
 
     With two contenders, `interleaved` lets each go first in every other round; going first,
     right after `gc.collect()`, costs up to 20% on short calls. Within a pair each contender
     goes first once, so the pair's mean cancels that cost (an A/A comparison reads 1.00, not
-    up to 1.1 as `paired_ratio` can with an odd number of rounds). Needs an even `len(mine)`.
+    up to 1.1 as the median of single rounds' ratios can). `interleaved` gives two
+    contenders an even number of rounds; a last round without its pair is left out.
     """
     r = [a / b for a, b in zip(mine, theirs, strict=True)]
-    return median([math.sqrt(x * y) for x, y in zip(r[0::2], r[1::2], strict=True)])
+    if len(r) == 1:
+        return r[0]
+    return median([math.sqrt(x * y) for x, y in zip(r[0::2], r[1::2], strict=False)])
 
 
 def first_touch_ms(nbytes: int = 16 << 20) -> tuple[float, float]:

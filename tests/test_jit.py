@@ -573,10 +573,21 @@ def test_a_donated_buffer_holds_a_same_shape_output():
     assert np.shares_memory(out, small)
 
 
-@pytest.mark.parametrize("case", ["overlap", "read-only", "non-contiguous", "captured",
-                                  "under grad", "returned"])  # fmt: skip
+@pytest.mark.parametrize("case", ["overlap", "a view of it", "views of one array",
+                                  "read-only", "non-contiguous", "captured", "under grad",
+                                  "returned"])  # fmt: skip
 def test_donation_is_skipped_where_it_would_be_unsafe(case):
     c = np.ones(100)
+    if case in ("a view of it", "views of one array"):
+        step = cr.jit(lambda p, g: p - 0.1 * g, donate_argnums=0)
+        big = np.arange(150.0)
+        p = np.arange(100.0) if case == "a view of it" else big[:100]
+        g = p[::-1] if case == "a view of it" else big[50:]
+        keep, g_keep = p.copy(), g.copy()
+        out = step(p, g)
+        assert not np.shares_memory(out, p) and same(p, keep) and same(g, g_keep)
+        assert same(out, keep - 0.1 * g_keep)
+        return
     if case == "captured":
         step = cr.jit(lambda p: p * c + c, donate_argnums=0)
         p = c

@@ -94,11 +94,14 @@ class JitCall:
             a = args[i]
             if not (type(a) is np.ndarray and a.flags.c_contiguous and a.flags.writeable):
                 return self.exe.run(*args)
+            owner = a.base is None  # two arrays that own their memory never overlap
             for j, b in enumerate(args):
-                if j != i and isinstance(b, np.ndarray) and np.may_share_memory(a, b):
+                if j != i and isinstance(b, np.ndarray) and (
+                        b is a or not owner or b.base is not None) and np.may_share_memory(a, b):
                     return self.exe.run(*args)
             for c in self.program.consts:
-                if isinstance(c, np.ndarray) and np.may_share_memory(a, c):
+                if isinstance(c, np.ndarray) and (c is a or not owner or c.base is not None) and \
+                        np.may_share_memory(a, c):  # fmt: skip
                     return self.exe.run(*args)
         return exe.run(*args)  # type: ignore[union-attr]
 
