@@ -387,6 +387,15 @@ def test_fused_elementwise_chains_equal_unfused_ones_bitwise():
     assert same(g(BIG), cr.grad(w10_f)(BIG))
 
 
+def test_an_elementwise_value_that_reads_a_fused_sum_runs_after_it():
+    """`sum(exp(x) sin(x)) + tanh(x)`: the sum ends its group (its blocks all ran) before the
+    addition reads it (it was put in the same group, and failed with a KeyError)."""
+    for f in (lambda x: cnp.sum(cnp.exp(x) * cnp.sin(x)) + cnp.tanh(x),
+              lambda x: cnp.tanh(x) * cnp.sum(cnp.exp(x)) - x):  # fmt: skip
+        got, want = cr.jit(f)(BIG), f(BIG)
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
 def test_tiled_sums_are_identical_across_runs_and_thread_counts(monkeypatch):
     f = cr.jit(lambda x: cnp.sum(cnp.sin(x) * x))
     first = f(BIG)

@@ -109,6 +109,9 @@ def plan(program: Program, fuse: bool = True, min_size: int = FUSE_MIN,
         shape = _fusible(e, min_size)
         if shape is not None:
             group = groups.get(shape)
+            if group is not None and any(s.outvars[0] in e.invars for s in group.sums):
+                close(group)  # `e` reads one of its sums: known only once all blocks ran
+                group = None
             close_readers_of(e, keep=group)
             if group is None:
                 group = groups[shape] = Group(shape)
