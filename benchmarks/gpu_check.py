@@ -268,8 +268,21 @@ def _g1_w7(cupy: Any, torch: Any, jaxd: Any) -> tuple[dict, dict]:
 
         return call
 
+    def cr_graph_step() -> Callable:  # the jitted step replayed as a CUDA graph
+        inner = cr_step(True)
+
+        def call() -> Any:
+            cr.config.update("jit_cuda_graphs", True)
+            try:
+                return inner()
+            finally:
+                cr.config.update("jit_cuda_graphs", False)
+
+        return call
+
     calls["chainrule grad"], syncs["chainrule grad"] = partial(cr_step, False), cu_sync
     calls["chainrule jit"], syncs["chainrule jit"] = partial(cr_step, True), cu_sync
+    calls["chainrule jit+graph"], syncs["chainrule jit+graph"] = cr_graph_step, cu_sync
     if torch is not None:
         def torch_eager() -> Callable:
             params = [torch.tensor(p, device="cuda").requires_grad_() for p in d.params]
@@ -313,6 +326,9 @@ G1_TARGETS = {("W10", "chainrule grad", "torch CUDA eager"): 1.0,
               ("W10", "chainrule jit", "jax.jit"): 1.0,
               ("W7", "chainrule grad", "torch CUDA eager"): 1.0,
               ("W7", "chainrule jit", "jax.jit"): 1.5}  # fmt: skip
+#: reported without a target: whether CUDA graphs pay (cr.config.jit_cuda_graphs, off by default)
+G1_REPORTED = (("W7", "chainrule jit+graph", "chainrule jit"),
+               ("W7", "chainrule jit+graph", "jax.jit"))
 
 
 def run_g1(report: Report, cupy: Any, torch: Any, jaxd: Any, deadline: float,
@@ -340,6 +356,9 @@ def run_g1(report: Report, cupy: Any, torch: Any, jaxd: Any, deadline: float,
                 report(f"    {mine} / {peer}: {ratio:.2f} (target ≤ {target}) {verdict}")
             else:
                 report(f"    {mine} / {peer}: not measured")
+        for w, mine, peer in G1_REPORTED:
+            if w == wid and mine in med and peer in med:
+                report(f"    {mine} / {peer}: {med[mine] / med[peer]:.2f}")
 
 
 # --- 4. the notebook's memory cells and G2 ------------------------------------------------------

@@ -646,3 +646,172 @@ def test_the_cupy_lowering_is_chosen_by_the_inputs_module_name(monkeypatch):
     src = jit_module._lower_foreign(program, "g").source
     assert "# " + W10_GRAD_F32.splitlines()[0] in src
     assert "    b, = _kernel0(a)\n" in src
+
+
+# --- CUDA graphs (cr.config.jit_cuda_graphs), on a stand-in for CuPy ----------------------------
+
+
+class _FakeCupy:
+    """What `cuda.GraphRunner` uses of CuPy, over NumPy arrays: a graph's launch runs the
+    recorded program again on the static input buffers and writes its results into the
+    recorded output buffers (what replaying fixed kernels on fixed memory does)."""
+
+    ndarray = np.ndarray
+
+    def __init__(self) -> None:
+        self.runner = None
+        self.captures = 0
+        self.fail_capture = False
+        fake = self
+
+        class Stream:
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc):
+                return False
+
+            def begin_capture(self):
+                if fake.fail_capture:
+                    raise RuntimeError("operation not permitted when stream is capturing")
+                fake.captures += 1
+
+            def end_capture(self):
+                return Graph()
+
+        class Graph:
+            def launch(self, stream):
+                r = fake.runner
+                outs, _ = r.recorded(*r.inputs)
+                for dst, src in zip(r.outputs, outs):
+                    dst[...] = src
+
+        self.cuda = type("cuda", (), {"Stream": Stream})
+
+    class _Device(np.ndarray):
+        def set(self, host):  # cupy.ndarray.set: a copy from the host
+            np.copyto(self, host)
+
+    @classmethod
+    def asarray(cls, a):
+        return np.array(a).view(cls._Device)
+
+    @staticmethod
+    def empty_like(a):
+        return np.empty_like(a)
+
+    @staticmethod
+    def copyto(dst, src):
+        np.copyto(dst, src)
+
+
+def _graph_runner(fake, f=lambda x, y: cnp.tanh(x * y) + x):
+    """A runner of `f`'s CuPy lowering, unfused (its plain calls run on NumPy arrays here)."""
+    x = np.linspace(-1.0, 1.0, 64)
+    program = cr.make_graph(f)(x, x)
+    runner = cuda.GraphRunner(cuda.lower_cupy(program, "f", fuse=False).run,
+                              lambda: cuda.lower_cupy(program, "f", False, capture=True).run,
+                              "f", cupy=fake)  # fmt: skip
+    fake.runner = runner
+    return runner, f
+
+
+@pytest.fixture
+def graphs_on():
+    cr.config.update("jit_cuda_graphs", True)
+    yield
+    cr.config.update("jit_cuda_graphs", False)
+
+
+def test_a_graph_is_recorded_on_the_second_call_and_replayed_after(graphs_on):
+    fake = _FakeCupy()
+    runner, f = _graph_runner(fake)
+    xs = [np.linspace(-1.0, 1.0, 64) * k for k in (1.0, 0.5, -2.0, 3.0)]
+    results = [runner(x, x) for x in xs]
+    assert fake.captures == 1 and runner.graph is not None and runner.failed is None
+    for x, (got,) in zip(xs, results):
+        np.testing.assert_array_equal(got, f(x, x))  # the replays compute the new arguments
+    kept = [r[0].copy() for r in results]
+    runner(xs[0] * 7.0, xs[0])  # a later call never overwrites a result it returned
+    for r, k in zip(results, kept):
+        np.testing.assert_array_equal(r[0], k)
+        assert not np.shares_memory(r[0], runner.outputs[0])
+    assert all(not np.shares_memory(b, x) for b in runner.inputs for x in xs)
+
+
+def test_graphs_are_off_unless_asked():
+    fake = _FakeCupy()
+    runner, f = _graph_runner(fake)
+    x = np.ones(64)
+    for _ in range(3):
+        np.testing.assert_array_equal(runner(x, x)[0], f(x, x))
+    assert fake.captures == 0 and runner.graph is None
+
+
+def test_a_recording_that_fails_runs_the_program_as_it_is_with_one_warning(graphs_on):
+    fake = _FakeCupy()
+    fake.fail_capture = True
+    runner, f = _graph_runner(fake)
+    x = np.linspace(0.0, 1.0, 64)
+    runner(x, x)
+    with pytest.warns(RuntimeWarning, match=r"not replayed as a CUDA graph \(RuntimeError"):
+        got = runner(x, x)
+    np.testing.assert_array_equal(got[0], f(x, x))
+    np.testing.assert_array_equal(runner(x * 2, x)[0], f(x * 2, x))  # no second warning
+    assert runner.graph is None and "capturing" in runner.failed
+
+
+def test_arguments_that_are_not_cupy_arrays_are_never_recorded(graphs_on):
+    fake = _FakeCupy()
+    fake.ndarray = type("NotThis", (), {})
+    runner, f = _graph_runner(fake)
+    x = np.ones(64)
+    runner(x, x)
+    with pytest.warns(RuntimeWarning, match="not a CuPy array"):
+        runner(x, x)
+    assert fake.captures == 0
+
+
+def test_a_second_thread_runs_the_program_while_one_replays(graphs_on):
+    fake = _FakeCupy()
+    runner, f = _graph_runner(fake)
+    x = np.linspace(-1.0, 1.0, 64)
+    runner(x, x)
+    runner(x, x)
+    runner.lock.acquire()  # as if another thread were replaying
+    try:
+        np.testing.assert_array_equal(runner(x * 3, x)[0], f(x * 3, x))
+    finally:
+        runner.lock.release()
+
+
+def test_the_recorded_version_keeps_every_value_it_makes():
+    x = np.ones(1 << 13)
+    program = cr.make_graph(lambda x: cnp.sum(cnp.exp(x) * cnp.sin(x)) + cnp.tanh(x))(x)
+    plain = cuda.lower_cupy(program, "f").source
+    kept = cuda.lower_cupy(program, "f", capture=True).source
+    assert "del " in plain and "del " not in kept
+    assert kept.rstrip().splitlines()[-1].strip() == "return _outputs((a,), (d,)), (c, b, d)"
+
+
+def test_programs_that_draw_numbers_are_never_replayed(monkeypatch):
+    from chainrule.transforms import jit as jit_module
+
+    monkeypatch.setattr(cuda, "on_cupy", lambda program: True)
+    x = np.ones(8)
+    drawn = cr.make_graph(lambda x: x + cnp.random.normal(size=8))(x)
+    plain = cr.make_graph(lambda x: cnp.sin(x) * 2.0)(x)
+    assert type(jit_module._lower_foreign(plain, "f").run) is cuda.GraphRunner
+    assert type(jit_module._lower_foreign(drawn, "g").run) is not cuda.GraphRunner
+
+
+def test_a_captured_array_the_caller_changes_is_seen_by_the_replays(graphs_on):
+    fake = _FakeCupy()
+    c = np.linspace(1.0, 2.0, 64)
+    runner, f = _graph_runner(fake, lambda x, y: cnp.tanh(x * y) + c)
+    x = np.linspace(-1.0, 1.0, 64)
+    runner(x, x)
+    runner(x, x)
+    assert runner.graph is not None and len(runner.consts) == 1
+    c[:] = -5.0  # changed in place after the recording
+    np.testing.assert_array_equal(runner(x, x)[0], np.tanh(x * x) - 5.0)

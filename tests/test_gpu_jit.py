@@ -69,3 +69,39 @@ def test_w7_sgd_step_on_cupy_equals_numpy(dtype):
     for a, b in zip(got, want, strict=True):
         assert isinstance(a, cupy.ndarray) and a.dtype == b.dtype
         np.testing.assert_allclose(cupy.asnumpy(a), b, rtol=tol, atol=tol)
+
+
+def test_w7_step_replayed_as_a_cuda_graph_equals_the_plain_run():
+    """cr.config.jit_cuda_graphs: recorded on the second call, replayed after; the replays
+    compute the new arguments and never overwrite a result they returned."""
+    d = w07.setup()
+    step = cr.jit(w07._sgd_step(cr.grad(partial(w07.loss, cnp))))
+    X, labels, rows = (cupy.asarray(a) for a in (d.X, d.labels, np.arange(w07.BATCH)))
+    plain = [cupy.asarray(p) for p in d.params]
+    graphed = [p.copy() for p in plain]
+    cr.config.update("jit_cuda_graphs", True)
+    try:
+        for _ in range(4):
+            with _off():
+                plain[:] = step(plain, X, labels, rows)
+            before = [p.copy() for p in graphed]
+            out = step(graphed, X, labels, rows)
+            for a, b in zip(graphed, before):  # the previous results are untouched
+                cupy.testing.assert_array_equal(a, b)
+            graphed[:] = out
+    finally:
+        cr.config.update("jit_cuda_graphs", False)
+    runner = next(iter(step._cache.values())).call.exe_plain.run
+    assert runner.failed is None and runner.graph is not None, runner.failed
+    for a, b in zip(graphed, plain):
+        cupy.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+class _off:
+    """cr.config.jit_cuda_graphs off inside."""
+
+    def __enter__(self):
+        cr.config.update("jit_cuda_graphs", False)
+
+    def __exit__(self, *exc):
+        cr.config.update("jit_cuda_graphs", True)

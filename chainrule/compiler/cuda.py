@@ -500,7 +500,8 @@ def on_cupy(program: Program) -> bool:
 
 
 def lower_cupy(program: Program, name: str | None = None, fuse: bool = True,
-               min_size: int = GPU_FUSE_MIN) -> codegen.Executable:  # fmt: skip
+               min_size: int = GPU_FUSE_MIN,
+               capture: bool = False) -> codegen.Executable:  # fmt: skip
     """Compile `program` for CuPy arrays: as `codegen.lower_plain` (plain calls of each
     primitive's namespace implementation), but (with `fuse`) each fused group (`fusion.plan`
     over arrays of at least `min_size` elements) is one cached kernel launch for its outputs
@@ -508,7 +509,9 @@ def lower_cupy(program: Program, name: str | None = None, fuse: bool = True,
     calls. Outputs of kernels whose buffers are dead (the CPU lowering's memory plan) receive
     later kernels' outputs of the same shape and dtype; large dead values are deleted early,
     so that CuPy's pool reuses their memory. ``.source`` lists the kernels, as comments,
-    then the Python.
+    then the Python. With `capture` (the version a CUDA graph records: `GraphRunner`)
+    nothing is deleted and the function returns ``(outputs, every value it made)``, so that
+    whoever holds the graph holds the memory it writes.
 
     >>> import numpy as np, chainrule as cr, chainrule.numpy as cnp
     >>> p = cr.make_graph(lambda x: cnp.sum(cnp.sin(x) * 2.0))(np.ones(3))
@@ -571,10 +574,16 @@ def lower_cupy(program: Program, name: str | None = None, fuse: bool = True,
         kept = memory.release(i)
         dead = [v for v, j in last.items() if j == i and v not in keep and v in assigned and
                 v.aval.size >= codegen.DEL_MIN and v not in kept]  # fmt: skip
-        if dead:
+        if dead and not capture:
             lines.append(f"del {', '.join(nm.var(v) for v in dead)}")
     results = codegen._tuple_text([nm.operand(v) for v in program.outvars])
-    lines.append(f"return _outputs({codegen._tuple_text(params)}, {results})")
+    outputs = f"_outputs({codegen._tuple_text(params)}, {results})"
+    if capture:
+        made = codegen._tuple_text([nm.var(v) for e in program.eqns for v in e.outvars
+                                    if v in assigned])  # fmt: skip
+        lines.append(f"return {outputs}, {made}")
+    else:
+        lines.append(f"return {outputs}")
     fname = name or "program"
     head = "".join("".join(f"# {ln}".rstrip() + "\n" for ln in t.splitlines()) + "#\n"
                    for t in listings)  # fmt: skip
@@ -582,3 +591,125 @@ def lower_cupy(program: Program, name: str | None = None, fuse: bool = True,
         f"    {ln}\n" for ln in lines)  # fmt: skip
     exec(compile(source, f"<chainrule.jit {fname} (cupy)>", "exec"), nm.ns)  # our own source
     return codegen.Executable(program, nm.ns[fname], source, fname)
+
+
+# --- CUDA graphs -------------------------------------------------------------------------------
+
+
+class GraphRunner:
+    """A compiled CuPy program replayed as a CUDA graph (``cr.config.jit_cuda_graphs``): its
+    kernel launches recorded once, then launched as one graph per call, which saves the
+    per-launch cost of programs of many small kernels (W7's step).
+
+    - The first call runs the program as it is (kernels compiled, CuPy's pool warmed). The
+      second records it (`cupy.cuda.Stream.begin_capture`) on static input buffers, with the
+      version of the program that keeps every value it makes (`lower_cupy` with
+      ``capture=True``: the graph writes into that memory at every replay, so it must never
+      go back to the pool); it then launches the graph.
+    - The program's NumPy constants (arrays it captured) are given device copies before
+      the recording (a copy from the host cannot be recorded), and every call writes their
+      current values into those copies before the launch: a captured array the caller
+      changed is seen, as without a graph.
+    - A call copies its arguments into the static buffers, launches the graph and returns
+      copies of the outputs (the next call never overwrites a result), all on one stream
+      that orders itself after the default stream's work.
+    - A program that draws random numbers is never recorded (a replay would draw the same
+      numbers); anything that fails during recording (a copy from the host, a
+      synchronisation) leaves the program running as it is, with one warning naming why.
+      A call arriving while another thread replays runs the program as it is.
+
+    `cupy` is the module (a stand-in in the CPU tests); `plain` and `captured` are the
+    program's two compiled functions.
+    """
+
+    def __init__(self, plain: Callable, captured: Callable[[], Callable], name: str,
+                 cupy: Any = None):  # fmt: skip
+        import threading
+
+        self.plain, self.make_captured, self.name = plain, captured, name
+        self.cupy = cupy
+        self.calls = 0
+        self.failed: str | None = None
+        self.graph: Any = None
+        self.lock = threading.Lock()
+
+    def __call__(self, *args: Any) -> tuple:
+        from chainrule.core import config
+
+        if not config.jit_cuda_graphs or self.failed is not None:
+            return self.plain(*args)
+        if not self.lock.acquire(blocking=False):  # another thread is replaying
+            return self.plain(*args)
+        try:
+            if self.graph is None:
+                self.calls += 1
+                if self.calls < 2 or not self._record(args):
+                    return self.plain(*args)
+            return self._replay(args)
+        finally:
+            self.lock.release()
+
+    def _module(self) -> Any:
+        return self.cupy if self.cupy is not None else _cupy()
+
+    def _record(self, args: tuple) -> bool:
+        cupy = self._module()
+        if not all(isinstance(a, cupy.ndarray) for a in args):
+            return self._fail("an argument is not a CuPy array")
+        try:
+            fn = self.make_captured()
+            self.consts = []  # (the NumPy constant, its device copy the graph reads)
+            names = fn.__globals__  # the recorded version's own module namespace
+            for k, v in list(names.items()):
+                if type(v) is np.ndarray and v.ndim > 0:  # (0-d ones are passed by value)
+                    names[k] = cupy.asarray(v)
+                    self.consts.append((v, names[k]))
+            self.inputs = [cupy.empty_like(a) for a in args]
+            for buf, a in zip(self.inputs, args):
+                cupy.copyto(buf, a)
+            self.stream = cupy.cuda.Stream()  # blocking: ordered after the default stream
+            self.recorded = fn
+            with self.stream:
+                self.stream.begin_capture()
+                try:
+                    self.outputs, self.kept = fn(*self.inputs)
+                finally:
+                    graph = self.stream.end_capture()
+            self.graph = graph
+        except Exception as err:  # anything the recording cannot take: run as it is
+            self.graph = None
+            return self._fail(f"{type(err).__name__}: {err}")
+        return True
+
+    def _fail(self, why: str) -> bool:
+        import warnings
+
+        self.failed = why
+        warnings.warn(f"cr.jit of {self.name}: not replayed as a CUDA graph ({why}); it runs "
+                      "as it is", RuntimeWarning, stacklevel=4)  # fmt: skip
+        return False
+
+    def _replay(self, args: tuple) -> tuple:
+        cupy = self._module()
+        with self.stream:
+            for host, dev in self.consts:
+                dev.set(host)
+            for buf, a in zip(self.inputs, args):
+                cupy.copyto(buf, a)
+            self.graph.launch(self.stream)
+            return tuple(o.copy() if isinstance(o, cupy.ndarray) else o for o in self.outputs)
+
+
+def graphed(program: Program, name: str | None = None, fuse: bool = True) -> codegen.Executable:
+    """`lower_cupy`'s program, run by a `GraphRunner` (a CUDA graph when
+    ``cr.config.jit_cuda_graphs`` is on, the program as it is otherwise).
+
+    >>> import numpy as np, chainrule as cr, chainrule.numpy as cnp
+    >>> exe = graphed(cr.make_graph(lambda x: cnp.sin(x) * 2.0)(np.ones(3)))
+    >>> type(exe.run).__name__
+    'GraphRunner'
+    """
+    exe = lower_cupy(program, name, fuse)
+    captured = lambda: lower_cupy(program, name, fuse, capture=True).run  # noqa: E731
+    return codegen.Executable(program, GraphRunner(exe.run, captured, exe.name), exe.source,
+                              exe.name)  # fmt: skip

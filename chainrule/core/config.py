@@ -20,7 +20,12 @@ debug_nans = False
 #: jit fuses elementwise chains and runs large ones in tiles over threads
 jit_fusion = True
 
-_NAMES = ("debug_tracer_leaks", "debug_nans", "jit_fusion")
+#: jitted programs on CuPy arrays are recorded once as a CUDA graph and replayed (one launch
+#: a call instead of one per kernel: programs of many small kernels gain); off by default
+#: until a GPU machine's `make gpu-check` has measured it (docs/gpu.md)
+jit_cuda_graphs = False
+
+_NAMES = ("debug_tracer_leaks", "debug_nans", "jit_fusion", "jit_cuda_graphs")
 _HOOKS: dict = {}  # name -> functions called with the new value (the layers that care)
 
 

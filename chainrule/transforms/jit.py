@@ -149,8 +149,10 @@ def _lower_foreign(program: Program, name: str, fuse: bool = True) -> Executable
     (``compiler/cuda.py``), plain calls of the namespace's functions on any other's."""
     from chainrule.compiler import cuda  # the CuPy lowering, loaded when first needed
 
-    if cuda.on_cupy(program):
-        return cuda.lower_cupy(program, name, fuse)
+    if cuda.on_cupy(program):  # replayed as a CUDA graph (cr.config.jit_cuda_graphs), but
+        if any(has_effects(e) for e in program.eqns):  # never one that draws numbers
+            return cuda.lower_cupy(program, name, fuse)
+        return cuda.graphed(program, name, fuse)
     return lower_plain(program, name)
 
 

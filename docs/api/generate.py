@@ -155,7 +155,9 @@ PAGES: list[Page] = [
          "| `debug_tracer_leaks` | `False` | record where each transformation was called, to "
          "name it when one of its values escapes |\n"
          "| `jit_fusion` | `True` | jit fuses large elementwise chains and runs them in tiles "
-         "over threads |",
+         "over threads |\n"
+         "| `jit_cuda_graphs` | `False` | jitted programs on CuPy arrays are recorded once as a "
+         "CUDA graph and replayed ([GPUs](../gpu.md)) |",
          [Section("", "chainrule.core.config", ["update"])]),
     Page("saving.md", "Saving and seeding",
          "`cr.save`/`cr.load` for pytrees of arrays, Tensors, state dicts and random "
