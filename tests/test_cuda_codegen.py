@@ -815,3 +815,24 @@ def test_a_captured_array_the_caller_changes_is_seen_by_the_replays(graphs_on):
     assert runner.graph is not None and len(runner.consts) == 1
     c[:] = -5.0  # changed in place after the recording
     np.testing.assert_array_equal(runner(x, x)[0], np.tanh(x * x) - 5.0)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_kernels_of_random_programs_compute_what_numpy_computes(seed):
+    """tests/test_jit_fuzz.py's random programs and their gradients: every group the GPU
+    plan makes (from 2 elements) is a kernel whose interpretation gives NumPy's values."""
+    from test_jit_fuzz import random_program
+
+    f = random_program(seed)
+    r = np.random.default_rng(seed)
+    x, y = r.uniform(-1, 1, (4, 16)), r.uniform(-1, 1, (4, 16))
+    loss = lambda x, y: sum(cnp.sum(o) for o in f(x, y))  # noqa: E731
+    checked = 0
+    for program in (cr.jit(f).lower(x, y).program,  # after jit's passes (no dead code)
+                    cr.jit(cr.grad(loss, argnums=(0, 1))).lower(x, y).program):  # fmt: skip
+        env = values(program, [x, y])
+        for g in groups_of(program):
+            check_group(g, env, atol=1e-12)
+            checked += 1
+    if not checked:
+        pytest.skip("no fusible chain in this program")
