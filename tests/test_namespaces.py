@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from strict_mode import DEVICE, DEVICE2, check_strict, on_device1, to_strict
+from strict_mode import DEVICE, DEVICE2, Array, check_strict, on_device1, to_strict
 
 import chainrule as cr
 import chainrule.numpy as cnp
@@ -549,3 +549,52 @@ def test_scatters_repeat_positions_as_numpy_in_blocks_and_through_ufunc_at(add, 
     with_at = impl._scatter(namespace.Namespace(np, "cpu"), x, y, (rows, cols), index, add)
     np.testing.assert_array_equal(with_at, want)
     assert x[0, 1] == 1.0  # the input is not written into
+
+
+# --- W7 on device1: no trip to the host ------------------------------------------------------
+
+
+def test_w7_grad_vmap_and_jit_make_no_host_transfer(monkeypatch):
+    """W7's step (an MLP's SGD step) by grad, per-example gradients by vmap(grad), and jit,
+    on device1 arrays: every way a strict array reaches the host (``float``, ``bool``,
+    ``int``, ``__index__``, ``__array__``, ``__dlpack__``, ``to_device``, ``tolist``) is
+    counted, and none is taken; the results are device1 arrays equal to NumPy's."""
+    import sys
+    from functools import partial
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from benchmarks.workloads import w07
+
+    rng = np.random.default_rng(7)
+    sizes = (12, 8, 8, 4)  # W7's layers, smaller
+    params = []
+    for n_in, n_out in zip(sizes, sizes[1:]):
+        params += [rng.standard_normal((n_in, n_out)) / np.sqrt(n_in), np.zeros(n_out)]
+    X, labels, rows = rng.standard_normal((6, 12)), rng.integers(0, 4, 6), np.arange(6)
+    loss = partial(w07.loss, cnp)
+    step = w07._sgd_step(cr.grad(loss))
+    per_example = cr.vmap(cr.grad(lambda p, x, lab: loss(p, x[None], lab[None],
+                                                         np.arange(1))),  # fmt: skip
+                          in_axes=(None, 0, 0))
+    want = (step(params, X, labels, rows), per_example(params, X, labels),
+            cr.jit(step)(params, X, labels, rows))  # fmt: skip
+
+    taken: list = []
+    for name in ("__float__", "__bool__", "__int__", "__index__", "__array__", "__dlpack__",
+                 "to_device", "tolist", "__complex__"):  # fmt: skip
+        original = getattr(Array, name, None)
+        if original is None:
+            continue
+
+        def counted(self, *args, _name=name, _original=original, **kw):
+            taken.append(_name)
+            return _original(self, *args, **kw)
+
+        monkeypatch.setattr(Array, name, counted)
+    s_params, s_X, s_labels, s_rows = to_strict((params, X, labels, rows))
+    got = (step(s_params, s_X, s_labels, s_rows), per_example(s_params, s_X, s_labels),
+           cr.jit(step)(s_params, s_X, s_labels, s_rows))  # fmt: skip
+    assert taken == [], f"host transfers: {taken}"
+    monkeypatch.undo()
+    check_strict(got, want)

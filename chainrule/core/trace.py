@@ -559,6 +559,29 @@ def box(x: Any) -> Any:
     return ForeignTracer(x) if _ns.is_foreign(x) else x
 
 
+def box_tree(x: Any) -> Any:
+    """`x` (an argument a transformation does not follow) with another namespace's arrays
+    among its leaves boxed, so that the function's own code (``X @ W`` with ``X`` a CuPy
+    array and ``W`` a tracer) meets tracer operators, as NumPy arrays defer to them; NumPy's
+    data and Python values as they are.
+
+    >>> a = np.ones(2)
+    >>> box_tree(a) is a, box_tree([a, 1.0])[1]
+    (True, 1.0)
+    """
+    t = type(x)
+    if t is np.ndarray or t is float or t is int or isinstance(x, Tracer):
+        return x
+    if _ns.is_foreign(x):
+        return ForeignTracer(x)
+    if t is list or t is tuple or t is dict or hasattr(x, "_fields"):
+        from chainrule.core.pytree import tree_flatten, tree_map
+
+        if _ns.foreign_in(tree_flatten(x)[0]):
+            return tree_map(box, x)
+    return x
+
+
 def unbox(x: Any) -> Any:
     """A value leaving a transformation: the array behind a `ForeignTracer`.
 

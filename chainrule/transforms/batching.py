@@ -269,7 +269,7 @@ def vmap(
             axes.push(frame)
         try:
             ins = [
-                x if d is None else BatchTracer(trace, _as_array(box(x)), d % np.ndim(x))
+                box(x) if d is None else BatchTracer(trace, _as_array(box(x)), d % np.ndim(x))
                 for x, d in zip(leaves, dims)
             ]
             out = fun(*tree_unflatten(tree, ins))

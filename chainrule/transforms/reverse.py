@@ -28,7 +28,7 @@ from chainrule.core.avals import ShapeDtypeStruct
 from chainrule.core.pytree import _LEAF, tree_flatten, tree_map, tree_unflatten
 from chainrule.core import namespace
 from chainrule.core.trace import (
-    Primitive, Trace, Tracer, _state, bind, bind_with, box, end_trace, full, is_plain,
+    Primitive, Trace, Tracer, _state, bind, bind_with, box, box_tree, end_trace, full, is_plain,
     leave_tree, namespace_constants, new_trace,
 )
 from chainrule.rules.vjp import vjp_rules
@@ -594,6 +594,9 @@ def trace_vjp(fun: Callable, primals: tuple, argnums: tuple, has_aux: bool, what
             leaf_nodes.append([t._node for t in tracers])
             in_trees.append(tree)
             args[i] = tracers[0] if tree is _LEAF else tree_unflatten(tree, tracers)
+        for k, a in enumerate(args):  # another namespace's arrays not followed: boxed too
+            if k not in argnums:
+                args[k] = box_tree(a)
         out = fun(*args)
     finally:
         end_trace(trace)
@@ -668,11 +671,15 @@ def grad_call(fun: Callable, args: tuple, nums: tuple, has_aux: bool, what: str,
                 leaves_of.append((tree, tuple(t._node for t in ts)))
                 args[i] = ts[0] if tree is _LEAF else tree_unflatten(tree, ts)
         for k, a in enumerate(args):  # large arrays passed as constants: locked, not copied
-            if type(a) is np.ndarray and a.nbytes >= _LOCK_MIN and k not in nums:
-                _lock(a, locked)
-                if trace.copies is None:
-                    trace.copies = {}
-                trace.copies[id(a)] = (a, a)
+            if type(a) is np.ndarray:
+                if a.nbytes >= _LOCK_MIN and k not in nums:
+                    _lock(a, locked)
+                    if trace.copies is None:
+                        trace.copies = {}
+                    trace.copies[id(a)] = (a, a)
+            elif k not in nums and (b := box_tree(a)) is not a:  # another namespace's arrays
+                ns = ns or namespace.find(tree_flatten(a)[0], what)
+                args[k] = b
         try:
             out = fun(*args)
         finally:
