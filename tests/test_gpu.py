@@ -222,3 +222,33 @@ def test_saved_bytes_of_gpu_values():
     cr.grad(f)(np.ones(1000), "numpy")
     cr.grad(f)(cupy.ones(1000), "cupy")
     assert seen["cupy"] == seen["numpy"] > 0
+
+
+def test_w7_grad_vmap_and_jit_stay_on_the_gpu(monkeypatch):
+    """W7's step by grad, vmap(grad) per example and jit on CuPy arrays: results are CuPy
+    arrays and `cupy.asnumpy` is never called (tests/test_namespaces.py counts every way to
+    the host on array_api_strict's device1, where the same code runs)."""
+    import sys
+    from functools import partial
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from benchmarks.workloads import w07
+
+    calls = []
+    real = cupy.asnumpy
+    monkeypatch.setattr(cupy, "asnumpy", lambda *a, **k: calls.append(1) or real(*a, **k))
+    d = w07.setup()
+    params = [cupy.asarray(p) for p in d.params]
+    X, labels, rows = (cupy.asarray(a) for a in (d.X, d.labels, np.arange(w07.BATCH)))
+    loss = partial(w07.loss, cnp)
+    step = w07._sgd_step(cr.grad(loss))
+    per_example = cr.vmap(cr.grad(lambda p, x, lab: loss(p, x[None], lab[None],
+                                                         cupy.arange(1))),  # fmt: skip
+                          in_axes=(None, 0, 0))
+    outs = [step(params, X, labels, rows), per_example(params, X[:8], labels[:8]),
+            cr.jit(step)(params, X, labels, rows)]  # fmt: skip
+    cupy.cuda.Device().synchronize()
+    assert not calls
+    for leaf in cr.tree_util.tree_leaves(outs):
+        assert isinstance(leaf, cupy.ndarray)
