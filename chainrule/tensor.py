@@ -410,12 +410,9 @@ def _check_device(device: Any) -> None:
 
 
 def _is_device(a: Any) -> bool:
-    """Whether `a`, an argument of ``to(...)``, is a device object (not a dtype)."""
-    try:
-        np.dtype(a)
-    except TypeError:
-        return True
-    return False
+    """Whether `a`, an argument of ``to(...)``, is a device object (``torch.device``,
+    ``cupy.cuda.Device``, ``array_api_strict.Device``, ...), not a dtype."""
+    return type(a).__name__ in ("device", "Device")
 
 
 def to_arguments(args: tuple, kwargs: dict) -> tuple[Any, Any]:

@@ -388,3 +388,15 @@ def test_import_chainrule_loads_neither_the_devices_module_nor_cupy():
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                        timeout=120)  # fmt: skip
     assert r.stdout.split() == ["False", "False", "True"], r.stdout + r.stderr
+
+
+def test_torch_devices_are_read_as_their_names():
+    torch = pytest.importorskip("torch")
+    t = cr.zeros(2, device=torch.device("cpu"))
+    assert t.device == "cpu" and type(t._value) is np.ndarray
+    assert cr.ones(2).to(torch.device("cpu")).device == "cpu"
+    if not HAS_CUPY:
+        with pytest.raises(ImportError, match="needs CuPy"):
+            cr.zeros(2, device=torch.device("cuda", 0))
+    with pytest.raises(TypeError):  # a torch dtype is not a device
+        cr.ones(2).to(torch.float32)

@@ -208,6 +208,10 @@ def parse_device(device: Any) -> tuple[str, Any]:
                          "device object of an array namespace")  # fmt: skip
     if type(device).__module__.startswith("cupy") and hasattr(device, "id"):
         return ("cuda", int(device.id))
+    if type(device).__module__.startswith("torch") and getattr(device, "type", None) in (
+            "cpu", "cuda"):  # a torch.device: read as its name  # fmt: skip
+        i = getattr(device, "index", None)
+        return parse_device(device.type if i is None else f"{device.type}:{i}")
     return ("other", device)
 
 
