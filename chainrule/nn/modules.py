@@ -577,11 +577,21 @@ class Module:
         return self._convert(None, np.dtype(np.float64))
 
     def cpu(self) -> Module:
-        """Move the parameters and buffers to the CPU, in place (as PyTorch)."""
+        """Move the parameters and buffers to the CPU, in place (as PyTorch).
+
+        >>> from chainrule import nn
+        >>> nn.Linear(2, 2).cpu().weight.device
+        'cpu'
+        """
         return self._convert("cpu", None)
 
     def cuda(self, device: Any = None) -> Module:
-        """Move the parameters and buffers to the current GPU (or GPU `device`), in place."""
+        """Move the parameters and buffers to the current GPU (or GPU `device`), in place.
+
+        >>> from chainrule import nn
+        >>> nn.Linear(2, 2).cuda().weight.device  # doctest: +SKIP
+        'cuda:0'
+        """
         name = device if isinstance(device, str) else f"cuda:{device}"
         return self._convert("cuda" if device is None else name, None)
 
