@@ -282,8 +282,8 @@ def _as_array(data: Any, dtype: Any = None) -> np.ndarray:
     if type(data) is not np.ndarray and is_foreign(data):  # stays in its namespace and device
         _MOVED[0] = True
         xp = data.__array_namespace__()
-        dt = None if dtype is None else getattr(xp, np.dtype(dtype).name)
-        return ForeignTracer(xp.asarray(data, dtype=dt, copy=True))
+        dt = data.dtype if dtype is None else getattr(xp, np.dtype(dtype).name)
+        return ForeignTracer(xp.astype(data, dt, copy=True))  # a copy, as torch.tensor's
     return np.array(data, dtype=dtype)
 
 
