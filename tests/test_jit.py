@@ -154,6 +154,45 @@ def test_pytrees_in_and_out():
     assert same(out["sum"], np.full(2, 3.0)) and same(out["prod"], np.full(2, 3.0))
 
 
+def test_lists_and_dicts_of_arrays_take_the_quick_key_and_still_key_everything():
+    """A training step's arguments (a list or a dict of arrays, one level deep) are keyed
+    without building their pytree: every change that keys the cache (a length, a key, a
+    shape, a dtype) still compiles again, the leaves reach the program in order, and a list
+    output comes back as a list, a tuple as a tuple."""
+    f = cr.jit(lambda ps, d, x: ([p * x for p in ps], tuple(d[k] - x for k in sorted(d))))
+    a, b = np.arange(3.0), np.arange(3.0) + 10
+    for _ in range(3):
+        ws, (da, db) = f([a, b], {"b": b, "a": a}, 2.0)
+        assert type(ws) is list and same(ws[0], 2 * a) and same(ws[1], 2 * b)
+        assert same(da, a - 2.0) and same(db, b - 2.0)
+    info = f.cache_info()
+    assert (info.hits, info.misses) == (2, 1) and len(f._nested) == 1  # the quick key's entry
+    for args in (([a], {"b": b, "a": a}, 2.0),  # a length
+                 ([a, b], {"b": b, "c": a}, 2.0),  # a key
+                 ([a, b[:2]], {"b": b, "a": a}, 2.0),  # a shape
+                 ([a, b.astype(np.float32)], {"b": b, "a": a}, 2.0)):  # a dtype
+        want = f.fun(*args)
+        got = f(*args)
+        assert cr.tree_util.tree_structure(got) == cr.tree_util.tree_structure(want)
+        for g, w in zip(cr.tree_util.tree_leaves(got), cr.tree_util.tree_leaves(want)):
+            assert same(g, w)
+    assert f.cache_info().misses == 5
+    f.clear_cache()
+    f([a, b], {"b": b, "a": a}, 2.0)
+    assert f.cache_info().misses == 6
+
+
+def test_a_donated_list_of_parameters_on_the_quick_key():
+    step = cr.jit(lambda ps, g: [p - 0.1 * g for p in ps], donate_argnums=0)
+    ps = [np.ones(4), np.full(4, 2.0)]
+    for _ in range(3):
+        keep = [p.copy() for p in ps]
+        new = step(ps, np.ones(4))
+        assert all(same(n, k - 0.1) for n, k in zip(new, keep))
+        assert any(np.shares_memory(n, p) for n, p in zip(new, ps))  # written in place
+        ps = new
+
+
 def test_the_cache_is_bounded(monkeypatch):
     monkeypatch.setattr(jit_module, "MAXSIZE", 3)
     f = cr.jit(lambda x: x + 1)

@@ -37,7 +37,7 @@ from chainrule.core import config, namespace
 from chainrule.core import primitives as P
 from chainrule.core.avals import ShapeDtypeStruct, aval_of
 from chainrule.core.ir import Program, evaluate
-from chainrule.core.pytree import _LEAF, tree_flatten, tree_unflatten
+from chainrule.core.pytree import _LEAF, tree_flatten, tree_structure, tree_unflatten
 from chainrule.core.trace import Tracer, bind, unbox
 from chainrule.rules import impl as impl_table
 from chainrule.rules import shape as shape_table
@@ -358,6 +358,42 @@ def _fast_key(args: tuple) -> tuple | None:
     return (config.debug_nans, config.jit_fusion, len(args), *parts)
 
 
+def _nested_key(args: tuple) -> tuple | None:
+    """(key, leaves) of positional arguments that are arrays, Python scalars, and lists,
+    tuples and dicts (str keys) of arrays, one level deep (else None): a training step's
+    parameters, keyed without building their pytree structure. The leaves are in
+    `tree_flatten`'s order (a dict's by sorted key)."""
+    parts: list = [config.debug_nans, config.jit_fusion, "nested"]
+    leaves: list = []
+    for a in args:
+        t = type(a)
+        if t is np.ndarray:
+            parts.append((a.shape, a.dtype))
+            leaves.append(a)
+        elif t is list or t is tuple or t is dict:
+            if t is dict:
+                names = tuple(a)
+                if not all(type(k) is str for k in names):
+                    return None
+                names = tuple(sorted(names))
+                items = [a[k] for k in names]
+            else:
+                names, items = len(a), a
+            sub = []
+            for b in items:
+                if type(b) is not np.ndarray:
+                    return None
+                sub.append((b.shape, b.dtype))
+            parts.append((t, names, tuple(sub)))
+            leaves.extend(items)
+        elif (w := _WEAK.get(t)) is not None:
+            parts.append(w)
+            leaves.append(a)
+        else:
+            return None
+    return tuple(parts), leaves
+
+
 def _leaf_signature(x: Any, where: str, fun_name: str) -> tuple:
     t = type(x)
     if t is np.ndarray or isinstance(x, np.generic):
@@ -394,14 +430,17 @@ class _Entry:
     """A compiled specialisation: the call, its output structure, and the globals and
     closure cells it read (checked at each call: rebinding one compiles again)."""
 
-    __slots__ = ("call", "out_tree", "single", "guards", "captured", "mutated", "donated",
-                 "run")
+    __slots__ = ("call", "out_tree", "single", "flat", "guards", "captured", "mutated",
+                 "donated", "run")
 
     def __init__(self, call: JitCall, out_tree: Any, guards: tuple, captured: list,
                  mutated: list, donated: list):  # fmt: skip
         self.call = call
         self.out_tree = out_tree
         self.single = out_tree is _LEAF and not mutated
+        n = out_tree.num_leaves
+        self.flat = (None if mutated else list if out_tree == tree_structure([0] * n) else
+                     tuple if out_tree == tree_structure((0,) * n) else None)  # fmt: skip
         self.guards = guards
         self.captured = captured
         self.mutated = mutated  # leaves (Tensors) the function changed in place
@@ -417,6 +456,14 @@ class _Entry:
             if ns.get(name, _MISSING) is not obj:
                 return False
         return True
+
+    def outputs(self, out: tuple) -> Any:
+        """The caller's outputs: the one array, a list or tuple of them, or the pytree."""
+        if self.single:
+            return out[0]
+        if self.flat is not None:
+            return self.flat(out)
+        return tree_unflatten(self.out_tree, list(out))
 
 
 _MISSING = object()
@@ -436,6 +483,7 @@ class Jitted:
         self.donate_argnums = donate_argnums
         self.fusion = fusion
         self._cache: OrderedDict = OrderedDict()
+        self._nested: dict = {}  # _nested_key -> entry: calls on lists/dicts of arrays
         self._lock = threading.RLock()
         self._hits = self._misses = 0
         self._last_key: Any = None
@@ -458,10 +506,22 @@ class Jitted:
                         out = entry.run(*args)
                     except StaleConstant:  # a captured array changed shape: the slow path
                         return self._call(args, kwargs)
-                    return out[0] if entry.single else tree_unflatten(entry.out_tree, list(out))
+                    return entry.outputs(out)
+            elif (nested := _nested_key(args)) is not None:  # lists, tuples, dicts of arrays
+                key, leaves = nested
+                entry = self._nested.get(key)
+                if entry is not None and entry.fresh():
+                    self._hits += 1
+                    try:
+                        out = entry.run(*leaves)
+                    except StaleConstant:
+                        self._nested.pop(key, None)
+                        return self._call(args, kwargs)
+                    return entry.outputs(out)
+                return self._call(args, kwargs, key)
         return self._call(args, kwargs)
 
-    def _call(self, args: tuple, kwargs: dict) -> Any:
+    def _call(self, args: tuple, kwargs: dict, nested: Any = None) -> Any:
         key, leaves, build = self._key(args, kwargs)
         entry = self._cache.get(key)
         if entry is not None and entry.fresh():
@@ -482,6 +542,10 @@ class Jitted:
             return self._call(args, kwargs)
         if entry.captured:
             self._cache.pop(key, None)  # valid only inside the transformation it captured
+        elif nested is not None and not entry.mutated:  # the next such call skips _key
+            if len(self._nested) >= 8:
+                self._nested.clear()
+            self._nested[nested] = entry
         if entry.mutated:
             k = len(out) - len(entry.mutated)
             for i, new in zip(entry.mutated, out[k:]):
@@ -490,7 +554,7 @@ class Jitted:
         for i in entry.donated:
             if TENSORS.is_tensor(leaves[i]):
                 TENSORS.donated(leaves[i], self._fname)
-        return out[0] if entry.single else tree_unflatten(entry.out_tree, list(out))
+        return entry.outputs(out)
 
     def _key(self, args: tuple, kwargs: dict) -> tuple:
         """(key, dynamic leaves, how to rebuild the call from leaves)."""
@@ -665,6 +729,7 @@ class Jitted:
         """Forget every compiled specialisation."""
         with self._lock:
             self._cache.clear()
+            self._nested.clear()
 
     def lower(self, *args: Any, **kwargs: Any) -> Executable:
         """The compiled program for these arguments: `.source` (the Python it runs),
