@@ -140,6 +140,17 @@ def test_a_new_shape_or_dtype_compiles_again_and_a_static_value_keys_the_cache()
     assert f.cache_info().misses == 4
 
 
+def test_a_static_argname_passed_positionally_is_static():
+    """As JAX's: static_argnames marks the parameter, however it is passed (it was traced
+    when passed positionally with arrays, the quick key taking every argument as traced)."""
+    f = cr.jit(lambda x, n: cnp.sum(x[:n]), static_argnames="n")
+    g = cr.jit(lambda ps, n: cnp.sum(ps[0][:n]), static_argnames="n")
+    for n in (2, 3, 2):
+        assert f(np.arange(5.0), n) == float(sum(range(n)))
+        assert g([np.arange(5.0)], n) == float(sum(range(n)))
+    assert f.cache_info().misses == 2 and g.cache_info().misses == 2
+
+
 def test_static_argnames_and_keyword_arguments():
     f = cr.jit(lambda x, *, scale, power: cnp.sum(x**power) * scale, static_argnames="power")
     x = np.array([1.0, 2.0])

@@ -492,11 +492,14 @@ class Jitted:
             self._params = list(inspect.signature(fun).parameters)
         except (TypeError, ValueError):
             self._params = []
+        # the quick paths take every positional argument as traced: not with static ones
+        # (a name in static_argnames may be passed positionally, as JAX allows)
+        self._quick = not static_argnums and not any(n in static_argnames for n in self._params)
 
     # the call
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if not kwargs and not self.static_argnums:
+        if not kwargs and self._quick:
             key = _fast_key(args)
             if key is not None:
                 entry = self._cache.get(key)
@@ -558,7 +561,7 @@ class Jitted:
 
     def _key(self, args: tuple, kwargs: dict) -> tuple:
         """(key, dynamic leaves, how to rebuild the call from leaves)."""
-        if not kwargs and not self.static_argnums:
+        if not kwargs and self._quick:
             key = _fast_key(args)
             if key is not None:
                 return key, list(args), None
