@@ -361,3 +361,12 @@ def test_parameters_pickle_as_parameters_and_save_from_the_device(tmp_path):
     with cr.no_grad():
         m3.weight.add_(1.0)
     np.testing.assert_array_equal(host(m3.weight), host(m.weight) + 1.0)  # its own memory
+
+
+def test_a_device_constant_changed_after_use_does_not_change_the_gradient():
+    w = cr.tensor([1.0, 2.0], device=D1, requires_grad=True)
+    c = xp.asarray([3.0, 4.0], device=D1)
+    y = (w * c * w).sum()
+    c[0] = 100.0  # the caller's array, changed after the product saved it
+    y.backward()
+    np.testing.assert_array_equal(host(w.grad), [6.0, 16.0])

@@ -598,3 +598,35 @@ def test_w7_grad_vmap_and_jit_make_no_host_transfer(monkeypatch):
     assert taken == [], f"host transfers: {taken}"
     monkeypatch.undo()
     check_strict(got, want)
+
+
+# --- saved values of another namespace are protected, as NumPy's are ------------------------
+
+
+def test_a_constant_changed_after_use_does_not_change_the_gradient():
+    """Issue 7's silently wrong cases, on device1 arrays: a closed-over constant, a buffer
+    refilled in a loop, a vjp primal and the output vjp returns, each changed in place after
+    the computation saved it (the gradient read the new values: [103, 16] for [6, 16])."""
+    c = to_strict(np.array([3.0, 4.0]))
+    x = to_strict(np.array([1.0, 2.0]))
+    out, pullback = cr.vjp(lambda x: cnp.sum(x * c * x), x)
+    c[0] = 100.0
+    check_strict(pullback(1.0), (np.array([6.0, 16.0]),))
+
+    buf = to_strict(np.zeros(2))
+
+    def loop(x):
+        total = 0.0
+        for k in range(3):
+            buf[...] = float(k + 1)  # refilled in place
+            total = total + cnp.sum(x * buf)
+        return total
+
+    out, pullback = cr.vjp(loop, x)
+    check_strict(pullback(1.0), (np.array([6.0, 6.0]),))  # 1 + 2 + 3, not 3 * 3
+
+    x = to_strict(np.array([1.0, 2.0]))
+    out, pullback = cr.vjp(cnp.exp, x)
+    x[0] = 50.0  # the primal
+    out[1] = 1000.0  # the output the caller got
+    check_strict(pullback(to_strict(np.ones(2))), (np.exp([1.0, 2.0]),))

@@ -345,6 +345,18 @@ def canonical_device(device: Any) -> Any:
     return device
 
 
+def copy(x: Any) -> Any:
+    """A new array with the values of `x`, an array of another namespace, in its namespace
+    and on its device (the array API's ``astype(x, x.dtype, copy=True)``).
+
+    >>> import array_api_strict as xp
+    >>> a = xp.ones(2)
+    >>> copy(a) is a
+    False
+    """
+    return x.__array_namespace__().astype(x, x.dtype, copy=True)
+
+
 def transfer(x: Any, device: Any) -> Any:
     """The array `x` (NumPy's, CuPy's, another namespace's, a DLPack producer, a Python
     number or list) on `device` (as `parse_device` reads it); returned as it is when it is

@@ -29,12 +29,12 @@ import numpy as np
 
 from chainrule.core import primitives as P
 from chainrule.core.namespace import _KIND, foreign_in, is_foreign, op_name, traced_numpy_meets
-from chainrule.core.trace import Tracer, _fail, bind_with, box
+from chainrule.core.trace import ForeignTracer, Tracer, _fail, bind_with, box
 from chainrule.rules.vjp import vjp_rules
 from chainrule.transforms import blocked, reverse
 from chainrule.transforms.reverse import (
     FREED, Node, ReverseTrace, add_ct, cast, check_versions, deliver, leading_to,
-    _masks, node_cotangents, proj_p, save_mask, unbroadcast,
+    _masks, node_cotangents, proj_p, protect_foreign, save_mask, unbroadcast,
 )  # fmt: skip
 
 _SPECIAL = reverse.process_rules
@@ -148,6 +148,8 @@ def process_primitive(self: ReverseTrace, prim: Any, args: tuple, params: dict) 
                 v = self.protect(v)
             saved.append(v if keep else p)
         node.saved = tuple(saved)
+    if lower:  # another namespace's constants among the saved operands: copied
+        node.saved = _protect_foreign(self, args, node.saved, mask)
     out = self.wrap(ans, node)
     if self.versioned:  # Tensors whose values are saved: remember their versions
         versions = [(out._ver, 0)] if mask[0] else []
@@ -170,6 +172,18 @@ def process_primitive(self: ReverseTrace, prim: Any, args: tuple, params: dict) 
               if keep and isinstance(v, Tracer) and getattr(v, "_ver", None) is not None]
         node.versions = vs or None
     return out
+
+
+def _protect_foreign(trace: ReverseTrace, args: tuple, saved: tuple, mask: tuple) -> tuple:
+    """`saved` with the operands that are another namespace's constants (arrays the caller
+    holds, boxed or not: not this trace's tracers) replaced by copies (`protect_foreign`)."""
+    out = None
+    for k, a in enumerate(args):
+        if mask[k + 1] and (type(a) is ForeignTracer or (_KIND.get(type(a)) is not False and
+                                                          is_foreign(a))):  # fmt: skip
+            out = out or list(saved)
+            out[k + 1] = protect_foreign(trace, a)
+    return saved if out is None else tuple(out)
 
 
 def backward_pass(

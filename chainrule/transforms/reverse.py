@@ -28,8 +28,8 @@ from chainrule.core.avals import ShapeDtypeStruct
 from chainrule.core.pytree import _LEAF, tree_flatten, tree_map, tree_unflatten
 from chainrule.core import namespace
 from chainrule.core.trace import (
-    Primitive, Trace, Tracer, _state, bind, bind_with, box, box_tree, end_trace, full, is_plain,
-    leave_tree, namespace_constants, new_trace,
+    ForeignTracer, Primitive, Trace, Tracer, _state, bind, bind_with, box, box_tree, end_trace,
+    full, is_plain, leave_tree, namespace_constants, new_trace,
 )
 from chainrule.rules.vjp import vjp_rules
 
@@ -142,6 +142,19 @@ def protect(trace: Any, v: np.ndarray) -> np.ndarray:
     c = np.array(v, copy=True)
     trace.copies[id(v)] = (v, c)
     return c
+
+
+def protect_foreign(trace: Any, x: Any) -> Any:
+    """A constant of another namespace (a CuPy array, boxed or not) about to be saved: a
+    copy of its current values, boxed, so that the caller's later changes to the array do
+    not reach the backward pass (NumPy's constants: `protect`). Each save copies: telling
+    whether the array changed since an earlier copy would need its values on the host. Inside
+    a program being staged (jit) it is read when the program runs, as NumPy's are."""
+    staging = _state.staging
+    if staging and trace.level > staging[-1].level:
+        return box(x)
+    raw = x._value if type(x) is ForeignTracer else x
+    return ForeignTracer(namespace.copy(raw))
 
 
 def _same_bits(c: np.ndarray, v: np.ndarray) -> bool:
@@ -294,8 +307,8 @@ class ReverseTrace(Trace):
                 continue
             if type(v) is np.ndarray and not mine:
                 v = self.protect(v)  # a constant the caller may change later
-            elif namespace.is_foreign(v):  # another namespace's constant: as the rules see it
-                v = box(v)
+            elif not mine and (type(v) is ForeignTracer or namespace.is_foreign(v)):
+                v = protect_foreign(self, v)  # another namespace's constant: copied, boxed
             elif isinstance(v, Tracer) and getattr(v, "_ver", None) is not None:
                 versions.append((v._ver, v._ver[0]))  # a Tensor: checked before use
             saved.append(v)
@@ -589,7 +602,7 @@ def trace_vjp(fun: Callable, primals: tuple, argnums: tuple, has_aux: bool, what
         for i in argnums:
             vals, tree = check_leaves(primals[i], fun, i, what)
             if protect_leaves:
-                vals = [np.array(v) if type(v) is np.ndarray else v for v in vals]
+                vals = [_fresh(v) for v in vals]
             tracers = [trace.leaf(v) for v in vals]
             leaf_nodes.append([t._node for t in tracers])
             in_trees.append(tree)
@@ -795,7 +808,12 @@ def scalar(x: Any) -> Any:
 
 
 def _fresh(x: Any) -> Any:
-    return np.array(x) if type(x) is np.ndarray else x
+    """A copy of an array (NumPy's or another namespace's, boxed or not): the caller's own."""
+    if type(x) is np.ndarray:
+        return np.array(x)
+    if type(x) is ForeignTracer:
+        return ForeignTracer(namespace.copy(x._value))
+    return namespace.copy(x) if namespace.is_foreign(x) else x
 
 
 def vjp(fun: Callable, *primals: Any, has_aux: bool = False):
