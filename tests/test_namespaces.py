@@ -630,3 +630,8 @@ def test_a_constant_changed_after_use_does_not_change_the_gradient():
     x[0] = 50.0  # the primal
     out[1] = 1000.0  # the output the caller got
     check_strict(pullback(to_strict(np.ones(2))), (np.exp([1.0, 2.0]),))
+
+    idx = to_strict(np.array([0, 0]))
+    out, pullback = cr.vjp(lambda x: x[idx], to_strict(np.array([1.0, 2.0, 3.0])))
+    idx[0] = 2  # the index array, after the gather
+    check_strict(pullback(to_strict(np.array([1.0, 10.0]))), (np.array([11.0, 0.0, 0.0]),))
