@@ -46,6 +46,24 @@ def pytest_make_collect_report(collector):
     _fail_peer_skip(outcome.get_result())
 
 
+def switch_on(name: str):
+    """A fixture that turns the ``cr.config`` switch `name` on for a test (off after)."""
+
+    @pytest.fixture
+    def fixture():
+        import chainrule as cr
+
+        cr.config.update(name, True)
+        yield
+        cr.config.update(name, False)
+
+    return fixture
+
+
+debug_nans = switch_on("debug_nans")
+graphs_on = switch_on("jit_cuda_graphs")
+
+
 @pytest.fixture
 def no_gc():
     """Run the test with the cyclic garbage collector off: only reference counting frees."""

@@ -716,13 +716,6 @@ def _graph_runner(fake, f=lambda x, y: cnp.tanh(x * y) + x):
     return runner, f
 
 
-@pytest.fixture
-def graphs_on():
-    cr.config.update("jit_cuda_graphs", True)
-    yield
-    cr.config.update("jit_cuda_graphs", False)
-
-
 def test_a_graph_is_recorded_on_the_second_call_and_replayed_after(graphs_on):
     fake = _FakeCupy()
     runner, f = _graph_runner(fake)

@@ -584,13 +584,6 @@ def test_source_and_lower():
 # --- debug_nans -------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def debug_nans():
-    cr.config.update("debug_nans", True)
-    yield
-    cr.config.update("debug_nans", False)
-
-
 def nan_maker(x):
     y = cnp.sqrt(x)  # NaN for x < 0: named
     return cnp.sum(y * 2.0)
