@@ -196,12 +196,19 @@ _LOWER = {P.reshape_p: _reshape, P.transpose_p: _transpose, P.getitem_p: _getite
           P.amin_p: _reduction(np.minimum)}  # fmt: skip
 
 
+def _ufunc_eqn(e: Eqn) -> bool:
+    """Whether `e` is one call of a NumPy ufunc (an elementwise primitive without
+    parameters): it takes ``out=``, and writes its result position by position."""
+    return (e.prim.elementwise and not e.params and len(e.outvars) == 1 and
+            isinstance(impl_rules[e.prim], np.ufunc))  # fmt: skip
+
+
 def _expression(e: Eqn, nm: _Namer) -> str:
     """The Python expression computing equation `e`."""
     low = _LOWER.get(e.prim)
     if low is not None:
         return low(e, nm)
-    if e.prim.elementwise and isinstance(impl_rules[e.prim], np.ufunc) and not e.params:
+    if _ufunc_eqn(e):
         return _elementwise(e, nm)
     return _generic(e, nm)
 
@@ -334,8 +341,7 @@ def _donations(program: Program, items: list, last: dict, donate: Sequence[int])
             for k, e in enumerate(it.eqns):
                 if e.outvars[0] in it.outputs:
                     producer[e.outvars[0]] = (j, it, k)
-        elif it.prim.elementwise and not it.params and len(it.outvars) == 1 and \
-                isinstance(impl_rules[it.prim], np.ufunc):  # fmt: skip
+        elif _ufunc_eqn(it):
             producer[it.outvars[0]] = (j, None, 0)
     outs = [v for v in program.outvars if isinstance(v, Var)]
     taken: dict = {}
@@ -404,19 +410,14 @@ class _MemoryPlan:
         self.free: dict = {}  # (shape, dtype) -> dead fresh buffers
 
     def may_write(self, e: Eqn) -> bool:
-        return (e.prim.elementwise and not e.params and len(e.outvars) == 1 and
-                isinstance(impl_rules[e.prim], np.ufunc) and self.fresh_inputs(e))  # fmt: skip
+        return _ufunc_eqn(e) and self.fresh_inputs(e)
 
     def fresh_inputs(self, e: Eqn) -> bool:
         return all(not isinstance(v, Var) or v.aval.ndim == 0 or v in self.fresh
                    for v in e.invars)  # fmt: skip
 
     def fresh_result(self, e: Eqn) -> bool:
-        if e.prim in (P.matmul_p, P.concatenate_p):
-            return True
-        return self.may_write(e) or (e.prim.elementwise and not e.params and
-                                     isinstance(impl_rules[e.prim], np.ufunc) and
-                                     self.fresh_inputs(e))  # fmt: skip
+        return e.prim in (P.matmul_p, P.concatenate_p) or self.may_write(e)
 
     def pinned_var(self, v: Var) -> bool:
         """Whether an output lives in `v`'s buffer (it is one, or a view of its root is)."""
@@ -429,8 +430,7 @@ class _MemoryPlan:
         operand a view of it. Its buffer becomes the result's (never freed as its own; a
         program output may take it: the buffer is this call's alone)."""
         o = e.outvars[0]
-        if not (e.prim.elementwise and not e.params and len(e.outvars) == 1 and
-                isinstance(impl_rules[e.prim], np.ufunc)) or o.aval.size < DEL_MIN:
+        if not _ufunc_eqn(e) or o.aval.size < DEL_MIN:
             return None
         for v in e.invars:
             if isinstance(v, Var) and v in self.fresh and self.root.get(v, v) is v and \
