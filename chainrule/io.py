@@ -58,10 +58,10 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.core.namespace import transfer
 from chainrule.core.trace import ForeignTracer, Tracer
 from chainrule.rules.random import Source
 from chainrule.tensor import Tensor
+from chainrule.tensor import _host as tensor_host
 
 __all__ = ["FORMAT", "VERSION", "get_rng_state", "load", "manual_seed", "register_namedtuple",
            "save", "set_rng_state"]
@@ -170,14 +170,10 @@ _SUPPORTED = (
 def _host(value: Any, where: str) -> np.ndarray:
     """A Tensor's value as a NumPy array (a GPU's or another device's copied to the host:
     files hold host arrays, and `load` gives CPU tensors)."""
-    if isinstance(value, np.ndarray):
-        return value
-    if type(value) is ForeignTracer:  # a Tensor on another device
-        return transfer(value._value, "cpu")
-    if isinstance(value, Tracer):
+    if isinstance(value, Tracer) and type(value) is not ForeignTracer:
         raise TypeError(f"{where}: a traced value (inside grad, jit or vmap) has no value to "
                         "save")  # fmt: skip
-    return transfer(value, "cpu")
+    return tensor_host(value)
 
 
 def _is_namedtuple(x: Any) -> bool:

@@ -294,9 +294,8 @@ def _placed(value: Any, device: Any) -> Any:
         return value
     dst = canonical_device(device)
     raw = value._value if type(value) is ForeignTracer else value
-    if device_of(raw) == dst:
-        return value
-    return box(transfer(raw, dst))
+    src = device_of(raw)
+    return value if src == dst else cnp.move(raw, dst, src)
 
 
 def _host(value: Any) -> np.ndarray:
