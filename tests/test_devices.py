@@ -18,7 +18,7 @@ import pytest
 import chainrule as cr
 import chainrule.memory as crm
 import chainrule.numpy as cnp
-from conftest import saved_bytes_of_a_chain
+from device_checks import saved_bytes_of_a_chain
 
 HAS_CUPY = importlib.util.find_spec("cupy") is not None
 D1, D2 = xp.Device("device1"), xp.Device("device2")

@@ -214,7 +214,7 @@ def test_g2_same_bytes_as_torch():
 
 
 def test_saved_bytes_of_gpu_values():
-    from conftest import saved_bytes_of_a_chain
+    from device_checks import saved_bytes_of_a_chain
 
     numpy = saved_bytes_of_a_chain(np.ones(1000))
     assert saved_bytes_of_a_chain(cupy.ones(1000)) == numpy > 0
