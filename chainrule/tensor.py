@@ -157,10 +157,11 @@ class EagerTrace(ReverseTrace):
         return np.array(v, copy=True)
 
     def process_primitive(self, prim: Any, args: tuple, params: dict) -> Any:
-        if _MOVED[0] and len(args) > 1:  # some value lives on a device other than the CPU
-            _same_device(prim, args)
-        if prim.elementwise and len(args) > 1 and _mixed(args):
-            args = _promote(prim, args)  # PyTorch's promotion of 0-d operands
+        if len(args) > 1:
+            if _MOVED[0]:  # some value lives on a device other than the CPU
+                _same_device(prim, args)
+            if prim.elementwise and not _one_dtype(args) and _mixed(args):
+                args = _promote(prim, args)  # PyTorch's promotion of 0-d operands
         mode = _mode
         if mode.plain:
             out = ReverseTrace.process_primitive(self, prim, args, params)
@@ -203,6 +204,18 @@ def _same_device(prim: Any, args: tuple) -> None:
                 f"{op_name(prim)}: expected all tensors to be on the same device, but found at "
                 f"least two devices, {found!r} and {d!r}; move one with t.to(device)"
             )
+
+
+def _one_dtype(args: tuple) -> bool:
+    """Two Tensors of one dtype, or a Tensor and a Python number: `_mixed`'s answer (False)
+    without its loop, for the common case."""
+    if len(args) != 2:
+        return False
+    x, y = args
+    tx, ty = type(x), type(y)
+    if tx is Tensor:
+        return (ty is Tensor and x._value.dtype is y._value.dtype) or ty is float or ty is int
+    return ty is Tensor and (tx is float or tx is int)
 
 
 def _mixed(args: tuple) -> bool:

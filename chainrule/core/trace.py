@@ -116,7 +116,9 @@ def full(shape: tuple, dtype: Any, fill: Any, like: Any = None) -> Any:
     if type(like) is ForeignTracer:
         v = like._value
         return ForeignTracer(_ns.Namespace(*_ns._where(v)).full(shape, fill, dtype))
-    return np.full(shape, fill, dtype)
+    out = np.empty(shape, dtype)  # (np.full's Python costs as much as a small backward step)
+    out.fill(fill)
+    return out
 
 
 def end_trace(trace: Trace) -> None:
@@ -161,7 +163,14 @@ def bind(prim: Primitive, *args: Any, **params: Any) -> Any:
 def bind_with(prim: Primitive, args: tuple, params: dict) -> Any:
     """`bind` with the operands and parameters already packed (what the operators call)."""
     top = None
-    if len(args) == 2:  # the common case, unrolled
+    n = len(args)
+    if n == 1:  # the common cases, unrolled
+        x = args[0]
+        if isinstance(x, Tracer):
+            top = x._trace
+            if not top.alive:
+                raise _leaked(x)
+    elif n == 2:
         x, y = args
         if isinstance(x, Tracer):
             top = x._trace

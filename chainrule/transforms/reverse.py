@@ -704,7 +704,8 @@ def grad_call(fun: Callable, args: tuple, nums: tuple, has_aux: bool, what: str,
     finally:
         if trace.alive:  # refused before the function ran (an integer argument)
             end_trace(trace)
-        unlock(locked)
+        if locked:
+            unlock(locked)
 
 
 _LOCK_MIN = 8192  # bytes: smaller arrays are copied (cheaper than flipping their flags)
@@ -749,7 +750,7 @@ def _lock(v: Any, locked: list) -> None:
 def _finish_grad(trace, out, leaves_of, has_aux, what, holomorphic, elementwise) -> tuple:
     """The backward pass of `grad_call`."""
     out, aux = split_aux(out, has_aux, what, trace.lower)
-    if elementwise:
+    if elementwise and type(out) is not RTracer:
         out_leaves, out_tree = tree_flatten(out)
     else:
         out_leaves, out_tree = [out], _LEAF
@@ -939,7 +940,8 @@ def elementwise_grad(fun: Callable, argnums: int | Sequence[int] = 0) -> Callabl
 
     def eg(*args: Any, **kwargs: Any):
         f = (lambda *a: fun(*a, **kwargs)) if kwargs else fun
-        _check_argnums(argnums, len(args), "elementwise_grad")
+        if type(argnums) is not int or not 0 <= argnums < len(args):
+            _check_argnums(argnums, len(args), "elementwise_grad")
         _, _, g = grad_call(f, args, nums, False, "elementwise_grad", elementwise=True)
         return g[0] if single else tuple(g)
 
