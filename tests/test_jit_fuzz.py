@@ -6,6 +6,7 @@ joined crashed the generated code; only arrays of 64K elements and more were fus
 
 from __future__ import annotations
 
+import threading
 from functools import partial
 
 import numpy as np
@@ -69,7 +70,21 @@ def test_random_programs_fused_in_small_tiles_equal_eager_code(small_tiles, seed
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9)
 
 
-def test_the_small_tiles_fuse_and_tile_small_arrays(small_tiles):
+def test_the_small_tiles_fuse_and_tile_small_arrays(small_tiles, monkeypatch):
     x = np.linspace(-1.0, 1.0, 256)
-    src = cr.jit(lambda x: cnp.sum(cnp.sin(x) * cnp.cos(x)) + cnp.exp(x) * x).source(x)
+    f = cr.jit(lambda x: cnp.sum(cnp.sin(x) * cnp.cos(x)) + cnp.exp(x) * x)
+    src = f.source(x)
     assert "_kernel0" in src and "_tiles(" in src
+    ran = []  # (first block, last block, thread) of each range of blocks run
+    run_range = runtime._run_range
+
+    def spy(kernel, first, last, *rest):
+        ran.append((first, last, threading.current_thread().name))
+        return run_range(kernel, first, last, *rest)
+
+    monkeypatch.setattr(runtime, "_run_range", spy)
+    np.testing.assert_allclose(f(x), np.sum(np.sin(x) * np.cos(x)) + np.exp(x) * x,
+                               rtol=1e-12, atol=1e-13)  # (a tiled sum: its own rounding)
+    blocks = sorted(b for first, last, _ in ran for b in range(first, last))
+    assert blocks == list(range(-(-256 // runtime.BLOCK)))  # every block, once: several
+    assert len(blocks) > 1 and any(t.startswith("chainrule-jit") for *_, t in ran)
