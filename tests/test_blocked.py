@@ -67,11 +67,21 @@ def test_region_respects_outside_consumers(small_blocks):
     np.testing.assert_allclose(cr.grad(f)(x), dy * 2 * np.cos(x), rtol=1e-12)
 
 
-def test_forward_chunks_give_numpy_values(small_blocks):
+def test_forward_chunks_give_numpy_values(small_blocks, monkeypatch):
+    chunked = []
+    elementwise = blocked.elementwise
+
+    def spy(ufunc, args, shape):
+        out = elementwise(ufunc, args, shape)
+        chunked.append(ufunc.__name__ if out is not None else None)
+        return out
+
+    monkeypatch.setattr(blocked, "elementwise", spy)
     x = np.random.default_rng(2).standard_normal(5000).astype(np.float32)
     out, _ = cr.vjp(lambda v: cnp.sin(v) * 3.0 + cnp.tanh(v), x)
     np.testing.assert_array_equal(out, np.sin(x) * np.float32(3.0) + np.tanh(x))
     assert out.dtype == np.float32
+    assert chunked == ["sin", "multiply", "tanh", "add"]  # every operation, in chunks
 
 
 def test_recycled_memory_is_not_shared_while_alive():

@@ -40,7 +40,6 @@ from chainrule.transforms.reverse import (
 _SPECIAL = reverse.process_rules
 _NO_NODE = P.NONDIFF | {P.stop_gradient_p}
 _EW_UFUNCS = frozenset(p for p in blocked.EW if type(p.impl) is np.ufunc)
-_BIG = blocked.BIG
 
 
 def _big(vals: tuple) -> tuple | None:
@@ -103,10 +102,10 @@ def process_primitive(self: ReverseTrace, prim: Any, args: tuple, params: dict) 
                 xv, yv = vals
         ans = bind_with(prim, vals, params)
     else:
-        try:
+        try:  # (blocked.BIG is read here, when called: the tests lower it)
             if prim in _EW_UFUNCS and (n > 2 or (type(vals[0]) is np.ndarray and vals[0].size >=
-                                                  _BIG) or (n == 2 and type(vals[1]) is
-                                                  np.ndarray and vals[1].size >= _BIG)) \
+                                                  blocked.BIG) or (n == 2 and type(vals[1]) is
+                                                  np.ndarray and vals[1].size >= blocked.BIG)) \
                     and (shape := _big(vals)):  # fmt: skip
                 ans = blocked.elementwise(prim.impl, vals, shape)
                 if ans is None:
