@@ -528,6 +528,25 @@ def test_the_buffers_of_a_call_serve_the_next_and_never_what_the_caller_holds():
         assert id(base) not in spare
 
 
+@pytest.mark.parametrize("view", ["contiguous", "strided", "reversed"])
+def test_one_d_results_of_any_operands_reuse_buffers_with_eager_values(view):
+    """A 1-d ufunc result is contiguous whatever its operands' strides, so the memory plan
+    writes it into a dead buffer of this call or of an earlier one (``out=``) even when it
+    reads the caller's arrays: values, dtype and strides stay eager code's."""
+    base = np.random.default_rng(3).standard_normal(3 << 15)
+    x = {"contiguous": base[: 1 << 15], "strided": base[::3], "reversed": base[::-3]}[view]
+
+    def f(x):
+        return (cnp.sin(x) * 2.0 + x) * cnp.cos(x), cnp.exp(x) - x
+
+    jf = cr.jit(f, fusion=False)
+    src = jf.source(x)
+    assert "out=_pool.get((32768,)" in src and "out=" in src.split("_cos(")[1]
+    for k in range(3):  # the second call takes the first one's buffers
+        for got, want in zip(jf(x * (k + 1)), f(x * (k + 1))):
+            assert same(got, want) and got.strides == want.strides
+
+
 # --- passes -----------------------------------------------------------------------------------
 
 

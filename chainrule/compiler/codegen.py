@@ -410,7 +410,10 @@ class _MemoryPlan:
         self.free: dict = {}  # (shape, dtype) -> dead fresh buffers
 
     def may_write(self, e: Eqn) -> bool:
-        return _ufunc_eqn(e) and self.fresh_inputs(e)
+        """Whether `e`'s result may be written into a C-contiguous buffer (``out=``) with
+        the layout eager code gives it: a ufunc of fresh operands, or of any operands when
+        the result is 1-d (NumPy allocates those contiguous whatever their operands)."""
+        return _ufunc_eqn(e) and (e.outvars[0].aval.ndim == 1 or self.fresh_inputs(e))
 
     def fresh_inputs(self, e: Eqn) -> bool:
         return all(not isinstance(v, Var) or v.aval.ndim == 0 or v in self.fresh
