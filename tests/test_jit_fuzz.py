@@ -87,4 +87,22 @@ def test_the_small_tiles_fuse_and_tile_small_arrays(small_tiles, monkeypatch):
                                rtol=1e-12, atol=1e-13)  # (a tiled sum: its own rounding)
     blocks = sorted(b for first, last, _ in ran for b in range(first, last))
     assert blocks == list(range(-(-256 // runtime.BLOCK)))  # every block, once: several
-    assert len(blocks) > 1 and any(t.startswith("chainrule-jit") for *_, t in ran)
+    assert len(ran) > 1  # in chunks, shared by the caller and the pool's threads
+
+
+def test_tiles_keep_block_order_and_raise_the_first_error(monkeypatch):
+    monkeypatch.setattr(runtime, "THREAD_MIN", 1)
+    ran = []
+
+    def kernel(lo, hi, scratch, fail_at):
+        ran.append(threading.current_thread().name)
+        if lo == fail_at:
+            raise FloatingPointError(f"block at {lo}")
+        return lo
+
+    for threads in (2, 3, 5):
+        assert runtime.tiles(kernel, 1000, (-1,), block=10, threads=threads) == list(
+            range(0, 1000, 10))  # fmt: skip
+        with pytest.raises(FloatingPointError, match="block at 420"):
+            runtime.tiles(kernel, 1000, (420,), block=10, threads=threads)
+    assert threading.current_thread().name in ran
