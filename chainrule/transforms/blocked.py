@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.compiler.runtime import shared
 from chainrule.core import primitives as P
 from chainrule.core.trace import Tracer
 from chainrule.transforms.reverse import FREED, _FREED_MSG
@@ -71,14 +72,15 @@ def empty(shape: tuple, dtype: Any) -> np.ndarray:
 
 
 def _map(fn: Any, items: list) -> list:
+    """``[fn(x) for x in items]``, shared by the caller and the pool's threads."""
     global _pool
     if WORKERS == 1 or len(items) == 1:
         return [fn(i) for i in items]
     if _pool is None:
         from concurrent.futures import ThreadPoolExecutor
 
-        _pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="chainrule")
-    return list(_pool.map(fn, items))
+        _pool = ThreadPoolExecutor(WORKERS - 1, thread_name_prefix="chainrule")
+    return shared(lambda i: fn(items[i]), len(items), _pool, WORKERS - 1)
 
 
 def _slices(n: int, parts: int) -> list:
