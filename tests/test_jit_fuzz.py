@@ -75,7 +75,7 @@ def test_the_small_tiles_fuse_and_tile_small_arrays(small_tiles, monkeypatch):
     f = cr.jit(lambda x: cnp.sum(cnp.sin(x) * cnp.cos(x)) + cnp.exp(x) * x)
     src = f.source(x)
     assert "_kernel0" in src and "_tiles(" in src
-    ran = []  # (first block, last block, thread) of each range of blocks run
+    ran = []  # (first block, last block, thread) of each range of blocks run by the spy
     run_range = runtime._run_range
 
     def spy(kernel, first, last, *rest):
@@ -90,7 +90,7 @@ def test_the_small_tiles_fuse_and_tile_small_arrays(small_tiles, monkeypatch):
     assert len(ran) > 1  # in chunks, shared by the caller and the pool's threads
 
 
-def test_tiles_keep_block_order_and_raise_the_first_error(monkeypatch):
+def test_tiles_keep_block_order_and_raise_an_error_of_any_chunk(monkeypatch):
     monkeypatch.setattr(runtime, "THREAD_MIN", 1)
     ran = []
 
