@@ -41,7 +41,8 @@ def _get_pool() -> Any:
 
         with _pool_lock:
             if _pool is None:
-                _pool = ThreadPoolExecutor(THREADS, thread_name_prefix="chainrule-jit")
+                # (the calling thread works beside them: `shared`)
+                _pool = ThreadPoolExecutor(max(1, THREADS - 1), thread_name_prefix="chainrule-jit")
     return _pool
 
 
