@@ -30,12 +30,19 @@ from chainrule.core.namespace import op_name, parse_device, transfer
 from chainrule.core.primitives import where_p as _where_p
 from chainrule.core.trace import ForeignTracer, Tracer, bind_with, box
 from chainrule.rules.vjp import LIFTED, vjp_rules
+from chainrule.transforms import executor, reverse
 from chainrule.transforms import jit as _jit
-from chainrule.transforms import reverse
 from chainrule.transforms.reverse import FREED, Node, NodeMeta, ReverseTrace, RTracer
 from chainrule.transforms.reverse import _seq as _node_seq
 
 # --- grad mode -------------------------------------------------------------------------------
+
+
+#: One entry per thread that is not plain (recording off, or constants watched): while it is
+#: empty the hot path does not read its thread's mode (a thread-local read costs as much as
+#: a small call). append and pop are atomic. A thread that ends while not plain leaves its
+#: entry: the hot path then reads the mode.
+_NOT_PLAIN: list = []
 
 
 class _Mode(threading.local):
@@ -45,7 +52,21 @@ class _Mode(threading.local):
     def __init__(self) -> None:
         self._enabled = True
         self._watched: dict = {}  # id(constant) -> (constant, proxy)
-        self.plain = True
+        self._plain = True
+
+    @property
+    def plain(self) -> bool:
+        return self._plain
+
+    @plain.setter
+    def plain(self, on: bool) -> None:
+        on = bool(on)
+        if on is not self._plain:
+            if on:
+                _NOT_PLAIN.pop()
+            else:
+                _NOT_PLAIN.append(None)
+            self._plain = on
 
     @property
     def enabled(self) -> bool:
@@ -55,6 +76,25 @@ class _Mode(threading.local):
     def enabled(self, on: bool) -> None:
         self._enabled = on
         self.plain = on and not self._watched
+
+    def off(self) -> tuple:
+        """Recording off in this thread (a backward pass without create_graph); returns
+        what `restore` takes. (One thread-local read: the hot path's.)"""
+        d = self.__dict__  # this thread's attributes
+        state = (d["_enabled"], d["_plain"])
+        d["_enabled"] = False
+        if state[1]:
+            d["_plain"] = False
+            _NOT_PLAIN.append(None)
+        return state
+
+    def restore(self, state: tuple) -> None:
+        """Undo `off`."""
+        d = self.__dict__
+        d["_enabled"] = state[0]
+        if state[1]:
+            d["_plain"] = True
+            _NOT_PLAIN.pop()
 
     @property
     def watched(self) -> dict:
@@ -160,13 +200,12 @@ class EagerTrace(ReverseTrace):
         if len(args) > 1:
             if _MOVED[0]:  # some value lives on a device other than the CPU
                 _same_device(prim, args)
-            if prim.elementwise and not _one_dtype(args) and _mixed(args):
+            if prim.elementwise and _mixed(args):
                 args = _promote(prim, args)  # PyTorch's promotion of 0-d operands
-        mode = _mode
-        if mode.plain:
+        if not _NOT_PLAIN or _mode.plain:
             out = ReverseTrace.process_primitive(self, prim, args, params)
-        elif mode.enabled:  # constants a tape of this thread watches: use their proxies
-            w = mode.watched
+        elif _mode.enabled:  # constants a tape of this thread watches: use their proxies
+            w = _mode.watched
             args = tuple(w[id(a)][1] if id(a) in w and w[id(a)][0] is a else a for a in args)
             out = ReverseTrace.process_primitive(self, prim, args, params)
         else:
@@ -206,21 +245,17 @@ def _same_device(prim: Any, args: tuple) -> None:
             )
 
 
-def _one_dtype(args: tuple) -> bool:
-    """Two Tensors of one dtype, or a Tensor and a Python number: `_mixed`'s answer (False)
-    without its loop, for the common case."""
-    if len(args) != 2:
-        return False
-    x, y = args
-    tx, ty = type(x), type(y)
-    if tx is Tensor:
-        return (ty is Tensor and x._value.dtype is y._value.dtype) or ty is float or ty is int
-    return ty is Tensor and (tx is float or tx is int)
-
-
 def _mixed(args: tuple) -> bool:
     """Whether PyTorch's promotion could differ from NumPy's for these operands: a NumPy
     scalar among them, or arrays of different dtypes (the hot path: one dtype throughout)."""
+    if len(args) == 2:  # two Tensors of one dtype, or a Tensor and a Python number: False
+        x, y = args
+        tx, ty = type(x), type(y)
+        if tx is Tensor:
+            if ty is float or ty is int or (ty is Tensor and x._value.dtype is y._value.dtype):
+                return False
+        elif ty is Tensor and (tx is float or tx is int):
+            return False
     d = None
     for a in args:
         t = type(a)
@@ -2412,13 +2447,11 @@ def run_backward(
         with enable_grad():
             leaves = reverse.backward_pass(roots, retain, _lift, capture)
     else:  # on raw arrays; what custom backward functions do on Tensors is not recorded
-        mode = _mode
-        prev, plain = mode._enabled, mode.plain
-        mode._enabled = mode.plain = False
+        state = _mode.off()
         try:
             leaves = reverse.backward_pass(roots, retain, None, capture)
         finally:
-            mode._enabled, mode.plain = prev, plain
+            _mode.restore(state)
     results = []
     if inputs is not None:
         for n in targets:
@@ -2457,6 +2490,11 @@ def run_backward(
                 g = cnp.conj(g)
         out.append(g)
     return out
+
+
+# The common case of EagerTrace.process_primitive in one frame, beside it (executor.use).
+executor.beside(EagerTrace, "process_primitive",
+                executor.tensor_path(EagerTrace.process_primitive, Tensor, _NOT_PLAIN))
 
 
 # --- creation --------------------------------------------------------------------------------

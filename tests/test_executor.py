@@ -296,6 +296,73 @@ def case_version_error_view():
     return str(info.value), {"contains": "CosBackward"}
 
 
+# --- the Tensor face's common case (executor.tensor_path) and what leaves it ------------------
+
+
+def case_tensor_small_ops():
+    """Tensor and number both ways, two Tensors, unary ops: the one-frame path."""
+    x = cr.tensor(X101, requires_grad=True)
+    w = cr.tensor(X101[::-1].copy(), requires_grad=True)
+    y = cnp.tanh(2.0 * x - w / 3) * x + cnp.exp(-w) - 1
+    y.backward(gradient=cr.ones_like(y))
+    a, b = X101, X101[::-1]
+    t = np.tanh(2 * a - b / 3)
+    gx = (1 - t * t) * 2 * a + t
+    gw = (1 - t * t) * (-1 / 3) * a - np.exp(-b)
+    return (x.grad.numpy(), w.grad.numpy()), {"close": ((gx, gw), 1e-13)}
+
+
+def case_tensor_zero_d_chain():
+    """0-d Tensors (values become NumPy scalars after the first operation), as W11."""
+    x = cr.tensor(1.5, requires_grad=True)
+    y = x
+    for _ in range(50):
+        y = y * 1.01 + 0.5
+    y.backward()
+    return x.grad.numpy(), {"close": (np.float64(1.01**50), 1e-13)}
+
+
+def case_tensor_promotion():
+    """Operands of two dtypes, a NumPy scalar, a bool, a constant Tensor: the general path
+    (PyTorch's promotion), through the same switch."""
+    x = cr.tensor(np.linspace(0, 1, 5, dtype=np.float32), requires_grad=True)
+    c = cr.tensor(np.arange(5.0))  # float64, no grad
+    y = x * np.float64(3.0) + x * c + x * True
+    y.sum().backward()
+    return (x.grad.numpy(), y.detach().numpy().dtype.name), {
+        "close": ((np.float32(4.0) + np.arange(5.0, dtype=np.float32)), 1e-7), "pick": 0}
+
+
+def case_tensor_constant_operand_saved():
+    """A Tensor without grad whose value a node saves: changed in place, the backward
+    pass refuses it (its version is checked), on both paths."""
+    x = cr.tensor(X101, requires_grad=True)
+    c = cr.tensor(X101 + 1.0)
+    y = x * c
+    with cr.no_grad():
+        c.mul_(2.0)
+    with pytest.raises(RuntimeError, match="modified by an in-place operation") as info:
+        y.sum().backward()
+    return str(info.value), {"contains": "MulBackward"}
+
+
+def case_tensor_shape_error():
+    x = cr.tensor(np.ones(3), requires_grad=True)
+    with pytest.raises(ValueError) as info:
+        x + cr.tensor(np.ones(4))
+    return str(info.value), {"contains": "operand shapes (3,) and (4,)"}
+
+
+def case_tensor_no_grad_inside():
+    """Recording off for a part: no node there, on both paths."""
+    x = cr.tensor(X101, requires_grad=True)
+    with cr.no_grad():
+        c = x * 3.0
+    y = x * c
+    y.sum().backward()
+    return (x.grad.numpy(), c.requires_grad), {"close": (3 * X101, 1e-15), "pick": 0}
+
+
 CASES = {name[5:]: fn for name, fn in sorted(globals().items()) if name.startswith("case_")}
 BLOCKED = {"big_chain_grad", "big_chain_vjp", "big_chain_tensor", "register_hook",
            "retain_grad", "retain_graph", "big_float32_chain"}  # fmt: skip
@@ -358,6 +425,85 @@ def test_switch_installs_and_removes_the_fast_paths():
     assert executor.enabled()
     assert reverse.backward_pass is executor.backward_pass
     assert reverse.ReverseTrace.process_primitive is executor.process_primitive
+
+
+def test_switch_installs_and_removes_the_tensor_path():
+    from chainrule.tensor import EagerTrace
+
+    fast = EagerTrace.process_primitive
+    assert fast.__qualname__.endswith("(fast)")
+    with executor.readable():
+        assert EagerTrace.process_primitive is not fast
+        assert EagerTrace.process_primitive is EagerTrace.__dict__["process_primitive"]
+        x = cr.tensor(2.0, requires_grad=True)
+        (x * 3.0).backward()  # the readable path records
+        assert x.grad.item() == 3.0
+    assert EagerTrace.process_primitive is fast
+
+
+def _fields(node):
+    return {k: getattr(node, k) for k in reverse.Node.__slots__ if k != "__weakref__"}
+
+
+@pytest.mark.parametrize("build", [
+    lambda: cr.tensor(X101, requires_grad=True) * 2.0,  # the Tensor path, two operands
+    lambda: cnp.exp(cr.tensor(X101, requires_grad=True)),  # the Tensor path, one operand
+    lambda: cr.tensor(X101, requires_grad=True)[1:],  # the executor's general path
+])  # fmt: skip
+def test_nodes_made_inline_have_every_field_of_node_init(build):
+    """The fast paths make nodes without Node.__init__: every field is set, as it sets it."""
+    fast = build()._node
+    with executor.readable():
+        slow = build()._node
+    f, s = _fields(fast), _fields(slow)
+    assert f.keys() == s.keys()
+    for k in f:
+        if k == "seq":
+            assert f[k] < s[k]
+        elif k in ("saved", "parents", "versions"):
+            assert len(f[k] or ()) == len(s[k] or ()), k
+        else:
+            assert f[k] == s[k] or (f[k] is None and s[k] is None), k
+
+
+def test_tensor_path_keeps_tape_watching():
+    """A tape watching a constant Tensor (the thread is then not plain): the general path
+    uses the tape's proxy, so the gradient with respect to the constant is found."""
+    c = cr.tensor(X101)
+    with cr.GradientTape() as tape:
+        tape.watch(c)
+        y = cnp.sum(c * 3.0)
+    np.testing.assert_array_equal(tape.gradient(y, c).numpy(), np.full(101, 3.0))
+
+
+def test_not_plain_counts_threads_that_are_not():
+    """The hint the Tensor path reads: one entry per thread with recording off."""
+    import threading
+
+    from chainrule.tensor import _NOT_PLAIN
+
+    before = len(_NOT_PLAIN)
+    inside = threading.Event()
+    leave = threading.Event()
+
+    def worker():
+        with cr.no_grad():
+            inside.set()
+            leave.wait(10)
+
+    t = threading.Thread(target=worker)
+    t.start()
+    assert inside.wait(10)
+    assert len(_NOT_PLAIN) == before + 1
+    x = cr.tensor(1.0, requires_grad=True)
+    assert (x * 2.0).requires_grad  # this thread still records
+    leave.set()
+    t.join()
+    assert len(_NOT_PLAIN) == before
+    with cr.no_grad():
+        assert len(_NOT_PLAIN) == before + 1
+        assert not (x * 2.0).requires_grad
+    assert len(_NOT_PLAIN) == before
 
 
 def test_readable_restores_after_an_exception():

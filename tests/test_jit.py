@@ -768,3 +768,46 @@ def test_an_output_never_lives_in_an_operand_buffer_from_the_pool():
     np.testing.assert_array_equal(r1, keep)
     assert not np.shares_memory(r1, r2)
     assert same(r2, np.tanh((x * 2.0) @ a + 1.0))
+
+
+def test_staging_hint_counts_programs_being_staged_in_any_thread():
+    """`core.trace.STAGING` lets the hot paths skip the thread-local staging stack: it is
+    above 0 exactly while a program is being staged, in some thread, errors included; and
+    another thread's eager work is never staged into that program."""
+    from chainrule.core.trace import STAGING
+
+    before = STAGING[0]
+    seen = []
+
+    def f(x):
+        seen.append(STAGING[0])
+        return x * 2.0
+
+    cr.jit(f)(np.ones(3))
+    assert seen == [before + 1] and STAGING[0] == before
+
+    with pytest.raises(ConcretizationError):
+        cr.jit(lambda x: x if x[0] > 0 else -x)(np.ones(3))
+    assert STAGING[0] == before
+
+    inside, leave = threading.Event(), threading.Event()
+
+    def g(x):
+        inside.set()
+        assert leave.wait(10)
+        return cnp.sin(x)
+
+    worker = threading.Thread(target=lambda: cr.jit(g)(np.ones(2)))
+    worker.start()
+    try:
+        assert inside.wait(10)
+        assert STAGING[0] == before + 1
+        here = cnp.cos(np.zeros(3))  # this thread stages nothing: a plain array
+        assert type(here) is np.ndarray and np.array_equal(here, np.ones(3))
+        t = cr.tensor([1.0], requires_grad=True)
+        (t * 3.0).backward()
+        assert t.grad.item() == 3.0
+    finally:
+        leave.set()
+        worker.join()
+    assert STAGING[0] == before

@@ -21,7 +21,7 @@ import numpy as np
 from chainrule.core import primitives as P
 from chainrule.core.namespace import Namespace, canonical_device, device_of, dtype_of as _dtype
 from chainrule.core.namespace import is_foreign, transfer
-from chainrule.core.trace import ForeignTracer, Tracer, _state, bind, bind_with, box
+from chainrule.core.trace import STAGING, ForeignTracer, Tracer, _state, bind, bind_with, box
 
 _SEQ = (list, tuple)
 _NO_PARAMS: dict = {}  # shared, never mutated
@@ -48,7 +48,7 @@ def _has_tracer(x: Any) -> bool:
     if t in _SEQ:
         return builtins.any(_has_tracer(e) for e in x)
     if t is np.ndarray:
-        return bool(_state.staging)
+        return bool(STAGING[0] and _state.staging)
     return is_foreign(x)
 
 
@@ -92,7 +92,7 @@ def _make_unary(name: str) -> Any:
             return bind_with(prim, (x,), _NO_PARAMS)
         t = type(x)
         if t is np.ndarray:
-            if not _state.staging:
+            if not (STAGING[0] and _state.staging):
                 return ufunc(x, **kwargs)
         elif not (isinstance(x, Tracer) or (t in _SEQ and _has_tracer(x)) or is_foreign(x)):
             return ufunc(x, **kwargs)

@@ -49,6 +49,26 @@ class _State(threading.local):
 
 _state = _State()
 
+#: How many programs are being staged (jit), in all threads. While it is 0 the hot paths do
+#: not read this thread's `_state.staging`: a thread-local read costs as much as a small call.
+STAGING = [0]
+_staging_lock = threading.Lock()
+
+
+def begin_staging(trace: Trace) -> None:
+    """Make `trace` the innermost program being staged in this thread (pair with
+    `end_staging`, in a `finally`)."""
+    with _staging_lock:
+        STAGING[0] += 1
+    _state.staging.append(trace)
+
+
+def end_staging(trace: Trace) -> None:
+    """`trace` is no longer being staged."""
+    _state.staging.remove(trace)
+    with _staging_lock:
+        STAGING[0] -= 1
+
 
 class Trace:
     """One transformation in flight. Subclasses implement `process_primitive` and, when their
@@ -95,10 +115,10 @@ def _stack() -> list:
 def new_trace(cls: type, name: str, fun: Any = None, *args: Any) -> Any:
     """Start a transformation: a fresh trace one level above everything in flight. Pair every
     call with `end_trace` (in a `finally`)."""
-    state = _state
-    state.depth += 1
-    trace = cls(state.depth, name, fun, *args)
-    state.traces.append(trace)  # random draws look for the transformations in flight
+    state = _state.__dict__  # this thread's (one thread-local read: a call of grad's path)
+    depth = state["depth"] = state["depth"] + 1
+    trace = cls(depth, name, fun, *args)
+    state["traces"].append(trace)  # random draws look for the transformations in flight
     return trace
 
 
@@ -111,7 +131,7 @@ def full(shape: tuple, dtype: Any, fill: Any, like: Any = None) -> Any:
     >>> full((2,), np.float32, 1)
     array([1., 1.], dtype=float32)
     """
-    if _state.staging:
+    if STAGING[0] and _state.staging:
         return _state.staging[-1].full(shape, dtype, fill)
     if type(like) is ForeignTracer:
         v = like._value
@@ -124,8 +144,9 @@ def full(shape: tuple, dtype: Any, fill: Any, like: Any = None) -> Any:
 def end_trace(trace: Trace) -> None:
     """End a transformation: its tracers are refused from now on."""
     trace.alive = False
-    _state.depth -= 1
-    traces = _state.traces
+    state = _state.__dict__
+    state["depth"] -= 1
+    traces = state["traces"]
     if traces and traces[-1] is trace:
         traces.pop()
     elif trace in traces:
@@ -191,18 +212,19 @@ def bind_with(prim: Primitive, args: tuple, params: dict) -> Any:
                 if top is None or t.level > top.level:
                     top = t
     if top is not None:
-        staging = _state.staging
-        if staging and top.level < staging[-1].level:  # a transformation enclosing the
-            below = _state.below  # program being staged works on its own values: what it
-            _state.below = _state.depth  # binds on constants belongs to no program staged
-            # so far (only to those it starts)
+        if STAGING[0] and (staging := _state.staging) and top.level < staging[-1].level:
+            # a transformation enclosing the program being staged works on its own values:
+            # what it binds on constants belongs to no program staged so far (only to those
+            # it starts)
+            below = _state.below
+            _state.below = _state.depth
             try:
                 return top.process_primitive(prim, args, params)
             finally:
                 _state.below = below
         return top.process_primitive(prim, args, params)
-    staging = _state.staging
-    if staging and staging[-1].level > _state.below and prim not in _AXIS_PRIMS:
+    if (STAGING[0] and (staging := _state.staging) and staging[-1].level > _state.below
+            and prim not in _AXIS_PRIMS):
         # a program being staged (jit) records operations on constants too (collectives
         # find their vmap by axis name, as eagerly)
         return staging[-1].process_primitive(prim, args, params)

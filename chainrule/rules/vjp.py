@@ -74,6 +74,16 @@ LIFTED = _Lifted()
 vjp_rules: dict[P.Primitive, VJP] = {}
 
 
+def same(g: Any, *_: Any) -> Any:
+    """The rule of an operand that passes into the result unchanged (add's): the cotangent
+    itself. The fast backward pass knows it and skips the call.
+
+    >>> same(1.5, None, 2.0, 3.0)
+    1.5
+    """
+    return g
+
+
 def _positions(rule: Callable, reads: str) -> frozenset:
     """Positions in (ans, *operands) of the names in `reads`, by `rule`'s parameter names."""
     code = rule.__code__
@@ -184,16 +194,16 @@ defvjp(P.arcsinh_p,      "x",   lambda g, ans, x: g / cnp.sqrt(x * x + 1))
 defvjp(P.arccosh_p,      "x",   lambda g, ans, x: g / (cnp.sqrt(x - 1) * cnp.sqrt(x + 1)))
 defvjp(P.arctanh_p,      "x",   lambda g, ans, x: g / ((1 - x) * (1 + x)))
 defvjp(P.sinc_p,         "ans x", _sinc)
-defvjp(P.real_p,         "",    lambda g, ans, x: g)
+defvjp(P.real_p,         "",    same)
 # (imag: g first, as -1j * np.float64(g) would be a Python complex)
 defvjp(P.imag_p,         "",    lambda g, ans, x: g * -1j)
 defvjp(P.conj_p,         "",    lambda g, ans, x: cnp.conj(g))
 defvjp(P.deg2rad_p,      "",    lambda g, ans, x: g * (np.pi / 180))
 defvjp(P.rad2deg_p,      "",    lambda g, ans, x: g * (180 / np.pi))
 
-defvjp(P.add_p,          "",    lambda g, ans, x, y: g,
-                         "",    lambda g, ans, x, y: g)
-defvjp(P.sub_p,          "",    lambda g, ans, x, y: g,
+defvjp(P.add_p,          "",    same,
+                         "",    same)
+defvjp(P.sub_p,          "",    same,
                          "",    lambda g, ans, x, y: -g)
 defvjp(P.mul_p,          "y",   lambda g, ans, x, y: g * y,
                          "x",   lambda g, ans, x, y: g * x)
@@ -217,9 +227,9 @@ defvjp(P.logaddexp_p,    "ans x", lambda g, ans, x, y: g * cnp.exp(x - ans),
                          "ans y", lambda g, ans, x, y: g * cnp.exp(y - ans))
 defvjp(P.logaddexp2_p,   "ans x", lambda g, ans, x, y: g * cnp.exp2(x - ans),
                          "ans y", lambda g, ans, x, y: g * cnp.exp2(y - ans))
-defvjp(P.mod_p,          "",    lambda g, ans, x, y: g,
+defvjp(P.mod_p,          "",    same,
                          "x y", lambda g, ans, x, y: -g * cnp.floor_divide(x, y))
-defvjp(P.fmod_p,         "",    lambda g, ans, x, y: g,
+defvjp(P.fmod_p,         "",    same,
                          "x y", lambda g, ans, x, y: -g * cnp.trunc(x / y))
 
 defvjp(P.where_p,        None,  None,

@@ -8,7 +8,9 @@ module installs equivalents with the same semantics that run faster:
   large elementwise work split over the cores (``transforms/blocked.py``);
 - a backward pass with its accumulation inlined, that runs chains of large elementwise nodes
   block by block (nodes with hooks, retained gradients or captured cotangents stay outside
-  such regions; version checks run for every node).
+  such regions; version checks run for every node);
+- for the Tensor face, its common case in one frame (`tensor_path`): an elementwise
+  operation on one or two Tensors, or a Tensor and a Python number, with recording on.
 
 `use(False)` (or the `readable()` context manager) switches them off; the test suite runs a
 sample of itself both ways.
@@ -28,18 +30,21 @@ from collections.abc import Callable, Iterator, Sequence
 import numpy as np
 
 from chainrule.core import primitives as P
-from chainrule.core.namespace import _KIND, foreign_in, is_foreign, op_name, traced_numpy_meets
+from chainrule.core.namespace import (
+    _KIND, MOVED, foreign_in, is_foreign, op_name, traced_numpy_meets,
+)  # fmt: skip
 from chainrule.core.trace import ForeignTracer, Tracer, _fail, bind_with, box
-from chainrule.rules.vjp import vjp_rules
+from chainrule.rules.vjp import same, vjp_rules
 from chainrule.transforms import blocked, reverse
 from chainrule.transforms.reverse import (
     FREED, Node, ReverseTrace, add_ct, cast, check_versions, deliver, leading_to,
-    _masks, node_cotangents, proj_p, protect_foreign, save_mask, unbroadcast,
+    _masks, _seq, node_cotangents, proj_p, protect_foreign, save_mask, unbroadcast,
 )  # fmt: skip
 
 _SPECIAL = reverse.process_rules
 _NO_NODE = P.NONDIFF | {P.stop_gradient_p}
 _EW_UFUNCS = frozenset(p for p in blocked.EW if type(p.impl) is np.ufunc)
+_new = object.__new__  # a Node without its __init__'s frame: every field is set where made
 
 
 def _big(vals: tuple) -> tuple | None:
@@ -125,7 +130,10 @@ def process_primitive(self: ReverseTrace, prim: Any, args: tuple, params: dict) 
         own = [isinstance(a, Tracer) and a._trace is self for a in args]
         return self.record(prim, params, args, vals, parents, own, ans)
     mask = _masks.get((prim, n, bits)) or save_mask(prim, n, bits)
-    node = Node(prim, params, parents, ans.shape, ans.dtype)
+    node = _new(Node)  # Node(prim, params, parents, ans.shape, ans.dtype), inlined
+    node.prim, node.params, node.parents, node.seq = prim, params, parents, next(_seq)
+    node.shape, node.dtype, node.ct, node.versions, node.meta = (
+        ans.shape, ans.dtype, None, None, None)  # fmt: skip
     versions = None
     if n == 1:
         v = xv if mask[1] else xn
@@ -171,6 +179,105 @@ def process_primitive(self: ReverseTrace, prim: Any, args: tuple, params: dict) 
               if keep and isinstance(v, Tracer) and getattr(v, "_ver", None) is not None]
         node.versions = vs or None
     return out
+
+
+_SCALARS = frozenset({float, int})  # Python numbers: weakly typed, nothing to promote
+_VALUES = frozenset({np.ndarray, np.float64, np.float32, np.float16, np.complex128,
+                     np.complex64})  # NumPy values of Tensors (0-d results are scalars)
+_FAST = frozenset(p for p in _EW_UFUNCS if p not in _SPECIAL)
+
+
+def tensor_path(general: Callable, tensor: type, not_plain: list) -> Callable:
+    """The Tensor face's `process_primitive` for its common case, in one frame: an
+    elementwise primitive without parameters on one Tensor, two of one dtype, or a Tensor and
+    a Python number (`tensor`'s instances holding NumPy values below the parallel size),
+    with recording on and nothing watched (`not_plain` is empty: no thread is otherwise).
+    It does what `general` (the face's own) does there: no promotion, no device to check, a
+    node whose saved Tensors are version-checked. Anything else goes to `general`."""
+    ndarray = np.ndarray
+
+    def process_primitive(self: Any, prim: Any, args: tuple, params: dict) -> Any:
+        if params or not_plain or MOVED[0] or prim not in _FAST:
+            return general(self, prim, args, params)
+        if len(args) == 2:
+            x, y = args
+            tx, ty = type(x), type(y)
+            if tx is tensor and x._trace is self:
+                xv, xn = x._value, x._node
+                if ty is tensor and y._trace is self:
+                    yv, yn = y._value, y._node
+                    if yv.dtype is not xv.dtype or type(yv) not in _VALUES:
+                        return general(self, prim, args, params)
+                elif ty in _SCALARS:
+                    yv, yn = y, None
+                else:
+                    return general(self, prim, args, params)
+                if type(xv) not in _VALUES:
+                    return general(self, prim, args, params)
+            elif ty is tensor and y._trace is self and tx in _SCALARS:
+                xv, xn, yv, yn = x, None, y._value, y._node
+                if type(yv) not in _VALUES:
+                    return general(self, prim, args, params)
+            else:
+                return general(self, prim, args, params)
+            big = blocked.BIG  # (read here, when called: the tests lower it)
+            if (type(xv) is ndarray and xv.size >= big) or (type(yv) is ndarray and
+                                                            yv.size >= big):  # fmt: skip
+                return general(self, prim, args, params)
+            try:
+                ans = prim.impl(xv, yv)
+            except (ValueError, IndexError) as err:
+                _fail(prim, (xv, yv), err)
+            bits = (xn is not None) | (yn is not None) << 1
+            if not bits:
+                return self.wrap(ans, None)
+            mask = _masks.get((prim, 2, bits)) or save_mask(prim, 2, bits)
+            node = _new(Node)
+            node.prim, node.params, node.parents, node.seq = prim, params, (xn, yn), next(_seq)
+            node.shape, node.dtype, node.ct, node.versions, node.meta = (
+                ans.shape, ans.dtype, None, None, None)  # fmt: skip
+            node.saved = (ans if mask[0] else None, xv if mask[1] else xn,
+                          yv if mask[2] else yn)  # fmt: skip
+            out = self.wrap(ans, node)
+            versions = [(out._ver, 0)] if mask[0] else []
+            if mask[1] and tx is tensor:
+                versions.append((x._ver, x._ver[0]))
+            if mask[2] and ty is tensor:
+                versions.append((y._ver, y._ver[0]))
+            if versions:
+                node.versions = versions
+            return out
+        if len(args) == 1:
+            x = args[0]
+            if type(x) is not tensor or x._trace is not self:
+                return general(self, prim, args, params)
+            xv, xn = x._value, x._node
+            if type(xv) not in _VALUES or (type(xv) is ndarray and xv.size >= blocked.BIG):
+                return general(self, prim, args, params)
+            try:
+                ans = prim.impl(xv)
+            except (ValueError, IndexError) as err:
+                _fail(prim, (xv,), err)
+            if xn is None:
+                return self.wrap(ans, None)
+            mask = _masks.get((prim, 1, 1)) or save_mask(prim, 1, 1)
+            node = _new(Node)
+            node.prim, node.params, node.parents, node.seq = prim, params, (xn,), next(_seq)
+            node.shape, node.dtype, node.ct, node.versions, node.meta = (
+                ans.shape, ans.dtype, None, None, None)  # fmt: skip
+            node.saved = (ans if mask[0] else None, xv if mask[1] else xn)
+            out = self.wrap(ans, node)
+            versions = [(out._ver, 0)] if mask[0] else []
+            if mask[1]:
+                versions.append((x._ver, x._ver[0]))
+            if versions:
+                node.versions = versions
+            return out
+        return general(self, prim, args, params)
+
+    process_primitive.__name__ = "process_primitive"
+    process_primitive.__qualname__ = f"{getattr(general, '__qualname__', 'process')} (fast)"
+    return process_primitive
 
 
 def _protect_foreign(trace: ReverseTrace, args: tuple, saved: tuple, mask: tuple) -> tuple:
@@ -226,7 +333,9 @@ def backward_pass(
         if saved is FREED:
             raise RuntimeError(reverse._FREED_MSG)
         if node.versions:
-            check_versions(node)
+            for cell, v in node.versions:  # check_versions, inlined
+                if cell[0] != v:
+                    check_versions(node)  # (raises)
         if prim in EW and type(g) is ndarray and g.size >= BIG and lift is None and not observe:
             if consumers is None:
                 consumers = blocked.consumers_of([r for r, _ in roots])
@@ -263,7 +372,10 @@ def backward_pass(
                 rule = rules[i]
                 if rule is None:
                     continue
-                ct = rule(g, *saved, **params) if params else rule(g, *saved)
+                if rule is same:  # the cotangent passes unchanged: no call
+                    ct = g
+                else:
+                    ct = rule(g, *saved, **params) if params else rule(g, *saved)
             if ct.shape != p.shape:
                 ct = unbroadcast(ct, p.shape)
             if ct.dtype is not p.dtype and ct.dtype != p.dtype:
@@ -286,6 +398,14 @@ def backward_pass(
 _READABLE = {"process_primitive": ReverseTrace.readable_process,
              "backward_pass": reverse.backward_pass}  # fmt: skip
 _state = {"on": False}
+_BESIDE: list = []  # (class, attribute name, readable, fast) installed by higher layers
+
+
+def beside(cls: type, name: str, fast: Callable) -> None:
+    """Install `fast` as `cls.name` beside its readable definition: `use` switches both."""
+    _BESIDE.append((cls, name, cls.__dict__[name], fast))
+    if _state["on"]:
+        setattr(cls, name, fast)
 
 
 def use(on: bool) -> None:
@@ -293,6 +413,8 @@ def use(on: bool) -> None:
     on = bool(on)
     ReverseTrace.process_primitive = process_primitive if on else _READABLE["process_primitive"]
     reverse.backward_pass = backward_pass if on else _READABLE["backward_pass"]
+    for cls, name, readable_fn, fast in _BESIDE:
+        setattr(cls, name, fast if on else readable_fn)
     _state["on"] = on
 
 

@@ -28,12 +28,13 @@ from chainrule.core.avals import ShapeDtypeStruct
 from chainrule.core.pytree import _LEAF, tree_flatten, tree_map, tree_unflatten
 from chainrule.core import namespace
 from chainrule.core.trace import (
-    ForeignTracer, Primitive, Trace, Tracer, _state, bind, bind_with, box, box_tree, end_trace,
-    full, is_plain, leave_tree, namespace_constants, new_trace,
+    STAGING, ForeignTracer, Primitive, Trace, Tracer, _state, bind, bind_with, box, box_tree,
+    end_trace, full, is_plain, leave_tree, namespace_constants, new_trace,
 )
 from chainrule.rules.vjp import vjp_rules
 
 _seq = itertools.count()
+_new = object.__new__
 proj_p = Primitive("proj")  # output i of a primitive with several results
 #: primitives whose reverse-mode processing is their own (custom rules, checkpoint): filled by
 #: the modules that define them; handler(trace, args, params) -> outputs
@@ -131,8 +132,7 @@ def protect(trace: Any, v: np.ndarray) -> np.ndarray:
     """A copy of `v` as it is now, shared by the saves of the same unchanged array within
     `trace` (whose `copies` dict maps id(array) -> (array, copy)). Inside a program being
     staged (jit), the constant is staged now: what the program reads is what it holds now."""
-    staging = _state.staging
-    if staging and trace.level > staging[-1].level:
+    if STAGING[0] and (staging := _state.staging) and trace.level > staging[-1].level:
         return staging[-1].constant(v)
     if trace.copies is None:
         trace.copies = {}
@@ -150,8 +150,7 @@ def protect_foreign(trace: Any, x: Any) -> Any:
     not reach the backward pass (NumPy's constants: `protect`). Each save copies: telling
     whether the array changed since an earlier copy would need its values on the host. Inside
     a program being staged (jit) it is read when the program runs, as NumPy's are."""
-    staging = _state.staging
-    if staging and trace.level > staging[-1].level:
+    if STAGING[0] and (staging := _state.staging) and trace.level > staging[-1].level:
         return box(x)
     raw = x._value if type(x) is ForeignTracer else x
     return ForeignTracer(namespace.copy(raw))
@@ -255,7 +254,11 @@ class ReverseTrace(Trace):
 
     def wrap(self, value: Any, node: Node | None) -> Any:
         """A result: a tracer when recorded (`node`), the value itself otherwise."""
-        return value if node is None else RTracer(self, value, node)
+        if node is None:
+            return value
+        t = _new(RTracer)  # RTracer(self, value, node) without its __init__'s frame
+        t._trace, t._value, t._node = self, value, node
+        return t
 
     def wrap_all(self, ans: Any, prim: Primitive) -> Any:
         """Results that carry no derivative."""

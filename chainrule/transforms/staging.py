@@ -30,7 +30,9 @@ from chainrule.core.ir import LITERAL_TYPES, Eqn, Lit, Program, Var, evaluate
 from chainrule.core.pytree import tree_flatten, tree_map, tree_unflatten
 from chainrule.core import axes
 from chainrule.core import primitives as P
-from chainrule.core.trace import Primitive, Trace, Tracer, _state, bind, end_trace, new_trace
+from chainrule.core.trace import (
+    Primitive, Trace, Tracer, begin_staging, bind, end_staging, end_trace, new_trace,
+)  # fmt: skip
 from chainrule.rules.shape import shape_rules
 from chainrule.transforms.reverse import _LOCK_MIN, _lock, _same_bits, protect, unlock
 
@@ -247,7 +249,7 @@ def stage(fun: Callable, avals: Sequence[ShapeDtypeStruct], name: str = "stage",
     trace = new_trace(StagingTrace, name, user_fun or fun, False, dynamic)
     trace.inline = inline
     if dynamic:
-        _state.staging.append(trace)
+        begin_staging(trace)
     try:
         tracers = [trace.new_arg(a) for a in avals]
         for t, n in zip(tracers, arg_names):
@@ -259,7 +261,7 @@ def stage(fun: Callable, avals: Sequence[ShapeDtypeStruct], name: str = "stage",
         return trace.to_program(tracers, leaves), tree
     finally:
         if dynamic:
-            _state.staging.remove(trace)
+            end_staging(trace)
         end_trace(trace)
 
 
