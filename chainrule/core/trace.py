@@ -601,7 +601,7 @@ def box_tree(x: Any) -> Any:
     (True, 1.0)
     """
     t = type(x)
-    if t is np.ndarray or t is float or t is int or isinstance(x, Tracer):
+    if t is np.ndarray or t is float or t is int or isinstance(x, (Tracer, np.generic)):
         return x
     if _ns.is_foreign(x):
         return ForeignTracer(x)
