@@ -441,6 +441,16 @@ def test_switch_installs_and_removes_the_tensor_path():
     assert EagerTrace.process_primitive is fast
 
 
+def test_tensor_path_primitives_have_no_process_rule():
+    """The Tensor path records its primitives itself: none may have a process rule (a
+    transformation's own recording), registered by any module of the package."""
+    import chainrule.nn  # noqa: F401  (modules imported on demand: rules they may add)
+    import chainrule.scipy  # noqa: F401
+
+    assert executor._FAST
+    assert not executor._FAST & set(reverse.process_rules)
+
+
 def _fields(node):
     return {k: getattr(node, k) for k in reverse.Node.__slots__ if k != "__weakref__"}
 

@@ -184,7 +184,8 @@ def process_primitive(self: ReverseTrace, prim: Any, args: tuple, params: dict) 
 _SCALARS = frozenset({float, int})  # Python numbers: weakly typed, nothing to promote
 _VALUES = frozenset({np.ndarray, np.float64, np.float32, np.float16, np.complex128,
                      np.complex64})  # NumPy values of Tensors (0-d results are scalars)
-_FAST = frozenset(p for p in _EW_UFUNCS if p not in _SPECIAL)
+_FAST = frozenset(p for p in _EW_UFUNCS if p not in _SPECIAL)  # (a test checks that no
+# process rule is registered for them later)
 
 
 def tensor_path(general: Callable, tensor: type, not_plain: list) -> Callable:
@@ -204,15 +205,15 @@ def tensor_path(general: Callable, tensor: type, not_plain: list) -> Callable:
             tx, ty = type(x), type(y)
             if tx is tensor and x._trace is self:
                 xv, xn = x._value, x._node
+                if type(xv) not in _VALUES:
+                    return general(self, prim, args, params)
                 if ty is tensor and y._trace is self:
                     yv, yn = y._value, y._node
-                    if yv.dtype is not xv.dtype or type(yv) not in _VALUES:
+                    if type(yv) not in _VALUES or yv.dtype is not xv.dtype:
                         return general(self, prim, args, params)
                 elif ty in _SCALARS:
                     yv, yn = y, None
                 else:
-                    return general(self, prim, args, params)
-                if type(xv) not in _VALUES:
                     return general(self, prim, args, params)
             elif ty is tensor and y._trace is self and tx in _SCALARS:
                 xv, xn, yv, yn = x, None, y._value, y._node
