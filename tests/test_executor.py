@@ -346,6 +346,26 @@ def case_tensor_constant_operand_saved():
     return str(info.value), {"contains": "MulBackward"}
 
 
+def case_tensor_matmul():
+    """Matrix products of Tensors (the Tensor path), a constant Tensor and a vector."""
+    w = cr.tensor(THETA, requires_grad=True)
+    v = cr.tensor(XV)
+    loss = cnp.sum(cnp.tanh(w @ cnp.tanh(w @ v)))
+    loss.backward()
+    a1 = np.tanh(THETA @ XV)
+    a2 = np.tanh(THETA @ a1)
+    g2 = 1 - a2 * a2
+    g1 = (THETA.T @ g2) * (1 - a1 * a1)
+    return w.grad.numpy(), {"close": (np.outer(g2, a1) + np.outer(g1, XV), 2e-5)}
+
+
+def case_tensor_matmul_error():
+    x = cr.tensor(np.ones((2, 3)), requires_grad=True)
+    with pytest.raises(ValueError) as info:
+        x @ cr.tensor(np.ones((4, 2)))
+    return str(info.value), {"contains": "operand shapes (2, 3) and (4, 2)"}
+
+
 def case_tensor_shape_error():
     x = cr.tensor(np.ones(3), requires_grad=True)
     with pytest.raises(ValueError) as info:

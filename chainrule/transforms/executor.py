@@ -10,7 +10,8 @@ module installs equivalents with the same semantics that run faster:
   block by block (nodes with hooks, retained gradients or captured cotangents stay outside
   such regions; version checks run for every node);
 - for the Tensor face, its common case in one frame (`tensor_path`): an elementwise
-  operation on one or two Tensors, or a Tensor and a Python number, with recording on.
+  operation or a matrix product on one or two Tensors, or a Tensor and a Python number,
+  with recording on.
 
 `use(False)` (or the `readable()` context manager) switches them off; the test suite runs a
 sample of itself both ways.
@@ -184,15 +185,17 @@ def process_primitive(self: ReverseTrace, prim: Any, args: tuple, params: dict) 
 _SCALARS = frozenset({float, int})  # Python numbers: weakly typed, nothing to promote
 _VALUES = frozenset({np.ndarray, np.float64, np.float32, np.float16, np.complex128,
                      np.complex64})  # NumPy values of Tensors (0-d results are scalars)
-_FAST = frozenset(p for p in _EW_UFUNCS if p not in _SPECIAL)  # (a test checks that no
-# process rule is registered for them later)
+# the Tensor path's primitives: NumPy ufuncs without parameters, views or several results
+# (a test checks that no process rule is registered for them later)
+_FAST = frozenset(p for p in _EW_UFUNCS | {P.matmul_p} if p not in _SPECIAL)
 
 
 def tensor_path(general: Callable, tensor: type, not_plain: list) -> Callable:
     """The Tensor face's `process_primitive` for its common case, in one frame: an
-    elementwise primitive without parameters on one Tensor, two of one dtype, or a Tensor and
-    a Python number (`tensor`'s instances holding NumPy values below the parallel size),
-    with recording on and nothing watched (`not_plain` is empty: no thread is otherwise).
+    elementwise primitive or a matrix product, without parameters, on one Tensor, two of one
+    dtype, or a Tensor and a Python number (`tensor`'s instances holding NumPy values below
+    the parallel size), with recording on and nothing watched (`not_plain` is empty: no
+    thread is otherwise).
     It does what `general` (the face's own) does there: no promotion, no device to check, a
     node whose saved Tensors are version-checked. Anything else goes to `general`."""
     ndarray = np.ndarray
