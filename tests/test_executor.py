@@ -296,6 +296,42 @@ def case_version_error_view():
     return str(info.value), {"contains": "CosBackward"}
 
 
+# --- the one-frame path of the functional face (executor.reverse_process) -------------------
+
+
+def case_grad_constants_of_every_kind():
+    """Constants of each kind beside a traced value: an array the node keeps, a NumPy
+    scalar, a Python bool, int and complex, on either side."""
+    c = np.linspace(1.0, 2.0, 101)
+
+    def f(x):
+        y = c * x * np.float32(2.0) - True * x + 3 / (x * x + 1) + (x * 1j).real
+        return cnp.sum(y * c)
+
+    expected = c * 2 * c - c - 6 * X101 / (X101 * X101 + 1) ** 2 * c + c * 0
+    return cr.grad(f)(X101), {"close": (expected, 1e-13)}
+
+
+def case_grad_of_grad():
+    """Operands of an outer trace (values that are tracers) leave the one-frame path."""
+    d2 = cr.grad(lambda x: cr.grad(lambda y: y * y * x)(x))
+    return np.array([d2(1.5), d2(-2.0)]), {"close": (np.array([6.0, -8.0]), 1e-15)}  # 4x
+
+
+def case_grad_saved_constant_changed():
+    """An array the node keeps is a copy: changed after use, the gradient is unchanged."""
+    c = np.array([3.0, 4.0])
+
+    def f(x):
+        y = x * c
+        c[0] = 100.0
+        return cnp.sum(y * x)
+
+    out = cr.grad(f)(np.array([1.0, 2.0]))
+    c[0] = 3.0
+    return out, {"close": (np.array([6.0, 16.0]), 0.0)}
+
+
 # --- the Tensor face's common case (executor.tensor_path) and what leaves it ------------------
 
 
@@ -437,14 +473,14 @@ def test_backward_inputs_non_leaf_gets_grad(mode):
 def test_switch_installs_and_removes_the_fast_paths():
     assert executor.enabled()
     assert reverse.backward_pass is executor.backward_pass
-    assert reverse.ReverseTrace.process_primitive is executor.process_primitive
+    assert reverse.ReverseTrace.process_primitive is executor.reverse_process
     with executor.readable():
         assert not executor.enabled()
         assert reverse.backward_pass is not executor.backward_pass
         assert reverse.ReverseTrace.process_primitive is reverse.ReverseTrace.readable_process
     assert executor.enabled()
     assert reverse.backward_pass is executor.backward_pass
-    assert reverse.ReverseTrace.process_primitive is executor.process_primitive
+    assert reverse.ReverseTrace.process_primitive is executor.reverse_process
 
 
 def test_switch_installs_and_removes_the_tensor_path():
@@ -459,6 +495,20 @@ def test_switch_installs_and_removes_the_tensor_path():
         (x * 3.0).backward()  # the readable path records
         assert x.grad.item() == 3.0
     assert EagerTrace.process_primitive is fast
+
+
+def test_one_frame_paths_are_installed_for_both_faces():
+    from chainrule.tensor import EagerTrace
+
+    assert reverse.ReverseTrace.process_primitive is executor.reverse_process
+    assert EagerTrace.process_primitive.__qualname__.endswith("(fast)")
+    x = cr.tensor(np.ones(3), requires_grad=True)
+    t = reverse.new_trace(reverse.ReverseTrace, "test")
+    try:  # a Tensor given to the functional face's path: handed to its general path
+        out = executor.reverse_process(t, reverse.P.add_p, (x, 1.0), {})
+    finally:
+        reverse.end_trace(t)
+    assert isinstance(out, cr.Tensor)
 
 
 def test_tensor_path_primitives_have_no_process_rule():

@@ -9,9 +9,9 @@ module installs equivalents with the same semantics that run faster:
 - a backward pass with its accumulation inlined, that runs chains of large elementwise nodes
   block by block (nodes with hooks, retained gradients or captured cotangents stay outside
   such regions; version checks run for every node);
-- for the Tensor face, its common case in one frame (`tensor_path`): an elementwise
-  operation or a matrix product on one or two Tensors, or a Tensor and a Python number,
-  with recording on.
+- the common case of each face in one frame (`one_frame`): an elementwise operation or a
+  matrix product on NumPy values, for the functional face (`reverse_process`) and for the
+  Tensor face (`tensor_path`: Tensors of one dtype or Python numbers, recording on).
 
 `use(False)` (or the `readable()` context manager) switches them off; the test suite runs a
 sample of itself both ways.
@@ -31,9 +31,7 @@ from collections.abc import Callable, Iterator, Sequence
 import numpy as np
 
 from chainrule.core import primitives as P
-from chainrule.core.namespace import (
-    _KIND, MOVED, foreign_in, is_foreign, op_name, traced_numpy_meets,
-)  # fmt: skip
+from chainrule.core.namespace import _KIND, foreign_in, is_foreign, op_name, traced_numpy_meets
 from chainrule.core.trace import ForeignTracer, Tracer, _fail, bind_with, box
 from chainrule.rules.vjp import same, vjp_rules
 from chainrule.transforms import blocked, reverse
@@ -182,46 +180,51 @@ def process_primitive(self: ReverseTrace, prim: Any, args: tuple, params: dict) 
     return out
 
 
-_SCALARS = frozenset({float, int})  # Python numbers: weakly typed, nothing to promote
 _VALUES = frozenset({np.ndarray, np.float64, np.float32, np.float16, np.complex128,
-                     np.complex64})  # NumPy values of Tensors (0-d results are scalars)
-# the Tensor path's primitives: NumPy ufuncs without parameters, views or several results
+                     np.complex64})  # NumPy values of tracers (0-d results are NumPy scalars)
+_SCALARS = frozenset({float, int})  # Python numbers: weakly typed, nothing to promote
+_CONSTANTS = _SCALARS | _VALUES | {bool, complex, np.bool_, np.int8, np.int16, np.int32,
+                                   np.int64, np.uint8, np.uint16, np.uint32, np.uint64}
+# the one-frame path's primitives: NumPy ufuncs without parameters, views or several results
 # (a test checks that no process rule is registered for them later)
 _FAST = frozenset(p for p in _EW_UFUNCS | {P.matmul_p} if p not in _SPECIAL)
 
 
-def tensor_path(general: Callable, tensor: type, not_plain: list) -> Callable:
-    """The Tensor face's `process_primitive` for its common case, in one frame: an
-    elementwise primitive or a matrix product, without parameters, on one Tensor, two of one
-    dtype, or a Tensor and a Python number (`tensor`'s instances holding NumPy values below
-    the parallel size), with recording on and nothing watched (`not_plain` is empty: no
-    thread is otherwise).
-    It does what `general` (the face's own) does there: no promotion, no device to check, a
-    node whose saved Tensors are version-checked. Anything else goes to `general`."""
+def one_frame(general: Callable, tracer: type, constants: frozenset, versioned: bool,
+              not_plain: list | tuple = ()) -> Callable:  # fmt: skip
+    """A trace's `process_primitive` for its common case, in one frame: an elementwise
+    primitive or a matrix product, without parameters, on one or two operands that are its
+    `tracer`s (holding NumPy values below the parallel size) or `constants` (types).
+    It does what `general` does there, and hands it anything else:
+    - the functional face (`ReverseTrace`, `RTracer`): NumPy's own rules on the values; a
+      NumPy array constant that the node keeps is protected (`trace.protect`);
+    - the Tensor face (`versioned`): Python numbers as constants, two Tensors of one dtype
+      (anything else may need PyTorch's promotion), recording on and nothing watched
+      (`not_plain` empty); the Tensors a node keeps are version-checked.
+    All values are NumPy's: no lower trace, no other namespace or device."""
     ndarray = np.ndarray
 
     def process_primitive(self: Any, prim: Any, args: tuple, params: dict) -> Any:
-        if params or not_plain or MOVED[0] or prim not in _FAST:
+        if params or not_plain or prim not in _FAST or self.versioned is not versioned:
             return general(self, prim, args, params)
         if len(args) == 2:
             x, y = args
             tx, ty = type(x), type(y)
-            if tx is tensor and x._trace is self:
+            if tx is tracer and x._trace is self:
                 xv, xn = x._value, x._node
                 if type(xv) not in _VALUES:
                     return general(self, prim, args, params)
-                if ty is tensor and y._trace is self:
-                    yv, yn = y._value, y._node
-                    if type(yv) not in _VALUES or yv.dtype is not xv.dtype:
-                        return general(self, prim, args, params)
-                elif ty in _SCALARS:
-                    yv, yn = y, None
-                else:
+            elif tx in constants:
+                xv, xn = x, None
+            else:
+                return general(self, prim, args, params)
+            if ty is tracer and y._trace is self:
+                yv, yn = y._value, y._node
+                if type(yv) not in _VALUES or (versioned and tx is tracer and
+                                               yv.dtype is not xv.dtype):  # fmt: skip
                     return general(self, prim, args, params)
-            elif ty is tensor and y._trace is self and tx in _SCALARS:
-                xv, xn, yv, yn = x, None, y._value, y._node
-                if type(yv) not in _VALUES:
-                    return general(self, prim, args, params)
+            elif ty in constants:
+                yv, yn = y, None
             else:
                 return general(self, prim, args, params)
             big = blocked.BIG  # (read here, when called: the tests lower it)
@@ -240,20 +243,25 @@ def tensor_path(general: Callable, tensor: type, not_plain: list) -> Callable:
             node.prim, node.params, node.parents, node.seq = prim, params, (xn, yn), next(_seq)
             node.shape, node.dtype, node.ct, node.versions, node.meta = (
                 ans.shape, ans.dtype, None, None, None)  # fmt: skip
+            if mask[1] and tx is ndarray:  # a constant the caller may change later
+                xv = self.protect(xv)
+            if mask[2] and ty is ndarray:
+                yv = self.protect(yv)
             node.saved = (ans if mask[0] else None, xv if mask[1] else xn,
                           yv if mask[2] else yn)  # fmt: skip
             out = self.wrap(ans, node)
-            versions = [(out._ver, 0)] if mask[0] else []
-            if mask[1] and tx is tensor:
-                versions.append((x._ver, x._ver[0]))
-            if mask[2] and ty is tensor:
-                versions.append((y._ver, y._ver[0]))
-            if versions:
-                node.versions = versions
+            if versioned:
+                versions = [(out._ver, 0)] if mask[0] else []
+                if mask[1] and tx is tracer:
+                    versions.append((x._ver, x._ver[0]))
+                if mask[2] and ty is tracer:
+                    versions.append((y._ver, y._ver[0]))
+                if versions:
+                    node.versions = versions
             return out
         if len(args) == 1:
             x = args[0]
-            if type(x) is not tensor or x._trace is not self:
+            if type(x) is not tracer or x._trace is not self:
                 return general(self, prim, args, params)
             xv, xn = x._value, x._node
             if type(xv) not in _VALUES or (type(xv) is ndarray and xv.size >= blocked.BIG):
@@ -271,17 +279,23 @@ def tensor_path(general: Callable, tensor: type, not_plain: list) -> Callable:
                 ans.shape, ans.dtype, None, None, None)  # fmt: skip
             node.saved = (ans if mask[0] else None, xv if mask[1] else xn)
             out = self.wrap(ans, node)
-            versions = [(out._ver, 0)] if mask[0] else []
-            if mask[1]:
-                versions.append((x._ver, x._ver[0]))
-            if versions:
-                node.versions = versions
+            if versioned:
+                versions = [(out._ver, 0)] if mask[0] else []
+                if mask[1]:
+                    versions.append((x._ver, x._ver[0]))
+                if versions:
+                    node.versions = versions
             return out
         return general(self, prim, args, params)
 
     process_primitive.__name__ = "process_primitive"
     process_primitive.__qualname__ = f"{getattr(general, '__qualname__', 'process')} (fast)"
     return process_primitive
+
+
+def tensor_path(general: Callable, tensor: type, not_plain: list) -> Callable:
+    """The Tensor face's one-frame path (`one_frame`), beside its `general` definition."""
+    return one_frame(general, tensor, _SCALARS, True, not_plain)
 
 
 def _protect_foreign(trace: ReverseTrace, args: tuple, saved: tuple, mask: tuple) -> tuple:
@@ -412,10 +426,15 @@ def beside(cls: type, name: str, fast: Callable) -> None:
         setattr(cls, name, fast)
 
 
+#: ReverseTrace.process_primitive with the fast paths on: the common case in one frame, the
+#: rest unrolled (`process_primitive`).
+reverse_process = one_frame(process_primitive, reverse.RTracer, _CONSTANTS, False)
+
+
 def use(on: bool) -> None:
     """Install (True) or remove (False) the fast paths."""
     on = bool(on)
-    ReverseTrace.process_primitive = process_primitive if on else _READABLE["process_primitive"]
+    ReverseTrace.process_primitive = reverse_process if on else _READABLE["process_primitive"]
     reverse.backward_pass = backward_pass if on else _READABLE["backward_pass"]
     for cls, name, readable_fn, fast in _BESIDE:
         setattr(cls, name, fast if on else readable_fn)
