@@ -735,7 +735,7 @@ def unlock(locked: list) -> None:
             v, n = v.base, n + 1
         return n
 
-    for v in sorted(locked, key=depth):
+    for v in (locked if len(locked) == 1 else sorted(locked, key=depth)):
         v.flags.writeable = True
     locked.clear()
 
