@@ -640,6 +640,23 @@ def test_jvp_errors():
         cr.jvp(lambda a, b: a * b, (1.0, 2.0), (1.0,))
 
 
+def test_errors_name_the_argument_and_key_path_of_a_leaf():
+    def f(x, params):
+        return x * params["w"] + params["b"]
+
+    x, p = np.ones(2), {"b": np.zeros(2), "w": np.ones(2)}
+    bad = {"b": np.zeros(2), "w": np.ones(3)}
+    with pytest.raises(TypeError, match=r"for argument 1 \('params'\) at \['w'\]"):
+        cr.jvp(f, (x, p), (x, bad))
+    with pytest.raises(TypeError, match=r"argument 0 \('x'\) has dtype int"):
+        cr.jvp(f, (np.arange(2), p), (x, p))
+    _, f_jvp = cr.linearize(f, x, p)  # the third leaf is argument 1's second
+    with pytest.raises(TypeError, match=r"for argument 1 \('params'\) at \['w'\]"):
+        f_jvp(x, bad)
+    with pytest.raises(TypeError, match=r"argument 1 \('params'\) at \['b'\] of f has dtype"):
+        cr.vjp(f, x, {"b": np.arange(2), "w": np.ones(2)})
+
+
 def test_jvp_pytrees_of_primals():
     x, y = np.array([0.3, 1.2]), np.array([-0.4, 2.0])
     f = lambda d, t: d["a"] * cnp.sin(d["b"][0]) + t[1]

@@ -9,6 +9,7 @@ returns a function that replays it, so calling it never re-runs the function.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 from collections.abc import Callable
 
@@ -126,21 +127,20 @@ class JVPTrace(Trace):
         return self.wrap(out, t)
 
 
-def _check_tangent(p: Any, t: Any, i: int, fun: Callable, what: str, label: str = "") -> tuple:
-    """The primal and tangent of argument leaf `i`, checked as JAX does (`label` names the
-    leaf in messages; by default, argument `i` of `fun`)."""
-    label = label or arg_name(fun, i)
+def _check_tangent(p: Any, t: Any, what: str, label: Callable[[], str]) -> tuple:
+    """The primal and tangent of an argument leaf, checked as JAX does (`label()` names the
+    leaf in messages: called only for one, `inspect.signature` is slow)."""
     p, t = box(p), box(t)  # another namespace's arrays: followed as ForeignTracers
     if isinstance(p, (list, tuple)) or not isinstance(p, (np.ndarray, np.generic, Tracer,
                                                           float, int, complex, bool)):  # fmt: skip
         p = np.asarray(p)
         if p.dtype == object:
-            raise TypeError(f"{what}: {label} is not an array (an object of type "
+            raise TypeError(f"{what}: {label()} is not an array (an object of type "
                             f"{type(p.flat[0]).__name__ if p.size else 'object'})")  # fmt: skip
     pdt = p.dtype if hasattr(p, "dtype") else np.result_type(p)
     if not inexact(pdt):
         raise TypeError(
-            f"{what}: {label} has dtype {pdt}: integer and boolean values have no "
+            f"{what}: {label()} has dtype {pdt}: integer and boolean values have no "
             "tangent; pass a float value, or close over it instead of passing it"
         )
     if type(t) in (float, int, complex, bool):
@@ -151,12 +151,12 @@ def _check_tangent(p: Any, t: Any, i: int, fun: Callable, what: str, label: str 
     if np.shape(t) != np.shape(p):
         raise TypeError(
             f"{what} called with different primal and tangent shapes: got primal shape "
-            f"{np.shape(p)} and tangent shape {np.shape(t)} for {label}"
+            f"{np.shape(p)} and tangent shape {np.shape(t)} for {label()}"
         )
     if tdt != pdt:
         raise TypeError(
             f"primal and tangent arguments to {what} do not match: dtypes must be equal; got "
-            f"primal dtype {pdt} and tangent dtype {tdt} for {label}"
+            f"primal dtype {pdt} and tangent dtype {tdt} for {label()}"
         )
     return p, t
 
@@ -179,16 +179,18 @@ def _tree_pairs(primals: Any, tangents: Any, fun: Callable, what: str) -> tuple:
             f"primal and tangent arguments to {what} must have the same tree structure; "
             f"primals have tree structure {ptree} whereas tangents have tree structure {ttree}"
         )
+    return [_check_tangent(p, t, what, partial(_leaf_name, fun, ptree, k))
+            for k, (p, t) in enumerate(zip(pl, tl))], ptree
+
+
+def _leaf_name(fun: Callable, tree: Any, k: int) -> str:
+    """Leaf `k` of the arguments of `fun` (their tuple's structure: `tree`), named for a
+    message: "argument 1 ('y') at ['w']" (its argument, and its key path inside it)."""
     from chainrule.core.pytree import keystr, tree_flatten_with_path
 
-    if len(pl) == len(primals):  # one leaf per argument
-        pairs = [_check_tangent(p, t, i, fun, what) for i, (p, t) in enumerate(zip(pl, tl))]
-    else:
-        paths = [keystr(k[1:]) for k, _ in tree_flatten_with_path(tuple(primals))[0]]
-        arg_of = [k[0].idx for k, _ in tree_flatten_with_path(tuple(primals))[0]]
-        pairs = [_check_tangent(p, t, a, fun, what, f"{arg_name(fun, a)} at {path}")
-                 for p, t, a, path in zip(pl, tl, arg_of, paths)]  # fmt: skip
-    return pairs, ptree
+    args = tree_unflatten(tree, [0] * tree.num_leaves)
+    key = tree_flatten_with_path(args)[0][k][0]
+    return arg_name(fun, key[0].idx) + (f" at {keystr(key[1:])}" if key[1:] else "")
 
 
 def _outputs(trace: JVPTrace, out: Any) -> tuple[list, list, Any]:
@@ -242,8 +244,9 @@ def linearize(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
     """
     leaves, tree = tree_flatten(primals)
     ns = namespace.find(leaves, "linearize")
-    pairs = [_check_tangent(p, np.zeros(np.shape(p), namespace.dtype_of(p)), i, fun,
-                            "linearize") for i, p in enumerate(leaves)]  # fmt: skip
+    pairs = [_check_tangent(p, np.zeros(np.shape(p), namespace.dtype_of(p)), "linearize",
+                            partial(_leaf_name, fun, tree, k))
+             for k, p in enumerate(leaves)]  # fmt: skip
     leaves = [np.array(p) if type(p) is np.ndarray else p for p, _ in pairs]  # protected
     stage = new_trace(StagingTrace, "linearize", fun, True)
     trace = None
@@ -264,8 +267,8 @@ def linearize(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
         tl, ttree = tree_flatten(tangents)
         if ttree != tree:
             raise TypeError(f"linearize: tangents have structure {ttree}, primals {tree}")
-        checked = [_check_tangent(p, t, i, fun, "linearize")[1]
-                   for i, (p, t) in enumerate(zip(leaves, tl))]  # fmt: skip
+        checked = [_check_tangent(p, t, "linearize", partial(_leaf_name, fun, tree, k))[1]
+                   for k, (p, t) in enumerate(zip(leaves, tl))]  # fmt: skip
         res = evaluate(program, checked)
         return tree_unflatten(otree, [scalar(np.array(r)) if type(r) is np.ndarray else
                                       leave(r, ns) for r in res])  # fmt: skip

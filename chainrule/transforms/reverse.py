@@ -534,6 +534,13 @@ def arg_name(fun: Callable, i: int) -> str:
         return f"argument {i}"
 
 
+def _named(fun: Callable, i: int, path: str) -> tuple[str, str]:
+    """Argument `i` of `fun` (at the key `path` of a pytree) and `fun`'s name, for errors
+    (read only when one is raised: `inspect.signature` costs more than a traced operation)."""
+    return (f"{arg_name(fun, i)}{' at ' + path if path else ''}",
+            getattr(fun, "__name__", "the function"))
+
+
 def check_float(x: Any, fun: Callable, i: int, what: str, path: str = "") -> Any:
     """`x` as an array to differentiate with respect to; integers and objects that are not
     arrays are a TypeError naming the argument (and the leaf's key path in a pytree)."""
@@ -541,14 +548,13 @@ def check_float(x: Any, fun: Callable, i: int, what: str, path: str = "") -> Any
         return np.float64(x)
     if namespace.is_foreign(x):  # another namespace's array: followed as a ForeignTracer
         x = box(x)
-    name = f"{arg_name(fun, i)}{' at ' + path if path else ''}"
-    fname = getattr(fun, "__name__", "the function")
     if not isinstance(x, (np.ndarray, np.generic, Tracer, int, complex, bool)):
         try:
             a = np.asarray(x)
         except Exception:
             a = None
         if a is None or a.dtype == object:
+            name, fname = _named(fun, i, path)
             raise TypeError(
                 f"{what}: {name} of {fname} is a {type(x).__name__}, which is not an array; "
                 "differentiate with respect to arrays (or pytrees of them: register a class "
@@ -559,6 +565,7 @@ def check_float(x: Any, fun: Callable, i: int, what: str, path: str = "") -> Any
         x = np.asarray(x)
     dt = x.dtype
     if dt.kind not in "fc":
+        name, fname = _named(fun, i, path)
         raise TypeError(
             f"{what} requires float or complex inputs, but {name} of {fname} has dtype {dt}; "
             f"pass a float value (e.g. 3.0 instead of 3, or x.astype(float))"
