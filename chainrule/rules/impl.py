@@ -77,7 +77,7 @@ def _mean_fast(x, axis, keepdims):
 
 def _index_add(x, y, *arrays, index):
     xp = xp_of(x, y)
-    out = xp.array(xp.broadcast_to(x, xp.shape(x)), dtype=xp.result_type(x, y), copy=True)
+    out = xp.array(x, dtype=xp.result_type(x, y), copy=True)  # writeable, even from a view
     idx = build_index(index, arrays)
     if not has_arrays(index):  # each element selected once
         out[idx] += y
