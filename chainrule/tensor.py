@@ -29,6 +29,7 @@ from chainrule.core.namespace import Namespace, canonical_device, device_of, is_
 from chainrule.core.namespace import op_name, parse_device, transfer
 from chainrule.core.primitives import where_p as _where_p
 from chainrule.core.trace import ForeignTracer, Tracer, bind_with, box
+from chainrule.rules.impl import impl_rules
 from chainrule.rules.vjp import LIFTED, vjp_rules
 from chainrule.transforms import executor, reverse
 from chainrule.transforms import jit as _jit
@@ -202,6 +203,8 @@ class EagerTrace(ReverseTrace):
                 _same_device(prim, args)
             if prim.elementwise and _mixed(args):
                 args = _promote(prim, args)  # PyTorch's promotion of 0-d operands
+        if prim.elementwise and type(impl_rules.get(prim)) is np.ufunc and _small_ints(args):
+            args = _floats_of_small_ints(prim, args, params)
         if not _NOT_PLAIN or _mode.plain:
             out = ReverseTrace.process_primitive(self, prim, args, params)
         elif _mode.enabled:  # constants a tape of this thread watches: use their proxies
@@ -274,12 +277,77 @@ def _mixed(args: tuple) -> bool:
     return False
 
 
+def _small_ints(args: tuple) -> bool:
+    """Whether the arrays among `args` are all booleans or integers, one of them of fewer
+    than 4 bytes (NumPy computes float functions of those in float16 or float32)."""
+    small = False
+    for a in args:
+        dt = getattr(a, "dtype", None)
+        if dt is None:
+            continue
+        if dt.kind not in "biu":
+            return False
+        small = small or dt.itemsize < 4
+    return small
+
+
+_FLOAT_OF_INTS: dict = {}  # (primitive, operand dtypes) -> whether NumPy's result is a float
+
+
+def _floats_of_small_ints(prim: Any, args: tuple, params: dict) -> tuple:
+    """`args`, their integer and boolean arrays made float64 when `prim` gives a float of
+    them: a float function of integers is float64 on Tensors (`exp` of a uint8 Tensor: not
+    NumPy's float16, which overflows at 12)."""
+    key = (prim, tuple(getattr(a, "dtype", None) for a in args))
+    floats = _FLOAT_OF_INTS.get(key)
+    if floats is None:
+        try:
+            trial = prim.impl(*[np.ones(1, a.dtype) if hasattr(a, "dtype") else a
+                                for a in args], **params)  # fmt: skip
+            floats = np.result_type(trial).kind in "fc"
+        except Exception:  # (the operation itself will say what is wrong)
+            floats = False
+        _FLOAT_OF_INTS[key] = floats
+    if not floats:
+        return args
+    return tuple(cnp.astype(a, np.float64) if isinstance(a, Tensor) else
+                 np.asarray(a, np.float64) if isinstance(a, (np.ndarray, np.generic)) else a
+                 for a in args)  # fmt: skip
+
+
+def _pt_promote(a: np.dtype, b: np.dtype) -> np.dtype:
+    """PyTorch's `promote_types`: NumPy's within a category (and between floats and complex
+    numbers), but across categories the higher one's type, unwidened: float32 with int64 is
+    float32, float16 with int16 float16, int8 with bool int8."""
+    ca, cb = _CATEGORY.get(a.kind, -1), _CATEGORY.get(b.kind, -1)
+    if ca == cb or (ca >= 2 and cb >= 2) or min(ca, cb) < 0:
+        return np.result_type(a, b)
+    return a if ca > cb else b
+
+
+def _combine(dim: np.dtype | None, zero: np.dtype | None) -> np.dtype | None:
+    """PyTorch's result type of operands with dimensions (`dim`) and 0-d ones (`zero`): the
+    0-d ones count only when of a higher category (a complex 0-d with floats: complex of the
+    floats' precision)."""
+    if dim is None or zero is None:
+        return dim if zero is None else zero
+    cd, cz = _CATEGORY.get(dim.kind, -1), _CATEGORY.get(zero.kind, -1)
+    if cd < 0 or cz < 0:
+        return None
+    if cz <= cd:
+        return dim
+    if cz == 3 and cd == 2:
+        return np.result_type(dim, np.complex64)
+    return _pt_promote(dim, zero)
+
+
 def _promote(prim: Any, args: tuple) -> tuple:
-    """The operands of an elementwise operation on Tensors, under PyTorch's promotion rule for
-    0-d operands: a NumPy scalar counts as a Python scalar (weakly typed: `x32 * np.float64(2)`
-    stays float32), and a 0-d array or Tensor takes part in the result type only when it is
-    of a higher category (bool < integer < float < complex) than the operands with
-    dimensions; otherwise it is cast to their type. The functional face keeps NumPy's rule."""
+    """The operands of an elementwise operation on Tensors, cast to PyTorch's result type: a
+    NumPy scalar counts as a Python scalar (weakly typed: `x32 * np.float64(2)` stays
+    float32); integers and booleans never widen a floating type (`_pt_promote`); a 0-d array
+    or Tensor takes part only when of a higher category than the operands with dimensions
+    (`_combine`). Python numbers stay NumPy's weak scalars. The functional face keeps NumPy's
+    rules."""
     first = 1 if prim is _where_p else 0  # where's condition is not promoted
     out = list(args)
     dims, zero = [], []
@@ -289,20 +357,17 @@ def _promote(prim: Any, args: tuple) -> tuple:
             out[i] = a.item()
         elif isinstance(a, _ARRAYS):
             (dims if a.shape else zero).append(i)
-    if dims and zero:
-        d = np.result_type(*[args[i].dtype for i in dims])
-        cd = _CATEGORY.get(d.kind)
-        for i in zero:
-            z = args[i]
-            cz = _CATEGORY.get(z.dtype.kind)
-            if z.dtype == d or cd is None or cz is None:
-                continue
-            if cz <= cd:
-                target = d
-            elif cz == 3 and cd == 2:  # a complex 0-d with floats: complex of their precision
-                target = np.result_type(d, np.complex64)
-            else:
-                continue
+    dim_t = zero_t = None
+    for i in dims:
+        dim_t = args[i].dtype if dim_t is None else _pt_promote(dim_t, args[i].dtype)
+    for i in zero:
+        zero_t = args[i].dtype if zero_t is None else _pt_promote(zero_t, args[i].dtype)
+    target = _combine(dim_t, zero_t)
+    if target is None:
+        return tuple(out)
+    for i in dims + zero:
+        z = args[i]
+        if z.dtype != target:
             out[i] = cnp.astype(z, target) if isinstance(z, Tensor) else np.asarray(z, target)
     return tuple(out)
 
@@ -783,7 +848,15 @@ class Tensor(RTracer):
                     getattr(v._value, "base", True) is not None:  # fmt: skip
                 g = _new(_as_array(v), None)  # a view (or a namespace that cannot tell)
             self._grad = g
-        else:
+        elif self._grad._node is None and g._node is None and \
+                self._grad._value.shape == np.shape(g._value):  # fmt: skip
+            # PyTorch's accumulation: the same .grad tensor takes the sum (a reference the
+            # caller holds sees it); its old array is not written (another value may share it)
+            s = self._grad + g
+            self._grad._value = s._value if s._value.dtype == self._grad.dtype else \
+                s._value.astype(self._grad.dtype)  # fmt: skip
+            self._grad._ver[0] += 1
+        else:  # create_graph: a new tensor in the graph, as PyTorch
             self._grad = self._grad + g
 
     def retain_grad(self) -> None:

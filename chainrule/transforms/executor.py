@@ -227,6 +227,8 @@ def one_frame(general: Callable, tracer: type, constants: frozenset, versioned: 
                 yv, yn = y, None
             else:
                 return general(self, prim, args, params)
+            if versioned and (xv if tx is tracer else yv).dtype.kind in "biu":
+                return general(self, prim, args, params)  # (PyTorch's rules for integers)
             big = blocked.BIG  # (read here, when called: the tests lower it)
             if (type(xv) is ndarray and xv.size >= big) or (type(yv) is ndarray and
                                                             yv.size >= big):  # fmt: skip
@@ -264,7 +266,8 @@ def one_frame(general: Callable, tracer: type, constants: frozenset, versioned: 
             if type(x) is not tracer or x._trace is not self:
                 return general(self, prim, args, params)
             xv, xn = x._value, x._node
-            if type(xv) not in _VALUES or (type(xv) is ndarray and xv.size >= blocked.BIG):
+            if type(xv) not in _VALUES or (type(xv) is ndarray and xv.size >= blocked.BIG) or \
+                    (versioned and xv.dtype.kind in "biu"):  # fmt: skip
                 return general(self, prim, args, params)
             try:
                 ans = prim.impl(xv)
