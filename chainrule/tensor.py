@@ -213,8 +213,13 @@ class EagerTrace(ReverseTrace):
             out = ReverseTrace.process_primitive(self, prim, args, params)
         else:
             out = self.wrap_all(bind_with(prim, tuple(self.lower(a) for a in args), params), prim)
-        if prim.view and isinstance(args[0], Tensor):
-            out._ver = args[0]._ver
+        if isinstance(out, Tensor) and args and isinstance(args[0], Tensor):
+            ov, iv = out._value, args[0]._value
+            if type(ov) is np.ndarray and ov.base is not None and type(iv) is np.ndarray and \
+                    np.may_share_memory(ov, iv):  # fmt: skip
+                _track(args[0], out, _PRIM, (prim, params))  # a view, or an alias
+            elif prim.view:
+                out._ver = args[0]._ver
         return out
 
 
@@ -567,7 +572,7 @@ class Tensor(RTracer):
             [6., 8.]])
     """
 
-    __slots__ = ("_grad", "_ver", "_base", "__weakref__")
+    __slots__ = ("_grad", "_ver", "_base", "_views", "__weakref__")
 
     def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False,
                  device: Any = None):  # fmt: skip
@@ -929,9 +934,17 @@ class Tensor(RTracer):
         >>> x.detach().requires_grad
         False
         """
-        t = _new(self._value, None)
+        t = _new(self._own_memory(), None)
         t._ver = self._ver
         return t
+
+    def _own_memory(self) -> Any:
+        """The values, a 0-d array in place of a NumPy scalar (immutable: an alias sharing
+        it, as `detach()` and `numpy()` give, would not see in-place changes)."""
+        v = self._value
+        if isinstance(v, np.generic):
+            v = self._value = np.array(v)
+        return v
 
     def detach_(self) -> Tensor:
         """Detach in place: this tensor becomes a leaf that doesn't require grad.
@@ -959,7 +972,7 @@ class Tensor(RTracer):
             if not force:
                 raise TypeError(self._not_host("numpy()"))
             return _host(self._value)
-        return np.asarray(self._value)
+        return np.asarray(self._own_memory())
 
     def _not_host(self, what: str) -> str:
         return (f"can't convert a tensor on {self.device!r} with {what}: its values are not in "
@@ -1250,7 +1263,7 @@ class Tensor(RTracer):
     def __getitem__(self, index: Any) -> Tensor:
         out = cnp.getitem(self, index)
         if _basic_index(index) and isinstance(out, Tensor) and out is not self:
-            out._base = (self, _INDEX, index)  # a view: in-place changes reach the base
+            _track(self, out, _INDEX, index)  # a view: in-place changes reach the base
             if isinstance(out._value, np.generic) and isinstance(self._value, np.ndarray):
                 # one element: a 0-d view of this tensor's memory (NumPy gives a copy)
                 out._value = self._value[(*index, ...) if type(index) is tuple else
@@ -1267,6 +1280,7 @@ class Tensor(RTracer):
 
     def _write(self, value: Any) -> None:
         """Write `value` into this tensor's memory (views see it); the graph is unchanged."""
+        _refuse_read_only_view(self, "an in-place operation")
         self._ver[0] += 1
         v = self._value
         if type(v) is ForeignTracer:  # another namespace's memory: written there (views see it)
@@ -1298,26 +1312,42 @@ class Tensor(RTracer):
             )
 
     def _assign(self, new: Tensor, start: int) -> Tensor:
-        """This tensor becomes `new`, computed from it by nodes numbered from `start` on (a
-        recorded in-place operation). Its old values are not overwritten (the graph may keep
-        them), so the nodes that made `new` stay valid: only the nodes saved before see the
-        version change. A view passes the change on to the tensor it views, as PyTorch."""
+        """This tensor takes the value `new`, computed from it by the nodes numbered from
+        `start` on (a recorded in-place operation), as in PyTorch: the new values are written
+        into its memory (views and detached aliases see them), what those nodes saved of the
+        old values is kept as copies, the nodes saved before see the version change, and its
+        views are made again from it (their nodes lead to its new node). A view passes the
+        change on to the tensor it views."""
         if new.dtype != self.dtype:
             new = cnp.astype(new, self.dtype)
         base = getattr(self, "_base", None)
         if base is not None:
-            _write_back(base, new, start)
-        elif self._node is not None and self._node.prim is not None and self._node.prim.view:
-            raise RuntimeError(
-                f"an in-place operation on a view ({self._node.name()}) of a tensor in the "
-                "graph: chainrule passes in-place changes on to the base tensor only for views "
-                "made by t[index], t.view/reshape/flatten/squeeze/unsqueeze and "
-                "t.transpose/permute/t/T methods; use the out-of-place operation, or "
-                "base[index] = ..."
-            )
+            if base[1] == _PRIM:
+                raise RuntimeError(
+                    f"an in-place operation on a view made by {base[2][0]} (or on an array "
+                    "sharing memory with another tensor): chainrule passes in-place changes "
+                    "on to the base tensor only for views made by t[index], t.view/reshape/"
+                    "flatten/squeeze/unsqueeze and t.transpose/permute/t/T methods; use the "
+                    "out-of-place operation (or .clone() first), or base[index] = ..."
+                )
+            _write_back(base, new, start)  # the base takes it, then makes this view again
+            # what the operation saved of its result is this view's memory from now on
+            _renew_versions(new._node, start, (self._ver, new._ver), self._ver[0])
+            return self
+        old = self._value
+        in_memory = type(old) is np.ndarray and old.flags.writeable and old.base is None and \
+            isinstance(new._value, (np.ndarray, np.generic))  # fmt: skip
+        if in_memory:
+            _keep_originals(new._node, start, old)
         self._ver[0] += 1
         _renew_versions(new._node, start, (self._ver, new._ver), self._ver[0])
-        self._value, self._node = new._value, new._node
+        if in_memory:
+            np.copyto(old, new._value)
+        else:  # memory that cannot be written (a scalar, another namespace's): rebound
+            self._value = new._value
+        _move_retain(self, self._node, new._node)
+        self._node = new._node
+        _regenerate(self)
         return self
 
     def _inplace(self, fn: Callable[[Tensor], Any], what: str = "in-place operation") -> Tensor:
@@ -1339,22 +1369,12 @@ class Tensor(RTracer):
         v = value if isinstance(value, Tracer) else np.asarray(_value_of(value))
         if _mode.enabled and (self._node is not None or (isinstance(v, Tensor) and
                                                          v._node is not None)):  # fmt: skip
-            base = getattr(self, "_base", None)
-            if base is not None:  # a view: the tensor it views takes the change
-                start = next(_node_seq)
-                self._assign(cnp.index_set(self, index, v), start)
-                return
-            new = cnp.index_set(self, index, v)
-            self._ver[0] += 1
-            if isinstance(self._value, np.ndarray) and self._value.flags.writeable and \
-                    new._value.dtype == self._value.dtype:  # fmt: skip
-                self._value[_np_index(index)] = _value_of(v)  # views of this tensor see it
-            else:
-                self._value = new._value
-            self._node = new._node
+            start = next(_node_seq)
+            self._assign(cnp.index_set(self, index, v), start)
         elif type(self._value) is ForeignTracer:  # the new values, written into its memory
             self._write(cnp.index_set(self.detach(), index, v)._value)
         else:
+            _refuse_read_only_view(self, "t[index] = value")
             self._ver[0] += 1
             if not isinstance(self._value, np.ndarray) or not self._value.flags.writeable:
                 self._value = np.array(self._value)
@@ -2345,18 +2365,18 @@ del _n, _fn, _ref, _data
 def _view(base: Tensor, out: Any, kind: int) -> Any:
     """`out`, a view of `base` by reshaping or permuting: in-place changes reach `base`."""
     if isinstance(out, Tensor) and out is not base:
-        out._base = (base, kind, None)
+        _track(base, out, kind, None)
     return out
 
 
 def _permuted(x: Tensor, perm: Any) -> Tensor:
     out = cnp.transpose(x, perm)
     if isinstance(out, Tensor) and out is not x:
-        out._base = (x, _PERMUTE, perm)  # inverted when an in-place change passes back
+        _track(x, out, _PERMUTE, perm)  # inverted when an in-place change passes back
     return out
 
 
-_INDEX, _RESHAPE, _PERMUTE = 0, 1, 2
+_INDEX, _RESHAPE, _PERMUTE, _PRIM = 0, 1, 2, 3  # kinds of views (_PRIM: by a primitive)
 _builtin_max = max
 _BASIC = (int, slice, type(None), type(Ellipsis), np.integer)
 
@@ -2369,8 +2389,8 @@ def _basic_index(index: Any) -> bool:
 
 
 def _write_back(base: tuple, new: Tensor, start: int) -> None:
-    """A view took the value `new` in place: its base takes the matching value (recorded;
-    the base's memory is not written, as the view's old values may be saved)."""
+    """A view took the value `new` in place: its base takes the matching value (recorded),
+    and makes its views again, this one included."""
     tensor, kind, info = base
     tensor._check_inplace()
     if kind == _INDEX:
@@ -2381,6 +2401,91 @@ def _write_back(base: tuple, new: Tensor, start: int) -> None:
         nd = tensor.ndim
         p = tuple(range(nd))[::-1] if info is None else tuple(a % nd for a in info)
         tensor._assign(cnp.transpose(new, tuple(int(i) for i in np.argsort(p))), start)
+
+
+def _track(base: Tensor, view: Tensor, kind: int, info: Any) -> None:
+    """`view` shows `base`'s memory (made by `kind`: t[info], a reshape, a permutation, or a
+    primitive `info = (prim, params)`): it shares `base`'s version counter, and is made again
+    from `base` when `base` takes a recorded in-place change (`_regenerate`)."""
+    old = getattr(view, "_base", None)
+    view._base = (base, kind, info)
+    view._ver = base._ver
+    if old is not None and old[0] is base:
+        return  # (registered already)
+    views = getattr(base, "_views", None)
+    if views is None:
+        base._views = [weakref.ref(view)]
+    else:
+        if len(views) >= 16:
+            views[:] = [r for r in views if r() is not None]
+        views.append(weakref.ref(view))
+
+
+def _regenerate(t: Tensor) -> None:
+    """The live views of `t`, which took a recorded in-place change, made again from it (as
+    PyTorch regenerates a view's grad_fn): their values show its memory, their nodes lead to
+    its new node, and so on for views of views."""
+    views = getattr(t, "_views", None)
+    if not views:
+        return
+    for ref in list(views):
+        v = ref()
+        if v is None or getattr(v, "_base", None) is None or v._base[0] is not t:
+            continue
+        _, kind, info = v._base
+        if kind == _INDEX:
+            nv = t[info]
+        elif kind == _RESHAPE:
+            nv = cnp.reshape(t, v.shape)
+        elif kind == _PERMUTE:
+            nv = cnp.transpose(t, info)
+        else:
+            nv = bind_with(info[0], (t,), info[1])
+        _move_retain(v, v._node, nv._node)
+        v._value, v._node = nv._value, nv._node
+        _regenerate(v)
+    views[:] = [r for r in views if r() is not None]
+
+
+def _move_retain(t: Tensor, old: Node | None, new: Node | None) -> None:
+    """`retain_grad()` follows the tensor to the node of its new version (PyTorch: `.grad` is
+    the gradient of its current value); hooks stay with the old one."""
+    m = None if old is None else old.meta
+    if m is None or not m.retain or m.owner is None or m.owner() is not t or new is None:
+        return
+    m.retain = False
+    meta = new.meta or NodeMeta()
+    meta.owner, meta.retain = weakref.ref(t), True
+    new.meta = meta
+
+
+def _keep_originals(node: Node | None, start: int, memory: np.ndarray) -> None:
+    """What the nodes numbered from `start` on that lead to `node` (one in-place operation's)
+    saved of `memory`, about to be overwritten: copies (PyTorch saves the original of an
+    in-place operation's input)."""
+    stack, seen = [node], set()
+    while stack:
+        n = stack.pop()
+        if n is None or n.seq < start or id(n) in seen:
+            continue
+        seen.add(id(n))
+        saved = n.saved
+        if saved and any(type(a) is np.ndarray and np.may_share_memory(a, memory)
+                         for a in saved):  # fmt: skip
+            n.saved = tuple(a.copy() if type(a) is np.ndarray and np.may_share_memory(a, memory)
+                            else a for a in saved)  # fmt: skip
+        stack.extend(n.parents)
+
+
+def _refuse_read_only_view(t: Tensor, what: str) -> None:
+    """An in-place change of a view whose memory cannot be written (an expanded tensor, a
+    broadcast, or a view of one) would reach nothing: refused."""
+    v = t._value
+    if type(v) is np.ndarray and not v.flags.writeable and getattr(t, "_base", None) is not None:
+        raise RuntimeError(
+            f"{what} on a read-only view (of an expanded or broadcast tensor: several of its "
+            "elements may share one memory location); use .clone() first"
+        )
 
 
 def _renew_versions(node: Node | None, start: int, cells: tuple, version: int) -> None:
