@@ -213,13 +213,16 @@ class EagerTrace(ReverseTrace):
             out = ReverseTrace.process_primitive(self, prim, args, params)
         else:
             out = self.wrap_all(bind_with(prim, tuple(self.lower(a) for a in args), params), prim)
-        if isinstance(out, Tensor) and args and isinstance(args[0], Tensor):
-            ov, iv = out._value, args[0]._value
-            if type(ov) is np.ndarray and ov.base is not None and type(iv) is np.ndarray and \
-                    np.may_share_memory(ov, iv):  # fmt: skip
-                _track(args[0], out, _PRIM, (prim, params))  # a view, or an alias
-            elif prim.view:
-                out._ver = args[0]._ver
+        if args and isinstance(args[0], Tensor) and type(args[0]._value) is np.ndarray:
+            iv = args[0]._value
+            for k, o in enumerate(out if type(out) is tuple else (out,)):
+                ov = o._value if isinstance(o, Tensor) else None
+                if type(ov) is np.ndarray and (ov is iv or (ov.base is not None and
+                                                            np.may_share_memory(ov, iv))):
+                    # a view or an alias (of several results: one of them)
+                    _track(args[0], o, _PRIM, (prim, params, k if type(out) is tuple else None))
+                elif prim.view and isinstance(o, Tensor):
+                    o._ver = args[0]._ver
         return out
 
 
@@ -1294,6 +1297,7 @@ class Tensor(RTracer):
         elif type(v) is np.ndarray and v.flags.writeable and np.shape(value) == v.shape and \
                 np.can_cast(np.result_type(value), v.dtype, "same_kind"):  # fmt: skip
             np.copyto(v, value, casting="same_kind")
+            _refresh_copies(self)
         else:
             self._value = np.array(np.broadcast_to(value, v.shape), dtype=v.dtype)
 
@@ -1322,9 +1326,11 @@ class Tensor(RTracer):
             new = cnp.astype(new, self.dtype)
         base = getattr(self, "_base", None)
         if base is not None:
+            if base[1] == _COPY:
+                _refuse_read_only_view(self, "an in-place operation")
             if base[1] == _PRIM:
                 raise RuntimeError(
-                    f"an in-place operation on a view made by {base[2][0]} (or on an array "
+                    f"an in-place operation on a view made by {base[2][0]} (or on a tensor "
                     "sharing memory with another tensor): chainrule passes in-place changes "
                     "on to the base tensor only for views made by t[index], t.view/reshape/"
                     "flatten/squeeze/unsqueeze and t.transpose/permute/t/T methods; use the "
@@ -1379,6 +1385,7 @@ class Tensor(RTracer):
             if not isinstance(self._value, np.ndarray) or not self._value.flags.writeable:
                 self._value = np.array(self._value)
             self._value[_np_index(index)] = _value_of(v)
+            _refresh_copies(self)
 
     def __iadd__(self, other: Any) -> Tensor:
         return self._inplace(lambda a: a + other, "+=")
@@ -2126,7 +2133,8 @@ class Tensor(RTracer):
         >>> cr.zeros(2, 3, 4).permute(2, 0, 1).shape
         (4, 2, 3)
         """
-        return _permuted(self, dims[0] if len(dims) == 1 else dims)
+        one = len(dims) == 1 and not isinstance(dims[0], (int, np.integer))  # permute((2, 0, 1))
+        return _permuted(self, tuple(dims[0]) if one else dims)
 
     def t(self) -> Tensor:
         """The transpose of a tensor of at most 2 dimensions.
@@ -2169,6 +2177,34 @@ class Tensor(RTracer):
                 [1., 2.]])
         """
         return _F.expand(self, _shape_args(sizes))
+
+    def diagonal(self, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+        """The diagonal (the last dimension of the result), as PyTorch's `diagonal`; a
+        read-only copy that follows this tensor's in-place changes (PyTorch gives a view,
+        that can also be written).
+
+        >>> import chainrule as cr
+        >>> cr.tensor([[1.0, 2.0], [3.0, 4.0]]).diagonal()
+        tensor([1., 4.])
+        """
+
+        def diagonal(t: Tensor) -> Tensor:
+            return cnp.diagonal(t, offset, dim1, dim2)
+
+        out = diagonal(self)
+        out._value = _read_only(out._value)
+        _track(self, out, _COPY, diagonal)
+        return out
+
+    @property
+    def real(self) -> Tensor:  # type: ignore[override]
+        """The real part; a real tensor's is itself, as in PyTorch.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([1 + 2j, 3 - 1j]).real
+        tensor([1., 3.])
+        """
+        return cnp.real(self) if self.dtype.kind == "c" else self
 
     def expand_as(self, other: Any) -> Tensor:
         """Broadcast to `other`'s shape.
@@ -2376,7 +2412,9 @@ def _permuted(x: Tensor, perm: Any) -> Tensor:
     return out
 
 
-_INDEX, _RESHAPE, _PERMUTE, _PRIM = 0, 1, 2, 3  # kinds of views (_PRIM: by a primitive)
+# kinds of views: t[index], reshapes, permutations (passed back to the base when written),
+# views made by a primitive (`_PRIM`), and copies where PyTorch gives a view (`_COPY`, read-only)
+_INDEX, _RESHAPE, _PERMUTE, _PRIM, _COPY = 0, 1, 2, 3, 4
 _builtin_max = max
 _BASIC = (int, slice, type(None), type(Ellipsis), np.integer)
 
@@ -2439,8 +2477,13 @@ def _regenerate(t: Tensor) -> None:
             nv = cnp.reshape(t, v.shape)
         elif kind == _PERMUTE:
             nv = cnp.transpose(t, info)
+        elif kind == _COPY:
+            nv = info(t)
+            nv._value = _read_only(nv._value)
         else:
-            nv = bind_with(info[0], (t,), info[1])
+            prim, params, k = info
+            nv = bind_with(prim, (t,), params)
+            nv = nv if k is None else nv[k]
         _move_retain(v, v._node, nv._node)
         v._value, v._node = nv._value, nv._node
         _regenerate(v)
@@ -2477,11 +2520,39 @@ def _keep_originals(node: Node | None, start: int, memory: np.ndarray) -> None:
         stack.extend(n.parents)
 
 
+def _read_only(v: Any) -> Any:
+    """`v`, made read-only when a NumPy array (a copy standing for a view: never written)."""
+    if type(v) is np.ndarray:
+        v.flags.writeable = False
+    return v
+
+
+def _refresh_copies(t: Tensor) -> None:
+    """The copies standing for views of `t` (`_COPY`), whose memory was written outside the
+    graph: their values made again (a view would show the new values)."""
+    views = getattr(t, "_views", None)
+    if not views:
+        return
+    for ref in views:
+        v = ref()
+        if v is not None and getattr(v, "_base", None) is not None and v._base[0] is t:
+            if v._base[1] == _COPY:
+                with no_grad():
+                    v._value = _read_only(v._base[2](t.detach())._value)
+            _refresh_copies(v)
+
+
 def _refuse_read_only_view(t: Tensor, what: str) -> None:
     """An in-place change of a view whose memory cannot be written (an expanded tensor, a
     broadcast, or a view of one) would reach nothing: refused."""
-    v = t._value
-    if type(v) is np.ndarray and not v.flags.writeable and getattr(t, "_base", None) is not None:
+    v, base = t._value, getattr(t, "_base", None)
+    if base is not None and base[1] == _COPY:
+        raise RuntimeError(
+            f"{what} on the result of {base[2].__name__}(), a read-only copy in chainrule where "
+            "PyTorch gives a view: write into the tensor it was taken from (t[index] = ...), "
+            "or .clone() it first"
+        )
+    if type(v) is np.ndarray and not v.flags.writeable and base is not None:
         raise RuntimeError(
             f"{what} on a read-only view (of an expanded or broadcast tensor: several of its "
             "elements may share one memory location); use .clone() first"

@@ -559,6 +559,39 @@ def test_writes_through_an_expanded_tensor_are_refused_not_lost():
     np.testing.assert_array_equal(_np(x), [1.0, 2.0])
 
 
+def test_diagonal_is_a_read_only_copy_that_follows_its_base():
+    """PyTorch's diagonal is a view; chainrule's is a copy: it refuses writes (they would be
+    lost) and takes the base's in-place changes, recorded or not, as a view would."""
+    for L in (torch, cr):
+        x = _t(L, np.arange(9.0).reshape(3, 3), True)
+        c = x * 1
+        d = c.diagonal()
+        c.add_(x)  # recorded
+        with L.no_grad():
+            c[1, 1] = -1.0  # not recorded
+        (d * d).sum().backward()
+        if L is torch:
+            want_d, want_g = _np(d), _np(x.grad)
+    np.testing.assert_array_equal(_np(d), want_d)
+    np.testing.assert_allclose(_np(x.grad), want_g, rtol=RTOL)
+    for write in (lambda: d.mul_(2), lambda: d.__setitem__(0, 1.0)):
+        with pytest.raises(RuntimeError, match="diagonal"):
+            write()
+    with cr.no_grad(), pytest.raises(RuntimeError, match="diagonal"):
+        d.zero_()
+
+
+def test_real_of_a_real_tensor_is_the_tensor_and_permute_takes_one_int():
+    for L in (torch, cr):
+        x = _t(L, [1.0, 2.0], True)
+        c = x * 1
+        assert c.real is c
+        c.real.mul_(3)  # the tensor itself: its graph changes
+        c.sum().backward()
+        np.testing.assert_array_equal(_np(x.grad), [3.0, 3.0])
+        assert tuple(L.ones(3).permute(0).shape) == (3,)
+
+
 def test_second_backward_without_retain_graph_raises_like_torch():
     for L in (torch, cr):
         x = _t(L, [1.0, 2.0], True)
