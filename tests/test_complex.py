@@ -159,3 +159,16 @@ def test_decompositions_at_larger_sizes(name, n):
     x = crand(n, n) + n * np.eye(n) * (name == "eig")
     check_grads(DECOMPOSITIONS[name], (x,), order=1, modes=("fwd", "rev"), eps=1e-6,
                 rtol=1e-4, atol=1e-6)  # fmt: skip
+
+
+def test_vjp_refuses_a_complex_cotangent_for_a_real_output():
+    """Its imaginary part would be dropped without a word (JAX refuses it too); a complex
+    output takes one."""
+    x = np.array([1.0, 2.0])
+    _, pull = cr.vjp(cnp.sin, x)
+    with pytest.raises(TypeError, match="complex cotangent"):
+        pull(np.array([1j, 2j]))
+    np.testing.assert_allclose(pull(np.array([1.0, 2.0]))[0], np.cos(x) * [1.0, 2.0])
+    _, pull_c = cr.vjp(lambda v: v * (1 + 1j), x)
+    (g,) = pull_c(np.array([1j, 1j]))
+    assert np.all(np.isfinite(g))

@@ -705,6 +705,28 @@ def test_checkpoint_bitwise_equal_and_body_runs_twice_under_grad():
     check_grads(lambda x: cnp.sum(ck(x)), (_X0,), order=1)
 
 
+def test_checkpoint_of_a_function_closing_over_a_traced_value():
+    """The traced values a checkpointed function closes over (closure cells, defaults, a
+    partial's arguments, in pytrees) are operands: every transformation follows them. They
+    were read as tracers of the first run: jvp returned tracers, vmap a batched garbage."""
+    f = lambda y: cr.checkpoint(lambda a: a * cnp.sin(y))(y)  # noqa: E731  y sin y
+    d = lambda y: np.sin(y) + y * np.cos(y)  # noqa: E731
+    y0 = 0.7
+    out, t = cr.jvp(f, (y0,), (1.0,))
+    assert type(out) is np.float64 and type(t) is np.float64
+    np.testing.assert_allclose((out, t), (y0 * np.sin(y0), d(y0)), rtol=1e-15)
+    ys = np.array([0.3, 1.1])
+    np.testing.assert_allclose(cr.vmap(f)(ys), ys * np.sin(ys), rtol=1e-15)
+    np.testing.assert_allclose(cr.grad(f)(y0), d(y0), rtol=1e-15)
+    np.testing.assert_allclose(cr.vmap(cr.grad(f))(ys), d(ys), rtol=1e-15)
+    np.testing.assert_allclose(cr.jit(cr.grad(f))(y0), d(y0), rtol=1e-15)
+    np.testing.assert_allclose(cr.hessian(f)(y0), 2 * np.cos(y0) - y0 * np.sin(y0), rtol=1e-14)
+    g = lambda p: cr.checkpoint(functools.partial(lambda w, a: a * w["v"] ** 2, p))(p["v"])  # noqa: E731
+    np.testing.assert_allclose(cr.grad(g)({"v": 2.0})["v"], 12.0, rtol=1e-15)
+    h = lambda y: cr.checkpoint(lambda a, s=y: a * s)(3.0)  # noqa: E731  (a default)
+    np.testing.assert_allclose(cr.grad(h)(2.0), 3.0, rtol=1e-15)
+
+
 def _sin_chain(x):
     for _ in range(L):
         x = cnp.sin(x) * 1.01

@@ -2,9 +2,11 @@
 norm, pinv, matrix_power, multi_dot. Batched over leading axes as NumPy is. (The core's linear
 algebra functions: the rules are written with them; ``chainrule.numpy.linalg`` exports them.)
 
-Decompositions follow JAX's conventions: `eigh` and `cholesky` read one triangle, so their
-gradients are given for symmetric perturbations (symmetrised); `svd` and `eigh` gradients are
-defined where the singular values / eigenvalues are distinct; `qr` needs m >= n.
+Decompositions take NumPy's values: `eigh` and `cholesky` read one triangle. Their gradients
+are given for symmetric perturbations (symmetrised), as JAX's, so on a non-symmetric input
+they are those of the symmetric matrix it stands for, not of the triangle read (JAX
+symmetrises the input's values too); `svd` and `eigh` gradients are defined where the
+singular values / eigenvalues are distinct; `qr` needs m >= n.
 """
 
 from __future__ import annotations

@@ -78,7 +78,7 @@ def _no_kwargs(name: str, kwargs: dict) -> None:
 
 _UNARY_DOCS = {
     "sqrt": "At 0 the derivative is +inf, as the limit.",
-    "abs": "At 0 the gradient is 0 (the subgradient NumPy users expect, as in PyTorch and JAX).",
+    "abs": "At 0 the gradient is 0 (the subgradient PyTorch gives; JAX's is 1).",
     "cbrt": "At 0 the derivative is +inf, as the limit.",
 }
 

@@ -20,6 +20,7 @@ This module also holds the rows of ``random_p`` under staging, vmap and the deri
 from __future__ import annotations
 
 import functools
+import types
 from typing import Any
 from collections.abc import Callable
 
@@ -105,24 +106,78 @@ def checkpoint(fun: Callable | None = None, *, policy: Callable | None = None,
         st = {i % n: args[i] for i in statics}
         dyn = [a for i, a in enumerate(args) if i not in st]
         leaves, in_tree = tree_flatten(tuple(dyn))
+        captured, rebuild = _closure(fun)
+        k = len(leaves)
         store: dict = {}
 
         def flat(*xs):
-            it = iter(tree_unflatten(in_tree, list(xs)))
+            it = iter(tree_unflatten(in_tree, list(xs[:k])))
             full = [st[i] if i in st else next(it) for i in range(n)]
-            out = fun(*full, **kwargs)
+            out = rebuild(xs[k:])(*full, **kwargs)
             ol, store["out"] = tree_flatten(out)
             return tuple(ol)
 
-        outs = bind(P.checkpoint_p, *leaves, call=CheckpointCall(name, flat, policy))
+        operands = (*leaves, *captured)
+        outs = bind(P.checkpoint_p, *operands, call=CheckpointCall(name, flat, policy))
         if "out" not in store:
-            flat(*leaves)
+            flat(*operands)
         return tree_unflatten(store["out"], list(outs))
 
     return wrapped
 
 
 remat = checkpoint
+
+
+def _closure(fun: Callable) -> tuple[list, Callable]:
+    """The traced values `fun` closes over (in its closure cells, its defaults, or the
+    arguments of a `functools.partial`, in pytrees), and ``rebuild(values)``: `fun` closing
+    over `values` instead. They become explicit operands of ``checkpoint_p``, so that every
+    transformation follows them (the recomputation must not read a tracer of the first run).
+    Tracers held elsewhere (a global, an object's attribute) are not found: pass them as
+    arguments."""
+    if isinstance(fun, functools.partial):
+        found, inner = _closure(fun.func)
+        leaves, tree = tree_flatten((fun.args, fun.keywords))
+        idx = [i for i, x in enumerate(leaves) if isinstance(x, Tracer)]
+        if not idx and not found:
+            return [], lambda vals: fun
+
+        def rebuild_partial(vals: Any) -> Callable:
+            vals = list(vals)
+            new = list(leaves)
+            for i, v in zip(idx, vals):
+                new[i] = v
+            a, kw = tree_unflatten(tree, new)
+            return functools.partial(inner(vals[len(idx):]), *a, **kw)
+
+        return [leaves[i] for i in idx] + found, rebuild_partial
+    cells = getattr(fun, "__closure__", None) or ()
+    code = getattr(fun, "__code__", None)
+    if code is None:
+        return [], lambda vals: fun
+    contents = []
+    for c in cells:
+        try:
+            contents.append(c.cell_contents)
+        except ValueError:  # an empty cell (a name assigned later)
+            contents.append(None)
+    leaves, tree = tree_flatten((contents, fun.__defaults__))
+    idx = [i for i, x in enumerate(leaves) if isinstance(x, Tracer)]
+    if not idx:
+        return [], lambda vals: fun
+
+    def rebuild(vals: Any) -> Callable:
+        new = list(leaves)
+        for i, v in zip(idx, vals):
+            new[i] = v
+        cs, defaults = tree_unflatten(tree, new)
+        g = types.FunctionType(code, fun.__globals__, fun.__name__, defaults,
+                               tuple(types.CellType(c) for c in cs))  # fmt: skip
+        g.__kwdefaults__ = fun.__kwdefaults__
+        return g
+
+    return [leaves[i] for i in idx], rebuild
 
 
 # --- reverse mode ----------------------------------------------------------------------------

@@ -644,6 +644,12 @@ def trace_vjp(fun: Callable, primals: tuple, argnums: tuple, has_aux: bool, what
                 raise ValueError(
                     f"vjp: cotangent of shape {c.shape} for an output of shape {np.shape(v)}"
                 )
+            if c.dtype.kind == "c" and np.result_type(v).kind != "c":
+                raise TypeError(
+                    f"vjp: a complex cotangent ({c.dtype}) for a real output "
+                    f"({np.result_type(v)}): its imaginary part would be dropped; pass its real "
+                    "part, or make the output complex"
+                )
             if node is not None:
                 roots.append((node, c))
         backward_pass(roots)
