@@ -433,11 +433,21 @@ def _batch(trace: batching.BatchTrace, args: tuple, params: dict) -> Any:
     call = params["call"]
     vals, dims = trace.unpack(args, front=True)
     in_axes = tuple(None if d is None else 0 for d in dims)
-    bfun = batching.vmap(lambda *a: tuple(call.fun(*a)), in_axes=in_axes, axis_size=trace.size,
+    mapped: list = []  # whether each output varies along the axis (known once `bfun` ran)
+
+    def body(*a: Any) -> tuple:
+        outs = tuple(call.fun(*a))
+        inner = [x._trace for x in a if isinstance(x, batching.BatchTracer)]
+        mapped[:] = [bool(inner) and isinstance(o, batching.BatchTracer) and
+                     o._trace is inner[0] and o.bdim is not None for o in outs]  # fmt: skip
+        return outs
+
+    bfun = batching.vmap(body, in_axes=in_axes, axis_size=trace.size,
                          axis_name=trace.axis_name)  # fmt: skip
     with random.drawn_below(trace.level):  # the draws of `bfun` are batched by its own vmap
         outs = bind(P.checkpoint_p, *vals, call=CheckpointCall(call.name, bfun, call.policy))
-    return tuple(batching.BatchTracer(trace, o, 0) for o in outs)
+    # an output that does not vary (vmap broadcast it) is one example's: jacfwd's primal
+    return tuple(batching.BatchTracer(trace, o, 0) if m else o[0] for o, m in zip(outs, mapped))
 
 
 impl.defimpl(P.checkpoint_p, lambda *xs, call: tuple(call.fun(*xs)))
