@@ -640,6 +640,14 @@ def test_jvp_errors():
         cr.jvp(lambda a, b: a * b, (1.0, 2.0), (1.0,))
 
 
+def test_hessian_errors_name_hessian_and_the_callers_argument():
+    def f(x):
+        return cnp.sum(x**3)
+
+    with pytest.raises(TypeError, match=r"hessian requires float.*argument 0 \('x'\) of f"):
+        cr.hessian(f)(np.arange(3))
+
+
 def test_errors_name_the_argument_and_key_path_of_a_leaf():
     def f(x, params):
         return x * params["w"] + params["b"]

@@ -8,6 +8,7 @@ has shape S + T (pytrees of outputs and inputs give pytrees of such blocks).
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 from collections.abc import Callable, Sequence
 
@@ -20,7 +21,7 @@ from chainrule.core.pytree import tree_flatten, tree_map, tree_unflatten
 from chainrule.transforms.batching import vmap
 from chainrule.transforms.forward import jvp
 from chainrule.transforms.reverse import (
-    _argnums, _check_argnums, check_float, scalar, trace_vjp, value_and_grad,
+    _argnums, _check_argnums, check_float, check_leaves, scalar, trace_vjp, value_and_grad,
 )  # fmt: skip
 
 
@@ -178,7 +179,17 @@ def hessian(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fal
     array([[ 6.,  0.],
            [ 0., 12.]])
     """
-    return jacfwd(jacrev(fun, argnums, has_aux, holomorphic), argnums, has_aux, holomorphic)
+    h = jacfwd(jacrev(fun, argnums, has_aux, holomorphic), argnums, has_aux, holomorphic)
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+
+    @functools.wraps(fun)
+    def hess(*args: Any, **kwargs: Any) -> Any:
+        for i in nums:  # its errors name hessian and the caller's argument, not jacrev's
+            if -len(args) <= i < len(args):
+                check_leaves(args[i], fun, i % len(args), "hessian")
+        return h(*args, **kwargs)
+
+    return hess
 
 
 def hvp(fun: Callable, primals: Sequence, tangents: Sequence) -> Any:
