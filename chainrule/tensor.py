@@ -14,6 +14,7 @@ tensor(10.)
 
 from __future__ import annotations
 
+import math
 import threading
 import weakref
 from typing import Any
@@ -22,6 +23,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from chainrule import torch_functions as _F  # PyTorch's functions, which the methods call
+from chainrule.core import linalg as _la
 from chainrule.core import ops as cnp
 from chainrule.core.errors import DeviceMismatchError
 from chainrule.core.namespace import MOVED as _MOVED
@@ -29,6 +31,7 @@ from chainrule.core.namespace import Namespace, canonical_device, device_of, is_
 from chainrule.core.namespace import op_name, parse_device, transfer
 from chainrule.core.primitives import where_p as _where_p
 from chainrule.core.trace import ForeignTracer, Tracer, bind_with, box
+from chainrule.numpy import _extra as _cx
 from chainrule.rules.impl import impl_rules
 from chainrule.rules.vjp import LIFTED, vjp_rules
 from chainrule.transforms import executor, reverse
@@ -2329,6 +2332,487 @@ class Tensor(RTracer):
         """
         return cnp.flip(self, tuple(dims) if isinstance(dims, list) else dims)
 
+    # -- more of PyTorch's methods: binary elementwise functions --
+    def atan2(self, other: Any) -> Tensor:
+        """The elementwise arctangent of self / other, in the right quadrant.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([1.0, -1.0]).atan2(cr.tensor([-1.0, -1.0]))
+        tensor([ 2.356194, -2.356194])
+        """
+        return cnp.arctan2(self, other)
+
+    arctan2 = atan2
+
+    def hypot(self, other: Any) -> Tensor:
+        """The elementwise sqrt(self**2 + other**2), without overflow.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([3.0, 5.0]).hypot(cr.tensor([4.0, 12.0]))
+        tensor([ 5., 13.])
+        """
+        return cnp.hypot(self, other)
+
+    def logaddexp(self, other: Any) -> Tensor:
+        """The elementwise log(exp(self) + exp(other)), without overflow.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([0.0, 1000.0]).logaddexp(cr.tensor([0.0, 1000.0]))
+        tensor([6.93147181e-01, 1.00069315e+03])
+        """
+        return cnp.logaddexp(self, other)
+
+    def fmax(self, other: Any) -> Tensor:
+        """The elementwise maximum, ignoring NaN (NaN only where both are). Ties share the
+        gradient (PyTorch gives it to self).
+
+        >>> import chainrule as cr
+        >>> cr.tensor([1.0, float("nan")]).fmax(cr.tensor([2.0, 3.0]))
+        tensor([2., 3.])
+        """
+        return cnp.fmax(self, other)
+
+    def fmin(self, other: Any) -> Tensor:
+        """The elementwise minimum, ignoring NaN (NaN only where both are). Ties share the
+        gradient (PyTorch gives it to self).
+
+        >>> import chainrule as cr
+        >>> cr.tensor([1.0, float("nan")]).fmin(cr.tensor([2.0, 3.0]))
+        tensor([1., 3.])
+        """
+        return cnp.fmin(self, other)
+
+    def remainder(self, other: Any) -> Tensor:
+        """The elementwise remainder of self / other, with the sign of `other` (Python's %).
+
+        >>> import chainrule as cr
+        >>> cr.tensor([5.0, -5.0]).remainder(3)
+        tensor([2., 1.])
+        """
+        return cnp.remainder(self, other)
+
+    def fmod(self, other: Any) -> Tensor:
+        """The elementwise remainder of self / other, with the sign of self (C's fmod).
+
+        >>> import chainrule as cr
+        >>> cr.tensor([5.0, -5.0]).fmod(3)
+        tensor([ 2., -2.])
+        """
+        return cnp.fmod(self, other)
+
+    def floor_divide(self, other: Any) -> Tensor:
+        """The elementwise floor(self / other) (no gradient flows through it; PyTorch's
+        backward raises).
+
+        >>> import chainrule as cr
+        >>> cr.tensor([5.0, -5.0]).floor_divide(3)
+        tensor([ 1., -2.])
+        """
+        return cnp.floor_divide(self, other)
+
+    def logical_and(self, other: Any) -> Tensor:
+        """The elementwise logical and of the truth values (a bool tensor).
+
+        >>> import chainrule as cr
+        >>> cr.tensor([0.0, 1.0, 2.0]).logical_and(cr.tensor([1.0, 0.0, 3.0]))
+        tensor([False, False,  True], dtype=bool)
+        """
+        return cnp.logical_and(self, other)
+
+    def logical_or(self, other: Any) -> Tensor:
+        """The elementwise logical or of the truth values (a bool tensor).
+
+        >>> import chainrule as cr
+        >>> cr.tensor([0.0, 1.0, 0.0]).logical_or(cr.tensor([1.0, 0.0, 0.0]))
+        tensor([ True,  True, False], dtype=bool)
+        """
+        return cnp.logical_or(self, other)
+
+    def logical_xor(self, other: Any) -> Tensor:
+        """The elementwise logical exclusive or of the truth values (a bool tensor).
+
+        >>> import chainrule as cr
+        >>> cr.tensor([0.0, 1.0, 2.0]).logical_xor(cr.tensor([1.0, 0.0, 3.0]))
+        tensor([ True,  True, False], dtype=bool)
+        """
+        return cnp.logical_xor(self, other)
+
+    def logical_not(self) -> Tensor:
+        """The elementwise logical not of the truth values (a bool tensor).
+
+        >>> import chainrule as cr
+        >>> cr.tensor([0.0, 2.0]).logical_not()
+        tensor([ True, False], dtype=bool)
+        """
+        return cnp.logical_not(self)
+
+    def xlogy(self, other: Any) -> Tensor:
+        """The elementwise self * log(other), 0 where self is 0 (`chainrule.scipy.special.xlogy`;
+        needs SciPy).
+
+        >>> import chainrule as cr
+        >>> cr.tensor([0.0, 2.0]).xlogy(cr.tensor([0.0, 1.0]))
+        tensor([0., 0.])
+        """
+        from chainrule.scipy import special
+
+        return special.xlogy(self, other)
+
+    def logit(self, eps: float | None = None) -> Tensor:
+        """The elementwise log(p / (1 - p)), with p clamped to [eps, 1 - eps] if `eps` is given
+        (`chainrule.scipy.special.logit`; needs SciPy).
+
+        >>> import chainrule as cr
+        >>> cr.tensor([0.5, 0.0]).logit(eps=0.25)
+        tensor([ 0.      , -1.098612])
+        """
+        from chainrule.scipy import special
+
+        return special.logit(self if eps is None else _F.clamp(self, eps, 1.0 - eps))
+
+    def float_power(self, exponent: Any) -> Tensor:
+        """self ** exponent in double precision (float64, or complex128 for complex values).
+
+        >>> import chainrule as cr
+        >>> cr.tensor([2.0, 3.0], dtype=cr.float32).float_power(2)
+        tensor([4., 9.])
+        """
+        return _cx.float_power(self, exponent)
+
+    def isclose(self, other: Any, rtol: float = 1e-05, atol: float = 1e-08,
+                equal_nan: bool = False) -> Tensor:  # fmt: skip
+        """Elementwise |self - other| <= atol + rtol * |other| (a bool tensor).
+
+        >>> import chainrule as cr
+        >>> cr.tensor([1.0, 2.0]).isclose(cr.tensor([1.0 + 1e-9, 2.1]))
+        tensor([ True, False], dtype=bool)
+        """
+        return _cx.isclose(self, other, rtol, atol, equal_nan)
+
+    def clamp_min(self, min: Any) -> Tensor:  # noqa: A002
+        """`clamp(min=min)`: values below `min` raised to it.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([-1.0, 2.0]).clamp_min(0.0)
+        tensor([0., 2.])
+        """
+        return _F.clamp(self, min, None)
+
+    def clamp_max(self, max: Any) -> Tensor:  # noqa: A002
+        """`clamp(max=max)`: values above `max` lowered to it.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([-1.0, 2.0]).clamp_max(0.0)
+        tensor([-1.,  0.])
+        """
+        return _F.clamp(self, None, max)
+
+    def nan_to_num(self, nan: float = 0.0, posinf: float | None = None,
+                   neginf: float | None = None) -> Tensor:  # fmt: skip
+        """NaN, +inf and -inf replaced by `nan`, `posinf` and `neginf` (by default 0 and the
+        largest and smallest finite values of the dtype); the gradient is 0 there.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([float("nan"), float("inf"), 1.0]).nan_to_num(posinf=9.0)
+        tensor([0., 9., 1.])
+        """
+        return _cx.nan_to_num(self, nan=nan, posinf=posinf, neginf=neginf)
+
+    def positive(self) -> Tensor:
+        """The tensor itself (refused for a bool tensor, as in PyTorch).
+
+        >>> import chainrule as cr
+        >>> x = cr.tensor([1.0, -2.0])
+        >>> x.positive() is x
+        True
+        """
+        if self.dtype.kind == "b":
+            raise RuntimeError("The `+` operator, on a bool tensor is not supported.")
+        return self
+
+    def angle(self) -> Tensor:
+        """The elementwise argument of complex values; for real ones PyTorch's: π below 0,
+        else 0 (-0.0 included, where NumPy's `angle` gives π), NaN kept, in the tensor's
+        dtype, recorded with derivative 0.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([1j, -1.0 + 0j]).angle(), cr.tensor([-2.0, 3.0]).angle()
+        (tensor([1.570796, 3.141593]), tensor([3.141593, 0.      ]))
+        """
+        if self.dtype.kind == "c":
+            return cnp.angle(self)
+        d = self.detach()
+        value = cnp.where(d < 0, np.pi, cnp.where(cnp.isnan(d), d, 0.0))
+        return cnp.where(cnp.zeros_like(d, dtype=bool), self, value)  # recorded, derivative 0
+
+    # -- more reductions and products --
+    def nansum(self, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+        """The sum over `dim` (all by default), NaN counted as 0.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([[1.0, float("nan")], [2.0, 3.0]]).nansum(dim=1)
+        tensor([1., 5.])
+        """
+        return _cx.nansum(self, _F._dim(dim), dtype, keepdims=keepdim)
+
+    def nanmean(self, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+        """The mean over `dim` (all by default) of the values that are not NaN.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([[1.0, float("nan")], [2.0, 3.0]]).nanmean(dim=1)
+        tensor([1. , 2.5])
+        """
+        return _cx.nanmean(self, _F._dim(dim), dtype, keepdims=keepdim)
+
+    def count_nonzero(self, dim: Any = None) -> Tensor:
+        """The number of nonzero values over `dim` (all by default), as int64.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([[1.0, 0.0], [2.0, 3.0]]).count_nonzero(dim=1)
+        tensor([1, 2], dtype=int64)
+        """
+        return _cx.count_nonzero(self, _F._dim(dim))
+
+    def vdot(self, other: Any) -> Tensor:
+        """The dot product of two 1-D tensors, self conjugated.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([1j, 2.0]).vdot(cr.tensor([1j, 1.0]))
+        tensor(3.+0.j, dtype=complex128)
+        """
+        if self.ndim != 1 or _F._ndim(other) != 1:
+            raise RuntimeError(f"1D tensors expected, but got {self.ndim}D and "
+                               f"{_F._ndim(other)}D tensors")  # fmt: skip
+        return cnp.vdot(self, other)
+
+    def inner(self, other: Any) -> Tensor:
+        """The sums of products over the last dimension of both tensors.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([[1.0, 2.0], [3.0, 4.0]]).inner(cr.tensor([1.0, 1.0]))
+        tensor([3., 7.])
+        """
+        return cnp.inner(self, other)
+
+    def kron(self, other: Any) -> Tensor:
+        """The Kronecker product.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([1.0, 10.0]).kron(cr.tensor([1.0, 2.0]))
+        tensor([ 1.,  2., 10., 20.])
+        """
+        return cnp.kron(self, other)
+
+    def cross(self, other: Any, dim: int | None = None) -> Tensor:
+        """The cross product of vectors of 3 along `dim` (by default, as PyTorch's method, the
+        first dimension of length 3).
+
+        >>> import chainrule as cr
+        >>> cr.tensor([1.0, 0.0, 0.0]).cross(cr.tensor([0.0, 1.0, 0.0]))
+        tensor([0., 0., 1.])
+        """
+        shape = np.broadcast_shapes(tuple(self.shape), _F._shape(other))
+        if dim is None:
+            dim = next((i for i, n in enumerate(shape) if n == 3), None)
+            if dim is None:
+                raise RuntimeError("no dimension of size 3 in input")
+        dim = _F._norm_dim(dim, len(shape))
+        if shape[dim] != 3:
+            raise RuntimeError(f"linalg.cross: inputs dimension {dim} must have length 3 "
+                               f"(the broadcast shape is {shape})")  # fmt: skip
+        return _cx.cross(self, other, axis=dim)
+
+    def diff(self, n: int = 1, dim: int = -1, prepend: Any = None,
+             append: Any = None) -> Tensor:  # fmt: skip
+        """The `n`-th forward difference along `dim`, after `prepend` and before `append`.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([1.0, 4.0, 9.0, 16.0]).diff(), cr.tensor([1.0, 4.0, 9.0]).diff(n=2)
+        (tensor([3., 5., 7.]), tensor([2.]))
+        """
+        kw = {k: v for k, v in (("prepend", prepend), ("append", append)) if v is not None}
+        return _cx.diff(self, n, _F._norm_dim(dim, self.ndim), **kw)
+
+    def det(self) -> Tensor:
+        """The determinant of a square matrix (or of each in a batch).
+
+        >>> import chainrule as cr
+        >>> cr.tensor([[2.0, 1.0], [1.0, 3.0]]).det()
+        tensor(5.)
+        """
+        return _la.det(self)
+
+    def inverse(self) -> Tensor:
+        """The inverse of a square matrix (or of each in a batch).
+
+        >>> import chainrule as cr
+        >>> cr.tensor([[2.0, 0.0], [0.0, 4.0]]).inverse()
+        tensor([[0.5 , 0.  ],
+                [0.  , 0.25]])
+        """
+        return _la.inv(self)
+
+    def logdet(self) -> Tensor:
+        """The log of the determinant: NaN where it is negative, -inf where it is 0 (for a
+        complex matrix, the complex log).
+
+        >>> import chainrule as cr
+        >>> cr.tensor([[2.0, 1.0], [1.0, 3.0]]).logdet()
+        tensor(1.609438)
+        """
+        sign, logabsdet = _la.slogdet(self)
+        if self.dtype.kind == "c":
+            return cnp.log(sign) + logabsdet
+        return cnp.where(sign < 0, np.nan, logabsdet)
+
+    def matrix_power(self, n: int) -> Tensor:
+        """The matrix to the integer power `n` (negative: of its inverse).
+
+        >>> import chainrule as cr
+        >>> cr.tensor([[1.0, 1.0], [0.0, 1.0]]).matrix_power(3)
+        tensor([[1., 3.],
+                [0., 1.]])
+        """
+        return _la.matrix_power(self, n)
+
+    def lerp(self, end: Any, weight: Any) -> Tensor:
+        """self + weight * (end - self); `weight` a number or a tensor.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([1.0, 2.0]).lerp(cr.tensor([3.0, 4.0]), 0.5)
+        tensor([2., 3.])
+        """
+        return self + weight * (end - self)
+
+    def addcmul(self, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Tensor:
+        """self + value * tensor1 * tensor2.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([1.0, 2.0]).addcmul(cr.tensor([1.0, 2.0]), cr.tensor([3.0, 4.0]), value=0.5)
+        tensor([2.5, 6. ])
+        """
+        return self + value * (tensor1 * tensor2)
+
+    def addcdiv(self, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Tensor:
+        """self + value * tensor1 / tensor2.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([1.0, 2.0]).addcdiv(cr.tensor([1.0, 2.0]), cr.tensor([4.0, 4.0]))
+        tensor([1.25, 2.5 ])
+        """
+        return self + value * (tensor1 / tensor2)
+
+    def addmm(self, mat1: Any, mat2: Any, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
+        """beta * self + alpha * (mat1 @ mat2), for 2-D mat1 and mat2 (self broadcast); with
+        beta = 0, self is ignored (its NaN and inf too), as in PyTorch.
+
+        >>> import chainrule as cr
+        >>> cr.ones(2, 2).addmm(cr.eye(2), cr.tensor([[1.0, 2.0], [3.0, 4.0]]), beta=0.5)
+        tensor([[1.5, 2.5],
+                [3.5, 4.5]])
+        """
+        prod = _F.mm(mat1, mat2)
+        if alpha != 1:
+            prod = alpha * prod
+        if beta == 0:  # PyTorch's: self is not read (a NaN in it does not propagate)
+            return cnp.where(np.zeros(prod.shape, bool), self, prod)
+        return (self if beta == 1 else beta * self) + prod
+
+    # -- more shapes --
+    def movedim(self, source: Any, destination: Any) -> Tensor:
+        """The dimensions `source` moved to the positions `destination` (a view).
+
+        >>> import chainrule as cr
+        >>> cr.zeros(2, 3, 4).movedim(-1, 0).shape, cr.zeros(2, 3, 4).movedim((0, 1), (2, 0)).shape
+        ((4, 2, 3), (3, 4, 2))
+        """
+        src, dst = _F._dims(source, self.ndim), _F._dims(destination, self.ndim)
+        if len(src) != len(dst):
+            raise RuntimeError(f"movedim: Invalid source or destination dims: source ({list(src)} "
+                               f"dims) should contain the same number of dims as destination "
+                               f"({list(dst)} dims)")  # fmt: skip
+        if len(set(src)) != len(src) or len(set(dst)) != len(dst):
+            raise RuntimeError("movedim: repeated dim in `source` or `destination`")
+        perm = [d for d in range(self.ndim) if d not in src]
+        for d, s in sorted(zip(dst, src)):
+            perm.insert(d, s)
+        return _permuted(self, tuple(perm))
+
+    moveaxis = movedim
+
+    def unflatten(self, dim: int, sizes: Sequence[int]) -> Tensor:
+        """Dimension `dim` split into dimensions of `sizes` (one may be -1; a view).
+
+        >>> import chainrule as cr
+        >>> cr.zeros(2, 12).unflatten(1, (3, -1)).shape
+        (2, 3, 4)
+        """
+        d = _F._norm_dim(dim, self.ndim)
+        shape = tuple(self.shape)
+        return _view(self, cnp.reshape(self, shape[:d] + tuple(sizes) + shape[d + 1:]), _RESHAPE)
+
+    def tril(self, diagonal: int = 0) -> Tensor:
+        """The lower triangle (on and below diagonal `diagonal`) of the last two dimensions.
+
+        >>> import chainrule as cr
+        >>> cr.ones(2, 2).tril()
+        tensor([[1., 0.],
+                [1., 1.]])
+        """
+        return cnp.tril(self, diagonal)
+
+    def triu(self, diagonal: int = 0) -> Tensor:
+        """The upper triangle (on and above diagonal `diagonal`) of the last two dimensions.
+
+        >>> import chainrule as cr
+        >>> cr.ones(2, 2).triu(1)
+        tensor([[0., 1.],
+                [0., 0.]])
+        """
+        return cnp.triu(self, diagonal)
+
+    def roll(self, shifts: Any, dims: Any = None) -> Tensor:
+        """The values shifted by `shifts` along `dims` (of the flattened tensor without),
+        wrapping around.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([1.0, 2.0, 3.0]).roll(1)
+        tensor([3., 1., 2.])
+        """
+        if dims is None:
+            return cnp.roll(self, shifts)
+        return cnp.roll(self, shifts, _F._dim(dims))
+
+    def rot90(self, k: int = 1, dims: Sequence[int] = (0, 1)) -> Tensor:
+        """Rotated by 90 degrees `k` times, from the first of `dims` towards the second.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([[1.0, 2.0], [3.0, 4.0]]).rot90()
+        tensor([[2., 4.],
+                [1., 3.]])
+        """
+        return cnp.rot90(self, k, tuple(dims))
+
+    def fliplr(self) -> Tensor:
+        """The order reversed along dimension 1 (at least 2 dimensions).
+
+        >>> import chainrule as cr
+        >>> cr.tensor([[1.0, 2.0], [3.0, 4.0]]).fliplr()
+        tensor([[2., 1.],
+                [4., 3.]])
+        """
+        return cnp.fliplr(self)
+
+    def flipud(self) -> Tensor:
+        """The order reversed along dimension 0.
+
+        >>> import chainrule as cr
+        >>> cr.tensor([[1.0, 2.0], [3.0, 4.0]]).flipud()
+        tensor([[3., 4.],
+                [1., 2.]])
+        """
+        return cnp.flipud(self)
+
 
 # The elementwise methods: name -> (function, NumPy's reference for the example, input).
 _ELEMENTWISE: dict = {
@@ -2351,13 +2835,50 @@ _ELEMENTWISE: dict = {
     "relu": (_F.relu, lambda v: np.maximum(v, 0.0), [-1.5, 2.0]),
     "isnan": (cnp.isnan, np.isnan, [np.nan, 1.0]),
     "isfinite": (cnp.isfinite, np.isfinite, [np.inf, 1.0]),
+    "asinh": (cnp.arcsinh, np.arcsinh, [0.0, 1.0]),
+    "acosh": (cnp.arccosh, np.arccosh, [1.0, 2.0]),
+    "atanh": (cnp.arctanh, np.arctanh, [0.0, 0.5]),
+    "sinc": (cnp.sinc, np.sinc, [0.0, 0.5]),
+    "deg2rad": (cnp.deg2rad, np.deg2rad, [90.0, 180.0]),
+    "rad2deg": (cnp.rad2deg, np.rad2deg, [np.pi / 2, np.pi]),
+    "frac": (lambda x: x - cnp.trunc(x), lambda v: v - np.trunc(v), [-1.5, 2.25]),
+    "sgn": (lambda x: _sgn(x), np.sign, [-1.5, 0.0]),
+    "erf": (lambda x: _special("erf", x), np.vectorize(math.erf), [0.0, 0.5]),
+    "erfc": (lambda x: _special("erfc", x), np.vectorize(math.erfc), [0.0, 0.5]),
+    "erfinv": (lambda x: _special("erfinv", x), lambda v: np.array([0.0, 0.5]),
+               [0.0, math.erf(0.5)]),
+    "lgamma": (lambda x: _special("gammaln", x), np.vectorize(math.lgamma), [0.5, 3.0]),
+    "digamma": (lambda x: _special("digamma", x), lambda v: v - 1.0 - np.euler_gamma,
+                [1.0, 2.0]),
 }  # fmt: skip
 _NOTES = {
     "abs": " The gradient at 0 is 0.", "relu": " The gradient at 0 is 0, as PyTorch's.",
     "sigmoid": " 1 / (1 + exp(-x)), without overflow.",
     "sign": " No gradient flows through it.", "floor": " No gradient flows through it.",
     "ceil": " No gradient flows through it.", "trunc": " No gradient flows through it.",
+    "frac": " self - trunc(self).",
+    "sgn": " sign for real values, self / abs(self) (0 at 0) for complex ones.",
+    "erf": " Needs SciPy (`chainrule.scipy.special.erf`).",
+    "erfc": " Needs SciPy (`chainrule.scipy.special.erfc`).",
+    "erfinv": " Needs SciPy (`chainrule.scipy.special.erfinv`).",
+    "lgamma": " log|gamma(self)|; needs SciPy (`chainrule.scipy.special.gammaln`).",
+    "digamma": " Needs SciPy (`chainrule.scipy.special.digamma`).",
 }
+
+
+def _special(name: str, x: Tensor) -> Tensor:
+    """`chainrule.scipy.special`'s function `name` (SciPy is optional: imported when used)."""
+    from chainrule.scipy import special
+
+    return getattr(special, name)(x)
+
+
+def _sgn(x: Tensor) -> Tensor:
+    """PyTorch's sgn: sign for real values; for complex ones x / |x| (0 at 0, gradient too)."""
+    if x.dtype.kind != "c":
+        return cnp.sign(x)
+    zero = x == 0
+    return cnp.where(zero, 0, x / cnp.where(zero, 1, cnp.abs(x)))
 
 
 def _example(name: str, call: str, ref: Callable, data: list, inplace: bool = False) -> str:
@@ -2394,6 +2915,10 @@ for _n, (_fn, _ref, _data) in _ELEMENTWISE.items():
     if _n not in ("isnan", "isfinite"):
         setattr(Tensor, _n + "_", _unary_inplace(_n, _ref, _data))
 Tensor.absolute, Tensor.negative, Tensor.negative_ = Tensor.abs, Tensor.neg, Tensor.neg_
+Tensor.arcsin, Tensor.arccos, Tensor.arctan = Tensor.asin, Tensor.acos, Tensor.atan
+Tensor.arcsin_, Tensor.arccos_, Tensor.arctan_ = Tensor.asin_, Tensor.acos_, Tensor.atan_
+Tensor.arcsinh, Tensor.arccosh, Tensor.arctanh = Tensor.asinh, Tensor.acosh, Tensor.atanh
+Tensor.arcsinh_, Tensor.arccosh_, Tensor.arctanh_ = Tensor.asinh_, Tensor.acosh_, Tensor.atanh_
 Tensor.round_ = _unary_inplace("round", np.round, [0.5, 1.5])
 del _n, _fn, _ref, _data
 

@@ -39,8 +39,9 @@ from chainrule.transforms.reverse import stop_gradient as _stop_gradient
 
 __all__ = [
     # elementwise (chainrule.numpy's objects)
-    "sin", "cos", "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh", "asinh", "acosh",
-    "atanh", "exp", "exp2", "expm1", "log", "log1p", "log2", "log10", "sqrt", "rsqrt", "tanh",
+    "sin", "cos", "tan", "asin", "acos", "atan", "atan2", "arctan2", "sinh", "cosh", "asinh",
+    "acosh", "atanh", "exp", "exp2", "expm1", "log", "log1p", "log2", "log10", "sqrt", "rsqrt",
+    "tanh",
     "abs", "absolute", "neg", "negative", "square", "reciprocal", "sign", "floor", "ceil",
     "trunc", "round", "pow", "maximum", "minimum", "where", "real", "imag", "conj", "isnan",
     "isinf", "isfinite", "matmul", "outer",
@@ -79,6 +80,7 @@ def __getattr__(name: str) -> Any:
 
 sin, cos, tan, sinh, cosh, tanh = cnp.sin, cnp.cos, cnp.tan, cnp.sinh, cnp.cosh, cnp.tanh
 asin, acos, atan, atan2 = cnp.arcsin, cnp.arccos, cnp.arctan, cnp.arctan2
+arctan2 = atan2
 asinh, acosh, atanh = cnp.arcsinh, cnp.arccosh, cnp.arctanh
 exp, exp2, expm1, log, log1p, log2, log10 = (
     cnp.exp, cnp.exp2, cnp.expm1, cnp.log, cnp.log1p, cnp.log2, cnp.log10,

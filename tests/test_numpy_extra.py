@@ -574,3 +574,17 @@ def test_errors_match_numpys():
         t(lambda a: cnp.rollaxis(a, 3), np.ones((2, 2)))
     with pytest.raises(ValueError, match="3 or more"):
         t(lambda a: cnp.dsplit(a, 2), np.ones((2, 2)))
+
+
+def test_angle_of_real_values_is_numpys_traced_or_not():
+    """Traced, it was where(z < 0, pi, 0) + 0 * z: float64 for float32 input, NaN at -inf, 0
+    at -0.0 (NumPy: arctan2(0, z), pi at both)."""
+    for x in (np.float32([-1.0, 1.0, -np.inf, -0.0, 0.0, np.inf]), np.array([-2.0, 3.0, -0.0]),
+              np.array([-1, 0, 2])):  # fmt: skip
+        want = np.angle(x)
+        for got in (cnp.angle(cr.tensor(x)).numpy(), cr.jit(cnp.angle)(x),
+                    cr.vmap(cnp.angle)(x)):  # fmt: skip
+            assert got.dtype == want.dtype
+            np.testing.assert_array_equal(got, want)
+    g = cr.grad(lambda v: cnp.sum(cnp.angle(v) * v))(np.array([-2.0, 3.0, np.inf]))
+    np.testing.assert_array_equal(g, [np.pi, 0.0, 0.0])  # the angle is constant: only v's

@@ -318,8 +318,8 @@ def matrix_power(a, n):
         n >>= 1
         if n:
             a = cnp.matmul(a, a)
-    if result is None:
-        return cnp.broadcast_to(np.eye(a.shape[-1], dtype=a.dtype), a.shape)
+    if result is None:  # n = 0: the identities, traced (their derivative is 0)
+        return cnp.where(np.zeros(a.shape, bool), a, np.eye(a.shape[-1], dtype=a.dtype))
     return result
 
 

@@ -198,7 +198,8 @@ pow = power  # noqa: A001
 
 def angle(z, deg=False):
     """`numpy.angle`: the argument of complex values (0 or π for real ones), differentiable
-    (as arctan2 of the imaginary and real parts).
+    (as arctan2 of the imaginary and real parts); NumPy's values and dtype for real ones
+    (π at -0.0 and -inf), whose derivative is 0.
 
     >>> import chainrule as cr, chainrule.numpy as cnp
     >>> float(cr.grad(lambda x: cnp.angle(x * 1j + 1.0))(0.0))
@@ -209,8 +210,9 @@ def angle(z, deg=False):
     z = _lift(z)
     if _dtype(z).kind == "c":
         a = atan2(imag(z), real(z))
-    else:
-        a = where(z < 0, np.pi, 0.0) + 0.0 * z
+    else:  # piecewise constant: NumPy's arctan2(0, z), outside the graph
+        a = bind(P.stop_gradient_p, atan2(0, z if _dtype(z).kind == "f" else
+                                          astype(z, np.float64)), reason="angle of reals")
     return a * (180 / np.pi) if deg else a
 
 

@@ -2060,26 +2060,6 @@ def fix(x: ArrayLike, out: Any = None) -> Any:
 
 
 @_export
-def angle(z: ArrayLike, deg: bool = False) -> Any:
-    """`numpy.angle`: the argument of complex numbers (arctan2(imag, real)), in radians or
-    degrees; 0 or pi for real input.
-
-    >>> import chainrule.numpy as cnp
-    >>> float(cnp.angle(1j, deg=True))
-    90.0
-    """
-    if not _traced(z):
-        return np.angle(z, deg)
-    z = _arr(z)
-    if z.dtype.kind == "c":
-        zi, zr = cnp.imag(z), cnp.real(z)
-    else:
-        zi, zr = 0, z if z.dtype.kind == "f" else cnp.astype(z, np.float64)
-    a = cnp.arctan2(zi, zr)
-    return a * (180 / np.pi) if deg else a
-
-
-@_export
 def vecdot(x1: ArrayLike, x2: ArrayLike, /, out: Any = None, *, axis: int = -1,
            **kwargs: Any) -> Any:  # fmt: skip
     """`numpy.vecdot`: sum(conj(x1) * x2) along `axis`, broadcast over the others.
