@@ -725,6 +725,18 @@ def test_checkpoint_of_a_function_closing_over_a_traced_value():
     np.testing.assert_allclose(cr.grad(g)({"v": 2.0})["v"], 12.0, rtol=1e-15)
     h = lambda y: cr.checkpoint(lambda a, s=y: a * s)(3.0)  # noqa: E731  (a default)
     np.testing.assert_allclose(cr.grad(h)(2.0), 3.0, rtol=1e-15)
+    calls = [0]
+
+    def counted(y):
+        def body(a):
+            nonlocal calls  # a cell without tracers stays the same object
+            calls = [calls[0] + 1]
+            return a * y
+
+        return cr.checkpoint(body)(y)
+
+    np.testing.assert_allclose(cr.grad(counted)(3.0), 6.0, rtol=1e-15)
+    assert calls == [2]  # the body ran twice, and its writes landed
     # jacfwd: vmap of a jvp whose primal output does not vary along the axis
     np.testing.assert_allclose(cr.jacfwd(f)(y0), d(y0), rtol=1e-15)
     sq = lambda v: cr.checkpoint(lambda a: cnp.sin(a) * 2)(v)  # noqa: E731

@@ -156,28 +156,40 @@ def _closure(fun: Callable) -> tuple[list, Callable]:
     code = getattr(fun, "__code__", None)
     if code is None:
         return [], lambda vals: fun
-    contents = []
-    for c in cells:
+    parts = []  # (cell index or "defaults", leaves, tree, positions of tracers)
+    for k, c in enumerate(cells):
         try:
-            contents.append(c.cell_contents)
+            content = c.cell_contents
         except ValueError:  # an empty cell (a name assigned later)
-            contents.append(None)
-    leaves, tree = tree_flatten((contents, fun.__defaults__))
-    idx = [i for i, x in enumerate(leaves) if isinstance(x, Tracer)]
-    if not idx:
+            continue
+        leaves, tree = tree_flatten(content)
+        idx = [i for i, x in enumerate(leaves) if isinstance(x, Tracer)]
+        if idx:
+            parts.append((k, leaves, tree, idx))
+    if fun.__defaults__:
+        leaves, tree = tree_flatten(fun.__defaults__)
+        idx = [i for i, x in enumerate(leaves) if isinstance(x, Tracer)]
+        if idx:
+            parts.append(("defaults", leaves, tree, idx))
+    if not parts:
         return [], lambda vals: fun
 
     def rebuild(vals: Any) -> Callable:
-        new = list(leaves)
-        for i, v in zip(idx, vals):
-            new[i] = v
-        cs, defaults = tree_unflatten(tree, new)
-        g = types.FunctionType(code, fun.__globals__, fun.__name__, defaults,
-                               tuple(types.CellType(c) for c in cs))  # fmt: skip
+        it = iter(vals)
+        closure, defaults = list(cells), fun.__defaults__
+        for k, leaves, tree, idx in parts:
+            new = list(leaves)
+            for i in idx:
+                new[i] = next(it)
+            if k == "defaults":
+                defaults = tree_unflatten(tree, new)
+            else:  # (the other cells stay the same objects: a nonlocal write still lands)
+                closure[k] = types.CellType(tree_unflatten(tree, new))
+        g = types.FunctionType(code, fun.__globals__, fun.__name__, defaults, tuple(closure))
         g.__kwdefaults__ = fun.__kwdefaults__
         return g
 
-    return [leaves[i] for i in idx], rebuild
+    return [leaves[i] for _, leaves, _, idx in parts for i in idx], rebuild
 
 
 # --- reverse mode ----------------------------------------------------------------------------
