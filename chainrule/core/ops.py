@@ -1423,7 +1423,18 @@ def take(a, indices, axis=None, out=None, mode=None):
     a = _lift(a)
     if axis is None:
         a, axis = ravel(a), 0
-    return _take_axis(a, indices, axis % a.ndim)
+    axis = axis % a.ndim
+    if mode in ("clip", "wrap"):  # NumPy's: clipped to [0, n) (negatives too), or modulo n
+        n = a.shape[axis]
+        traced = isinstance(indices, Tracer) or is_foreign(indices)
+        indices = indices if traced else np.asarray(indices)
+        if mode == "clip":
+            indices = clip(indices, 0, n - 1) if traced else np.clip(indices, 0, n - 1)
+        else:
+            indices = remainder(indices, n) if traced else np.remainder(indices, n)
+    elif mode not in (None, "raise"):
+        raise ValueError(f"take: mode must be one of 'raise', 'wrap', 'clip', not {mode!r}")
+    return _take_axis(a, indices, axis)
 
 
 def take_along_axis(arr, indices, axis):

@@ -207,9 +207,12 @@ class Module:
 
     register_module = add_module
 
-    def _forget(self, name: str) -> None:
+    def _forget(self, name: str, keep: dict | None = None) -> None:
+        """Drop `name` from every table but `keep`, where a reassignment keeps its place (the
+        order of parameters, state_dict and a Sequential's layers), as in PyTorch."""
         for table in (self.__dict__, self._parameters, self._buffers, self._modules):
-            table.pop(name, None)
+            if table is not keep:
+                table.pop(name, None)
         self._non_persistent_buffers_set.discard(name)
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -217,7 +220,7 @@ class Module:
         params = d.get("_parameters")
         if isinstance(value, Parameter):
             self._initialized("parameters")
-            self._forget(name)
+            self._forget(name, keep=self._parameters)
             self.register_parameter(name, value)
         elif params is not None and name in params:
             if value is not None:
@@ -226,7 +229,7 @@ class Module:
             params[name] = None
         elif isinstance(value, Module):
             self._initialized("module")
-            self._forget(name)
+            self._forget(name, keep=self._modules)
             self._modules[name] = value
         elif d.get("_modules") is not None and name in d["_modules"]:
             if value is not None:
@@ -511,8 +514,8 @@ class Module:
             if set_to_none:
                 p.grad = None
             else:
-                with no_grad():
-                    p.grad = p.grad.detach()
+                with no_grad():  # the same tensor, zeroed in place (a reference sees it)
+                    p.grad.detach_()
                     p.grad.zero_()
 
     def apply(self, fn: Callable[[Module], Any]) -> Module:
