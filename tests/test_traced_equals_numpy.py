@@ -440,3 +440,66 @@ def test_gradients_match_finite_differences(name):
         n = _fd(lambda a: f(np, a), X)
     assert g.shape == X.shape and g.dtype == X.dtype
     np.testing.assert_allclose(g, n, rtol=1e-5, atol=1e-5 * (1 + np.max(np.abs(n))))
+
+
+# --- discrepancies this audit found, fixed ---------------------------------------------------
+
+
+def _traced_ways(f, x):
+    """f(x) under jit, as jvp's primal and on a Tensor."""
+    return [cr.jit(f)(x), cr.jvp(f, (x,), (np.zeros_like(x),))[0] if x.dtype.kind == "f" else
+            cr.jit(f)(x), f(cr.tensor(x)).numpy()]  # fmt: skip
+
+
+@pytest.mark.parametrize("mode", ["clip", "wrap"])
+def test_take_modes_on_traced_values(mode):
+    x = np.arange(5.0)
+    for i in (np.array([-1, 2]), np.array([7, -6, 3])):
+        f = lambda a, i=i: cnp.take(a, i, mode=mode)  # noqa: E731
+        for got in _traced_ways(f, x):
+            np.testing.assert_array_equal(got, np.take(x, i, mode=mode))
+        want = np.zeros(5)
+        np.add.at(want, np.take(np.arange(5), i, mode=mode), 1.0)
+        np.testing.assert_array_equal(cr.grad(lambda a, f=f: cnp.sum(f(a)))(x), want)
+
+
+@pytest.mark.parametrize("name", ["sum", "prod", "mean", "cumsum", "cumprod", "nansum",
+                                  "nanmean"])  # fmt: skip
+def test_integer_dtype_of_a_reduction_wraps_as_numpy(name):
+    x8 = np.array([100, 100, -100, 127, 1, 2], np.int8)
+    want = getattr(np, name)(x8, dtype=np.int8)
+    for got in (cr.jit(lambda v: getattr(cnp, name)(v, dtype=np.int8))(x8),
+                getattr(cnp, name)(cr.tensor(x8), dtype=np.int8).numpy()):  # fmt: skip
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)
+
+
+def test_searchsorted_puts_nan_after_every_number():
+    s = np.linspace(-2, 2, 7)
+    v = np.array([np.nan, 0.5, -3.0, 2.0])
+    for a in (s, np.append(s, np.nan)):
+        for side in ("left", "right"):
+            want = np.searchsorted(a, v, side)
+            np.testing.assert_array_equal(cr.jit(lambda r: cnp.searchsorted(a, r, side))(v), want)
+            np.testing.assert_array_equal(cr.vmap(lambda r: cnp.searchsorted(a, r, side))(v), want)
+
+
+@pytest.mark.parametrize("dt", [np.float16, np.float32, np.float64])
+def test_nan_reductions_keep_the_float_dtype_bit_for_bit(dt):
+    x = np.random.default_rng(3).standard_normal((4, 5)).astype(dt)
+    x[1, 2], x[3, :] = np.nan, np.nan
+    for name, kw in [("nanmean", {}), ("nanvar", {}), ("nanstd", {"ddof": 1}),
+                     ("nanmean", {"axis": 1}), ("nanvar", {"axis": 0})]:  # fmt: skip
+        with np.errstate(all="ignore"):
+            want = getattr(np, name)(x, **kw)
+            got = cr.jit(lambda v, name=name, kw=kw: getattr(cnp, name)(v, **kw))(x)
+        assert got.dtype == want.dtype, (name, got.dtype)
+        np.testing.assert_array_equal(got, want)
+
+
+def test_copysign_and_modf_keep_numpys_dtype():
+    x = np.float32([1.5, -2.0])
+    assert cr.jit(lambda v: cnp.copysign(0.0, v))(x).dtype == np.float32
+    assert [o.dtype for o in cr.jit(cnp.modf)(x)] == [np.float32, np.float32]
+    a, b = np.float32([1.0, -2.0]), np.int64([-1, 1])
+    assert cr.jit(cnp.copysign)(a, b).dtype == np.copysign(a, b).dtype

@@ -457,6 +457,12 @@ def _reduction(prim: Any, npfun: Any, doc: str) -> Any:
             if dtype is not None:
                 a = astype(a, dtype)
             axes = _norm_axis(axis, a.ndim, name)
+            if dtype is not None and np.dtype(dtype).kind in "biu":  # NumPy accumulates in
+                # `dtype`, wrapping around: the wide result cast (the same modulo 2**bits)
+                if prim is P.mean_p:
+                    total = astype(bind(P.sum_p, a, axis=axes, keepdims=keepdims), dtype)
+                    return astype(total / count(a.shape, axes), dtype)
+                return astype(bind(prim, a, axis=axes, keepdims=keepdims), dtype)
             return bind(prim, a, axis=axes, keepdims=keepdims)
         if dtype is not None:
             kwargs["dtype"] = dtype
@@ -574,6 +580,8 @@ def _cumulative(prim: Any, npfun: Any, name: str) -> Any:
             if axis is None:
                 a, axis = reshape(a, (-1,)), 0
             (axis,) = _norm_axis(axis, a.ndim, name)
+            if dtype is not None and np.dtype(dtype).kind in "biu":  # wrapping, as NumPy's
+                return astype(bind(prim, a, axis=axis), dtype)
             return bind(prim, a, axis=axis)
         return npfun(a, axis=axis, dtype=dtype, out=out)
 

@@ -360,12 +360,18 @@ def cross(a: ArrayLike, b: ArrayLike, axisa: int = -1, axisb: int = -1, axisc: i
 
 def _searchsorted(a: Any, v: Any, side: str = "left") -> Any:
     """Insertion indices of `v` into the sorted 1-d `a` (integer: no gradient). NumPy's own
-    where the values are known; else a count of comparisons (same result without NaNs)."""
+    where the values are known; else a count of comparisons in NumPy's order, where NaN comes
+    after every number (a NaN in `v` goes after all of `a`'s numbers)."""
     ca, cv = _concrete(a), _concrete(v)
     if ca is not None and cv is not None:
         return np.searchsorted(ca, cv, side)
-    cmp = cnp.less if side == "left" else cnp.less_equal
-    return cnp.sum(cnp.astype(cmp(a, cnp.expand_dims(_arr(v), -1)), np.intp), axis=-1)
+    v = cnp.expand_dims(_arr(v), -1)
+    if side == "left":  # a_i before v: a_i < v, or v is NaN and a_i is not
+        before = cnp.logical_or(cnp.less(a, v), cnp.logical_and(cnp.isnan(v),
+                                                                cnp.logical_not(cnp.isnan(a))))
+    else:  # a_i not after v: a_i <= v, or v is NaN
+        before = cnp.logical_or(cnp.less_equal(a, v), cnp.isnan(v))
+    return cnp.sum(cnp.astype(before, np.intp), axis=-1)
 
 
 @_export
@@ -1053,6 +1059,13 @@ def _count(ok: Any, axis: Any, keepdims: bool) -> Any:
     return cnp.sum(cnp.astype(ok, np.intp), axis=axis, keepdims=keepdims)
 
 
+def _by_count(x: Any, n: Any) -> Any:
+    """`x / n` for counts `n` (integers), in `x`'s float dtype as NumPy's nan-reductions
+    divide (into `x`: a float32 sum stays float32)."""
+    r = x / n
+    return cnp.astype(r, x.dtype) if x.dtype.kind in "fc" and r.dtype != x.dtype else r
+
+
 @_export
 def nanmean(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None,
             keepdims: Any = _NoValue, *, where: Any = _NoValue) -> Any:
@@ -1068,7 +1081,8 @@ def nanmean(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None,
     a = _arr(a)
     ok = _nan_mask(a, where)
     tot = cnp.sum(cnp.where(ok, a, 0), axis=axis, dtype=dtype, keepdims=_kd(keepdims))
-    return tot / _count(ok, axis, _kd(keepdims))
+    r = _by_count(tot, _count(ok, axis, _kd(keepdims)))
+    return r if dtype is None or r.dtype == np.dtype(dtype) else cnp.astype(r, dtype)
 
 
 @_export
@@ -1095,14 +1109,14 @@ def nanvar(a: ArrayLike, axis: Any = None, dtype: Any = None, out: Any = None, d
         a = cnp.astype(a, dtype)
     ok = _nan_mask(a, where)
     cnt = _count(ok, axis, True)
-    avg = mean if mean is not _NoValue else cnp.sum(cnp.where(ok, a, 0), axis=axis,
-                                                    keepdims=True) / cnt  # fmt: skip
+    avg = mean if mean is not _NoValue else _by_count(cnp.sum(cnp.where(ok, a, 0), axis=axis,
+                                                              keepdims=True), cnt)  # fmt: skip
     d = cnp.where(ok, a - avg, 0)
     sq = cnp.real(d * cnp.conj(d)) if d.dtype.kind == "c" else d * d
     v = cnp.sum(sq, axis=axis, keepdims=_kd(keepdims))
     dof = _count(ok, axis, _kd(keepdims)) - ddof
     bad = dof <= 0
-    return cnp.where(bad, np.nan, v / cnp.where(bad, 1, dof))
+    return cnp.where(bad, np.nan, _by_count(v, cnp.where(bad, 1, dof)))
 
 
 @_export
@@ -1964,9 +1978,10 @@ def copysign(x1: ArrayLike, x2: ArrayLike, /, out: Any = None, **kwargs: Any) ->
     if not _traced(x1, x2):
         return np.copysign(x1, x2, **_kw(out=out if out is not None else _NoValue), **kwargs)
     _no_out("copysign", out)
+    dt = np.copysign(*[x if type(x) in _PY_SCALARS else np.ones(1, _dtype(x))
+                       for x in (x1, x2)]).dtype  # NumPy's (a Python number stays weak)
     x1, x2 = _float(x1), _arr(x2)
     r = cnp.where(cnp.signbit(x2), -cnp.abs(x1), cnp.abs(x1))
-    dt = _rt(x1, x2) if _dtype(x2).kind == "f" else _dtype(x1)
     return r if _dtype(r) == dt else cnp.astype(r, dt)
 
 
