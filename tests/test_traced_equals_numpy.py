@@ -503,3 +503,13 @@ def test_copysign_and_modf_keep_numpys_dtype():
     assert [o.dtype for o in cr.jit(cnp.modf)(x)] == [np.float32, np.float32]
     a, b = np.float32([1.0, -2.0]), np.int64([-1, 1])
     assert cr.jit(cnp.copysign)(a, b).dtype == np.copysign(a, b).dtype
+
+
+def test_average_insert_delete_on_tensors():
+    """They read `.size`, a method on Tensors (PyTorch's): a TypeError."""
+    a = np.array([1.0, 2.0, 3.0])
+    t = cr.tensor(a)
+    np.testing.assert_array_equal(cnp.average(t).numpy(), np.average(a))
+    np.testing.assert_array_equal(cnp.average(t, weights=a).numpy(), np.average(a, weights=a))
+    np.testing.assert_array_equal(cnp.insert(t, 1, 5.0).numpy(), np.insert(a, 1, 5.0))
+    np.testing.assert_array_equal(cnp.delete(t, 1).numpy(), np.delete(a, 1))

@@ -1286,7 +1286,8 @@ def average(a: ArrayLike, axis: Any = None, weights: Any = None, returned: bool 
     kd = _kd(keepdims)
     if weights is None:
         avg = cnp.mean(a, axis=axes, keepdims=kd)
-        scl = np.asarray(a.size / builtins.max(math.prod(_shape(avg)), 1), avg.dtype)[()]
+        n = math.prod(_shape(a)) / builtins.max(math.prod(_shape(avg)), 1)
+        scl = np.asarray(n, avg.dtype)[()]
     else:
         w = _arr(weights)
         if _shape(w) != a.shape:
@@ -1486,7 +1487,7 @@ def insert(arr: ArrayLike, obj: Any, values: ArrayLike, axis: int | None = None)
         return np.insert(arr, obj, values, axis)
     arr, values = _arr(arr), _arr(values)
     obj = _need_concrete(obj, "insert's indices") if _traced(obj) else obj
-    na = arr.size
+    na = math.prod(_shape(arr))
     lab_a = np.arange(na).reshape(arr.shape)
     lab_v = (na + np.arange(math.prod(_shape(values)))).reshape(_shape(values))
     lab = np.insert(lab_a, obj, lab_v, axis)
@@ -1507,7 +1508,7 @@ def delete(arr: ArrayLike, obj: Any, axis: int | None = None) -> Any:
         return np.delete(arr, obj, axis)
     arr = _arr(arr)
     obj = _need_concrete(obj, "delete's indices") if _traced(obj) else obj
-    lab = np.delete(np.arange(arr.size).reshape(arr.shape), obj, axis)
+    lab = np.delete(np.arange(math.prod(_shape(arr))).reshape(arr.shape), obj, axis)
     return _from_labels(lab, [arr])
 
 
