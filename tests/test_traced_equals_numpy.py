@@ -513,3 +513,17 @@ def test_average_insert_delete_on_tensors():
     np.testing.assert_array_equal(cnp.average(t, weights=a).numpy(), np.average(a, weights=a))
     np.testing.assert_array_equal(cnp.insert(t, 1, 5.0).numpy(), np.insert(a, 1, 5.0))
     np.testing.assert_array_equal(cnp.delete(t, 1).numpy(), np.delete(a, 1))
+
+
+def test_numpy2_keywords_of_var_std_sort_argsort():
+    x = np.array([[1.0, 2.0, 4.0], [3.0, 5.0, 9.0]])
+    m = x.mean(axis=1, keepdims=True)
+    np.testing.assert_array_equal(cnp.var(x, axis=1, correction=1), np.var(x, axis=1, ddof=1))
+    np.testing.assert_array_equal(cnp.std(x, axis=1, mean=m), np.std(x, axis=1, mean=m))
+    np.testing.assert_array_equal(cr.jit(lambda v: cnp.var(v, axis=1, correction=1))(x),
+                                  np.var(x, axis=1, correction=1))  # fmt: skip
+    np.testing.assert_array_equal(cr.jit(lambda v: cnp.std(v, axis=1, mean=m))(x),
+                                  np.std(x, axis=1, mean=m))  # fmt: skip
+    np.testing.assert_array_equal(cr.jit(lambda v: cnp.argsort(v, axis=1, stable=True))(x),
+                                  np.argsort(x, axis=1, stable=True))  # fmt: skip
+    np.testing.assert_array_equal(cnp.var(x, where=x > 1), np.var(x, where=x > 1))

@@ -530,7 +530,7 @@ amin = min = _minmax(P.amin_p, np.min, "min")  # noqa: A001
 amax.__name__, amin.__name__ = "max", "min"
 
 
-mean = _reduction(P.mean_p, np.mean, """`numpy.mean`.
+mean = _mean = _reduction(P.mean_p, np.mean, """`numpy.mean`.
 
     >>> import numpy as np, chainrule as cr, chainrule.numpy as cnp
     >>> cr.grad(cnp.mean)(np.array([1.0, 2.0]))
@@ -538,36 +538,50 @@ mean = _reduction(P.mean_p, np.mean, """`numpy.mean`.
     """)
 
 
-def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
-    """`numpy.var` with `ddof`.
+def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None,
+        mean=None, correction=None):  # noqa: A002  (NumPy 2's keywords)
+    """`numpy.var` with `ddof` (or NumPy 2's `correction`) and a precomputed `mean`.
 
     >>> import numpy as np, chainrule as cr, chainrule.numpy as cnp
     >>> cr.grad(cnp.var)(np.array([1.0, 3.0]))
     array([-1.,  1.])
     """
-    if not (isinstance(a, Tracer) or _has_tracer(a)):
-        return np.var(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims)
+    if not (isinstance(a, Tracer) or _has_tracer(a) or isinstance(mean, Tracer)):
+        kw = {k: v for k, v in (("where", where), ("mean", mean), ("correction", correction))
+              if v is not None}  # fmt: skip
+        return np.var(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims, **kw)
     _no_out("var", out)
+    if where is not None:
+        raise NotImplementedError("chainrule.numpy.var: where= is not supported on traced "
+                                  "values; select with cnp.where first")  # fmt: skip
+    if correction is not None:
+        if ddof != 0:
+            raise ValueError("ddof and correction can't be provided simultaneously.")
+        ddof = correction
     a = _lift(a)
     if dtype is not None:
         a = astype(a, dtype)
-    d = a - mean(a, axis=axis, keepdims=True)
+    d = a - (_mean(a, axis=axis, keepdims=True) if mean is None else mean)
     sq = real(d * conj(d)) if _dtype(d).kind == "c" else d * d
     n = count(a.shape, _norm_axis(axis, a.ndim, "var"))
     return sum(sq, axis=axis, keepdims=keepdims) / builtins.max(n - ddof, 0)
 
 
-def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
-    """`numpy.std` with `ddof`.
+def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None,
+        mean=None, correction=None):  # noqa: A002  (NumPy 2's keywords)
+    """`numpy.std` with `ddof` (or NumPy 2's `correction`) and a precomputed `mean`.
 
     >>> import numpy as np, chainrule as cr, chainrule.numpy as cnp
     >>> cr.grad(cnp.std)(np.array([1.0, 3.0]))
     array([-0.5,  0.5])
     """
-    if not (isinstance(a, Tracer) or _has_tracer(a)):
-        return np.std(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims)
+    if not (isinstance(a, Tracer) or _has_tracer(a) or isinstance(mean, Tracer)):
+        kw = {k: v for k, v in (("where", where), ("mean", mean), ("correction", correction))
+              if v is not None}  # fmt: skip
+        return np.std(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims, **kw)
     _no_out("std", out)
-    return sqrt(var(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims))
+    return sqrt(var(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims, where=where,
+                    mean=mean, correction=correction))  # fmt: skip
 
 
 def _cumulative(prim: Any, npfun: Any, name: str) -> Any:
@@ -625,25 +639,37 @@ any = _nondiff_reduction(P.any_p, np.any, "any")  # noqa: A001
 all = _nondiff_reduction(P.all_p, np.all, "all")  # noqa: A001
 
 
-def argsort(a, axis=-1, kind=None, order=None):
+def _stable_kind(kind, stable):
+    """NumPy 2's `stable=True`: the kind 'stable' (both given: NumPy's error)."""
+    if stable is None:
+        return kind
+    if kind is not None:
+        raise ValueError("`kind` and `stable` parameters can't be provided at the same time. "
+                         "Use only one of them.")
+    return "stable" if stable else None
+
+
+def argsort(a, axis=-1, kind=None, order=None, *, stable=None):
     """`numpy.argsort` (integer result, no gradient).
 
     >>> import chainrule.numpy as cnp
     >>> cnp.argsort([3.0, 1.0, 2.0])
     array([1, 2, 0])
     """
+    kind = _stable_kind(kind, stable)
     if isinstance(a, Tracer) or _has_tracer(a):
         return bind(P.argsort_p, _lift(a), axis=axis, kind=kind)
     return np.argsort(a, axis=axis, kind=kind, order=order)
 
 
-def sort(a, axis=-1, kind=None, order=None):
+def sort(a, axis=-1, kind=None, order=None, *, stable=None):
     """`numpy.sort`; the gradient follows each element to its sorted place.
 
     >>> import numpy as np, chainrule as cr, chainrule.numpy as cnp
     >>> cr.grad(lambda x: cnp.sort(x)[0])(np.array([3.0, 1.0, 2.0]))
     array([0., 1., 0.])
     """
+    kind = _stable_kind(kind, stable)
     if not (isinstance(a, Tracer) or _has_tracer(a)):
         return np.sort(a, axis=axis, kind=kind, order=order)
     a = _lift(a)
