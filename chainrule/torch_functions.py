@@ -585,9 +585,12 @@ def softmax(input: Any, dim: Any = None, dtype: Any = None, *, axis: Any = None)
     x = _array(input)
     if dtype is not None:
         x = cnp.astype(x, dtype)
+    if _ndim(x) == 0:  # a 0-d tensor is one element along dim 0 or -1, as in PyTorch
+        _norm_dim(_softmax_dim(_dim(dim, axis), 1), 1)
+        return cnp.reshape(softmax(cnp.reshape(x, (1,)), 0), ())
     d = _softmax_dim(_dim(dim, axis), _ndim(x))
-    m = _stop_gradient(cnp.max(x, axis=d, keepdims=True))
-    e = cnp.exp(x - cnp.where(cnp.isfinite(m), m, 0))
+    m = _stop_gradient(cnp.max(x, axis=d, keepdims=True))  # (+inf: NaN, as PyTorch's)
+    e = cnp.exp(x - m)
     return e / cnp.sum(e, axis=d, keepdims=True)
 
 
@@ -601,6 +604,9 @@ def log_softmax(input: Any, dim: Any = None, dtype: Any = None, *, axis: Any = N
     x = _array(input)
     if dtype is not None:
         x = cnp.astype(x, dtype)
+    if _ndim(x) == 0:  # a 0-d tensor is one element along dim 0 or -1, as in PyTorch
+        _norm_dim(_softmax_dim(_dim(dim, axis), 1), 1)
+        return cnp.reshape(log_softmax(cnp.reshape(x, (1,)), 0), ())
     d = _softmax_dim(_dim(dim, axis), _ndim(x))
     return x - logsumexp(x, d, keepdim=True)
 

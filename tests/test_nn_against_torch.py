@@ -764,3 +764,24 @@ def test_zero_grad_without_set_to_none_zeroes_the_same_grad_tensor():
         m(L.ones(1, 2)).sum().backward()
         assert m.weight.grad is g
         np.testing.assert_array_equal(g.detach().numpy(), [[1.0, 1.0]])
+
+
+def test_softmax_of_a_0d_tensor_and_of_an_infinite_logit_and_mse_dtype_like_torch():
+    import warnings
+
+    out = []
+    for L, FF in ((torch, torch.nn.functional), (cr, F)):
+        x = L.tensor([float("inf"), 1.0], dtype=L.float64)
+        z = L.tensor(2.0, dtype=L.float64, requires_grad=True)
+        s = FF.softmax(z, 0)
+        s.backward()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            mse = FF.mse_loss(L.ones(3, dtype=L.float32), L.tensor(2.0, dtype=L.float64))
+        out.append((FF.softmax(x, 0).numpy(), s.detach().numpy(), FF.log_softmax(z, -1).item(),
+                    z.grad.numpy(), str(mse.dtype).replace("torch.", "")))  # fmt: skip
+    (a, b, c, d, e), (a2, b2, c2, d2, e2) = out
+    np.testing.assert_array_equal(a2, a)  # [nan, nan]: no finite-max shortcut
+    np.testing.assert_array_equal(b2, b)
+    assert c2 == c and e2 == e == "float64"
+    np.testing.assert_array_equal(d2, d)

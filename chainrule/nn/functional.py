@@ -316,6 +316,7 @@ def mse_loss(input: Any, target: Any, size_average: Any = None, reduce: Any = No
                       f"size ({list(_shape(x))}). This will likely lead to incorrect results due "
                       "to broadcasting. Please ensure they have the same size.", UserWarning,
                       stacklevel=2)  # fmt: skip
+        x, y = cnp.broadcast_arrays(x, y)  # first, as PyTorch: the dtypes then promote fully
     reduction = _reduction(size_average, reduce, reduction)
     sq = (x - y) ** 2
     if weight is not None:
