@@ -344,19 +344,26 @@ TIES = {
 TIE_HESSIANS = ["max_ties", "x_over_x_at_0", "prod_two_zeros"]
 
 
-@pytest.fixture(scope="module")
-def tie_refs():
+def _value_grad_refs(cases, hessians, x):
+    """JAX's value and gradient (and Hessian, for the cases named in `hessians`) of each
+    case ``f(ns, x)`` at `x`, in one jitted call."""
+
     def ref(x):
         out = {}
-        for name, f in TIES.items():
+        for name, f in cases.items():
             g = lambda x, f=f: f(jnp, x)  # noqa: E731
             out[name] = {"value": g(x), "grad": jax.grad(g)(x)}
-            if name in TIE_HESSIANS:
+            if name in hessians:
                 out[name]["hessian"] = jax.hessian(g)(x)
         return out
 
+    return jax.jit(ref)(x)
+
+
+@pytest.fixture(scope="module")
+def tie_refs():
     with np.errstate(all="ignore"):
-        return jax.jit(ref)(TIE_X)
+        return _value_grad_refs(TIES, TIE_HESSIANS, TIE_X)
 
 
 @pytest.mark.parametrize("name", list(TIES))
@@ -526,16 +533,7 @@ LINALG_HESSIANS = ["slogdet_sign_times_log"]
 
 @pytest.fixture(scope="module")
 def linalg_refs():
-    def ref(a):
-        out = {}
-        for name, f in LINALG_CASES.items():
-            g = lambda a, f=f: f(jnp, a)  # noqa: E731
-            out[name] = {"value": g(a), "grad": jax.grad(g)(a)}
-            if name in LINALG_HESSIANS:
-                out[name]["hessian"] = jax.hessian(g)(a)
-        return out
-
-    return jax.jit(ref)(_A0)
+    return _value_grad_refs(LINALG_CASES, LINALG_HESSIANS, _A0)
 
 
 @pytest.mark.parametrize("name", list(LINALG_CASES))
