@@ -2543,7 +2543,7 @@ class Tensor(RTracer):
             return cnp.angle(self)
         d = self.detach()
         value = cnp.where(d < 0, np.pi, cnp.where(cnp.isnan(d), d, 0.0))
-        return cnp.where(cnp.zeros_like(d, dtype=bool), self, value)  # recorded, derivative 0
+        return cnp._recorded_constant(self, value)
 
     # -- more reductions and products --
     def nansum(self, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
@@ -2715,7 +2715,7 @@ class Tensor(RTracer):
         if alpha != 1:
             prod = alpha * prod
         if beta == 0:  # PyTorch's: self is not read (a NaN in it does not propagate)
-            return cnp.where(np.zeros(prod.shape, bool), self, prod)
+            return cnp._recorded_constant(self, prod)
         return (self if beta == 1 else beta * self) + prod
 
     # -- more shapes --

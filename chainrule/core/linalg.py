@@ -319,7 +319,7 @@ def matrix_power(a, n):
         if n:
             a = cnp.matmul(a, a)
     if result is None:  # n = 0: the identities, traced (their derivative is 0)
-        return cnp.where(np.zeros(a.shape, bool), a, np.eye(a.shape[-1], dtype=a.dtype))
+        return cnp._recorded_constant(a, np.eye(a.shape[-1], dtype=a.dtype))
     return result
 
 

@@ -393,6 +393,14 @@ def where(condition, x=None, y=None, /):
     return bind(P.where_p, condition, x, y)
 
 
+def _recorded_constant(x, value):
+    """`value` (broadcast with `x`), recorded as a result of `x` with derivative 0: a traced
+    `x` gives a traced result, as PyTorch records such results; `x`'s NaN and inf do not
+    reach it (matrix_power(a, 0), and the Tensor face's angle of reals and addmm with
+    beta = 0)."""
+    return where(np.zeros(np.broadcast_shapes(np.shape(x), np.shape(value)), bool), x, value)
+
+
 def nonzero(a):
     """`numpy.nonzero` (integer indices: no gradient).
 
