@@ -29,6 +29,7 @@ from chainrule.core.errors import DeviceMismatchError
 from chainrule.core.namespace import MOVED as _MOVED
 from chainrule.core.namespace import Namespace, canonical_device, device_of, is_foreign
 from chainrule.core.namespace import op_name, parse_device, transfer
+from chainrule.core.primitives import integer_pow_p as _integer_pow_p
 from chainrule.core.primitives import where_p as _where_p
 from chainrule.core.trace import ForeignTracer, Tracer, bind_with, box
 from chainrule.numpy import _extra as _cx
@@ -1389,6 +1390,15 @@ class Tensor(RTracer):
                 self._value = np.array(self._value)
             self._value[_np_index(index)] = _value_of(v)
             _refresh_copies(self)
+
+    def __pow__(self, exponent: Any) -> Tensor:
+        # PyTorch's float32 and float64 kernels compute x**3 as (x*x)*x and x**-2 as 1/(x*x),
+        # where NumPy's power calls pow(), an ulp or two apart: integer_pow is PyTorch's, bit
+        # for bit (the gradient of x**3 too: g * (3 * (x*x))). x**2 is square, as both compute.
+        if type(exponent) in _SCALAR_TYPES and (exponent == 3 or exponent == -2) and \
+                self._value.dtype in _POW_DTYPES:  # fmt: skip
+            return bind_with(_integer_pow_p, (self,), {"y": int(exponent)})
+        return _tracer_pow(self, exponent)
 
     def __iadd__(self, other: Any) -> Tensor:
         return self._inplace(lambda a: a + other, "+=")
@@ -3104,6 +3114,9 @@ def _renew_versions(node: Node | None, start: int, cells: tuple, version: int) -
 
 
 _ARRAYS = (np.ndarray, Tensor)
+_tracer_pow = Tracer.__pow__  # (NumPy's power; Tensor.__pow__ takes PyTorch's kernels first)
+_SCALAR_TYPES = frozenset({int, float, np.int64, np.float64, np.int32, np.float32})
+_POW_DTYPES = frozenset({np.dtype(np.float32), np.dtype(np.float64)})
 
 
 class _HookHandle:

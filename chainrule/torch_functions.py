@@ -89,7 +89,21 @@ sqrt, square, reciprocal = cnp.sqrt, cnp.square, cnp.reciprocal
 abs = absolute = cnp.abs  # noqa: A001
 neg = negative = cnp.negative
 sign, floor, ceil, trunc, round = cnp.sign, cnp.floor, cnp.ceil, cnp.trunc, cnp.round  # noqa: A001
-pow = cnp.power  # noqa: A001
+
+
+def pow(input: Any, exponent: Any) -> Any:  # noqa: A001
+    """`torch.pow`: ``input ** exponent``, on a Tensor as PyTorch computes it (`x ** 3` as
+    ``(x*x)*x``, see `Tensor.__pow__`); on other values NumPy's `power`.
+
+    >>> import chainrule as cr
+    >>> cr.pow(cr.tensor([1.5, -2.0]), 3), cr.pow(2.0, cr.tensor([3.0]))
+    (tensor([ 3.375, -8.   ]), tensor([8.]))
+    """
+    if isinstance(input, _Tracer):
+        return input**exponent
+    return cnp.power(input, exponent)
+
+
 maximum, minimum, where = cnp.maximum, cnp.minimum, cnp.where
 real, imag, conj = cnp.real, cnp.imag, cnp.conj
 isnan, isinf, isfinite = cnp.isnan, cnp.isinf, cnp.isfinite

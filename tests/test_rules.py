@@ -59,6 +59,7 @@ EXAMPLES: dict = {
        ("sign", "floor", "ceil", "trunc", "rint", "isnan", "isinf", "isfinite", "signbit",
         "logical_not")},  # fmt: skip
     P.round_p: ((A,), {"decimals": 1}, ()),
+    P.integer_pow_p: ((A,), {"y": 3}, (0,)),
     **{getattr(P, n + "_p"): ((A, pos), {}, ()) for n in
        ("floor_divide", "equal", "not_equal", "less", "less_equal", "greater", "greater_equal",
         "logical_and", "logical_or", "logical_xor")},  # fmt: skip

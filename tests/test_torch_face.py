@@ -747,3 +747,62 @@ def test_gradient_tape_complex_follows_tensorflow():
         y = v * (2 + 1j)
     g = tape.gradient(y, v, output_gradients=np.array([1j]))
     np.testing.assert_allclose(g.numpy(), [1j * np.conj(2 + 1j)], rtol=1e-14)
+
+
+# --- x ** 3 and x ** -2: PyTorch's kernels, bit for bit ---------------------------------------
+
+
+def _pow_pair(values, dtype, exponent, how):
+    """(chainrule's, torch's) value and gradient of sum(g * x ** exponent), `how` spelling it."""
+    g = np.random.default_rng(1).standard_normal(values.shape).astype(dtype)
+    out = []
+    for lib in (cr, torch):
+        x = lib.tensor(values.astype(dtype), requires_grad=True)
+        y = {"op": lambda: x**exponent, "method": lambda: x.pow(exponent),
+             "function": lambda: lib.pow(x, exponent)}[how]()  # fmt: skip
+        y.backward(gradient=lib.tensor(g))
+        out.append((y.detach().numpy(), x.grad.numpy()))
+    return out
+
+
+@pytest.mark.parametrize("how", ["op", "method", "function"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("exponent", [3, 3.0, np.int64(3), -2, -2.0])
+def test_cube_and_inverse_square_are_pytorchs_bit_for_bit(exponent, dtype, how):
+    # PyTorch computes them by multiplications, (x*x)*x and 1/(x*x): NumPy's power (pow())
+    # differs by an ulp or two, which made x**3 on Tensors differ from torch's
+    values = np.random.default_rng(0).standard_normal(10_000) * 10
+    values[:4] = [0.0, -0.0, 1e-3, -7.0]
+    if exponent < 0:
+        values[:2] = [0.5, -0.25]  # (1/0: inf in both; kept out of the gradient check)
+    (v, gv), (tv, tg) = _pow_pair(values, dtype, exponent, how)
+    assert v.dtype == tv.dtype == dtype
+    np.testing.assert_array_equal(v, tv)
+    if exponent == 3:  # PyTorch's gradient g * (3 * (x*x)), also bit for bit
+        np.testing.assert_array_equal(gv, tg)
+    else:  # PyTorch's -2 * x.pow(-3) calls pow(): an ulp apart
+        np.testing.assert_allclose(gv, tg, rtol=4 * np.finfo(dtype).eps)
+    if dtype == np.float64:  # NumPy's power differs on these values: the test can fail
+        assert not np.array_equal(v, np.power(values, float(exponent)))
+
+
+def test_cube_second_derivative_is_pytorchs():
+    values = np.random.default_rng(2).standard_normal(1000)
+    hs = []
+    for lib in (cr, torch):
+        x = lib.tensor(values, requires_grad=True)
+        (g,) = lib.autograd.grad((x**3).sum(), x, create_graph=True)
+        (h,) = lib.autograd.grad(g.sum(), x)
+        hs.append(h.numpy())
+    np.testing.assert_array_equal(*hs)
+
+
+def test_other_powers_and_the_functional_face_keep_numpys_power():
+    values = np.random.default_rng(3).standard_normal(1000) * 10
+    # float16 (PyTorch computes it in float32, as NumPy), complex, other exponents: np.power
+    for v, e in [(values.astype(np.float16), 3), (values + 1j * values[::-1], 3), (values, 4)]:
+        np.testing.assert_array_equal((cr.tensor(v) ** e).numpy(), np.power(v, e))
+    # a value traced by a functional transformation is NumPy's, bit for bit
+    traced = []
+    cr.grad(lambda x: traced.append(cr.stop_gradient(x**3)) or (x**3).sum())(values)
+    np.testing.assert_array_equal(np.asarray(traced[0]), np.power(values, 3))

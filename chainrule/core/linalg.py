@@ -242,7 +242,8 @@ def norm(x, ord=None, axis=None, keepdims=False):
             return cnp.sum(cnp.astype(x != 0, x.real.dtype), axis=axes, keepdims=keepdims)
         if ord == 1:
             return cnp.sum(a, axis=axes, keepdims=keepdims)
-        return cnp.sum(a**ord, axis=axes, keepdims=keepdims) ** (1.0 / ord)
+        # (cnp.power, not **: NumPy's pow() also on Tensors, whose a ** 3 is PyTorch's)
+        return cnp.power(cnp.sum(cnp.power(a, ord), axis=axes, keepdims=keepdims), 1.0 / ord)
     if len(axes) != 2:
         raise ValueError("norm: improper number of dimensions to norm")
     r, c = axes

@@ -96,6 +96,10 @@ for _n in UNARY + BINARY:
     _def(_n, elementwise=True, linear=_n in _LINEAR_EW, view=_n in ("real", "imag"))
 for _n in NONDIFF_ELEMENTWISE:
     _def(_n, elementwise=True, nondiff=True)
+# integer_pow(x, y): x**y for a static Python int y, by multiplications (square and multiply,
+# JAX's lax.integer_pow): PyTorch's x**3 and x**-2 on Tensors, bit for bit. NumPy's `power`,
+# which `cnp.power` and traced values keep, calls pow() instead (an ulp or two apart).
+integer_pow_p = _def("integer_pow", elementwise=True)
 
 # Integer or boolean results of whole arrays.
 argmax_p = _def("argmax", nondiff=True)  # argmax(x, axis, keepdims)
@@ -207,7 +211,8 @@ _ARRAY_API = {
     "qr": "linalg.qr", "fft": "fft.fftn / ifftn / rfftn / irfftn",
 }
 _COMPOSITION = {
-    "exp2": "`pow(2, x)`", "cbrt": "`sign(x) * abs(x) ** (1/3)`",
+    "exp2": "`pow(2, x)`", "integer_pow": "`multiply` repeated, `1 / ...` for y < 0",
+    "cbrt": "`sign(x) * abs(x) ** (1/3)`",
     "sinc": "`sin(πx) / (πx)`, 1 at 0", "deg2rad": "`x * (π/180)`", "rad2deg": "`x * (180/π)`",
     "fmax": "`maximum` ignoring NaNs (`where(isnan(y), x, ...)`)",
     "fmin": "`minimum` ignoring NaNs (`where(isnan(y), x, ...)`)",

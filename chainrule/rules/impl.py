@@ -97,6 +97,30 @@ def _astype(x, dtype):
     return x.astype(dtype) if hasattr(x, "astype") else np.asarray(x, dtype)
 
 
+def integer_pow(x, y):
+    """`x ** y` for a Python int `y`, by square and multiply: `y = 3` is ``(x*x)*x`` (the
+    last product commutes), as PyTorch's `x ** 3`; `y < 0` the reciprocal, ``1/(x*x)`` for
+    -2. Any array namespace (operators only); `y = 0` gives ones, even where x is NaN.
+
+    >>> integer_pow(np.array([1.5, -2.0]), 3)
+    array([ 3.375, -8.   ])
+    """
+    if y < 0 and getattr(x, "dtype", np.dtype(float)).kind in "biu":
+        raise ValueError("integer_pow: integers to negative integer powers are not allowed")
+    if y == 0:
+        return x * 0 + 1 if not hasattr(x, "dtype") else xp_of(x).ones_like(x)
+    n, acc, base = abs(y), None, x
+    while n:
+        if n & 1:
+            acc = base if acc is None else acc * base
+        n >>= 1
+        if n:
+            base = base * base
+    if y < 0:
+        return 1 / acc
+    return acc * 1 if acc is x else acc  # (y = 1: a new array, never x itself)
+
+
 # --- collectives: values that do not vary along the axis (varying ones are vmap's) -----------
 
 
@@ -123,6 +147,7 @@ def _axis_index(axis_name):
 # fmt: off
 for _p, _f in {
     P.round_p:        lambda x, decimals=0: np.round(x, decimals),
+    P.integer_pow_p:  integer_pow,
     P.argmax_p:       lambda x, axis, keepdims: np.argmax(x, axis=axis, keepdims=keepdims),
     P.argmin_p:       lambda x, axis, keepdims: np.argmin(x, axis=axis, keepdims=keepdims),
     P.argsort_p:      lambda x, axis, kind: np.argsort(x, axis=axis, kind=kind),
@@ -562,6 +587,7 @@ def _astype_xp(ns, x, dtype):
 # fmt: off
 for _p, _f in {
     P.round_p:        _round,
+    P.integer_pow_p:  lambda ns, x, y: integer_pow(x, y),
     P.argmax_p:       lambda ns, x, axis, keepdims: ns.xp.argmax(x, axis=axis, keepdims=keepdims),
     P.argmin_p:       lambda ns, x, axis, keepdims: ns.xp.argmin(x, axis=axis, keepdims=keepdims),
     P.argsort_p:      lambda ns, x, axis, kind: ns.xp.argsort(x, axis=axis, stable=True),

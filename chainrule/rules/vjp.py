@@ -209,6 +209,7 @@ defvjp(P.mul_p,          "y",   lambda g, ans, x, y: g * y,
                          "x",   lambda g, ans, x, y: g * x)
 defvjp(P.div_p,          "y",   lambda g, ans, x, y: g / y,
                          "ans y", lambda g, ans, x, y: -g * ans / y)
+defvjp(P.integer_pow_p,  "x",   lambda g, ans, x, y: g * (y * cnp.integer_pow(x, y - 1)))
 defvjp(P.pow_p,          "x y", _pow_x,
                          "ans x", _pow_y)
 defvjp(P.maximum_p,      "x y", lambda g, ans, x, y: g * _tie(x, y, x > y),

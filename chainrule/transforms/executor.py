@@ -185,16 +185,19 @@ _VALUES = frozenset({np.ndarray, np.float64, np.float32, np.float16, np.complex1
 _SCALARS = frozenset({float, int})  # Python numbers: weakly typed, nothing to promote
 _CONSTANTS = _SCALARS | _VALUES | {bool, complex, np.bool_, np.int8, np.int16, np.int32,
                                    np.int64, np.uint8, np.uint16, np.uint32, np.uint64}
-# the one-frame path's primitives: NumPy ufuncs without parameters, views or several results
-# (a test checks that no process rule is registered for them later)
-_FAST = frozenset(p for p in _EW_UFUNCS | {P.matmul_p} if p not in _SPECIAL)
+# the one-frame path's primitives: NumPy ufuncs without parameters, views or several results,
+# and three of one operand with parameters: x ** 3 on Tensors, sum and mean (a test checks
+# that no process rule is registered for them later)
+_WITH_PARAMS = frozenset({P.integer_pow_p, P.sum_p, P.mean_p})  # one operand, parameters
+_FAST = frozenset(p for p in _EW_UFUNCS | {P.matmul_p} | _WITH_PARAMS if p not in _SPECIAL)
 
 
 def one_frame(general: Callable, tracer: type, constants: frozenset, versioned: bool,
               not_plain: list | tuple = ()) -> Callable:  # fmt: skip
     """A trace's `process_primitive` for its common case, in one frame: an elementwise
-    primitive or a matrix product, without parameters, on one or two operands that are its
-    `tracer`s (holding NumPy values below the parallel size) or `constants` (types).
+    primitive or a matrix product without parameters, or `_WITH_PARAMS`' (sum, mean, the
+    Tensor face's x ** 3), on one or two operands that are its `tracer`s (holding NumPy
+    values below the parallel size) or `constants` (types).
     It does what `general` does there, and hands it anything else:
     - the functional face (`ReverseTrace`, `RTracer`): NumPy's own rules on the values; a
       NumPy array constant that the node keeps is protected (`trace.protect`);
@@ -205,7 +208,8 @@ def one_frame(general: Callable, tracer: type, constants: frozenset, versioned: 
     ndarray = np.ndarray
 
     def process_primitive(self: Any, prim: Any, args: tuple, params: dict) -> Any:
-        if params or not_plain or prim not in _FAST or self.versioned is not versioned:
+        if (params and prim not in _WITH_PARAMS) or not_plain or prim not in _FAST or \
+                self.versioned is not versioned:  # fmt: skip
             return general(self, prim, args, params)
         if len(args) == 2:
             x, y = args
@@ -270,7 +274,7 @@ def one_frame(general: Callable, tracer: type, constants: frozenset, versioned: 
                     (versioned and xv.dtype.kind in "biu"):  # fmt: skip
                 return general(self, prim, args, params)
             try:
-                ans = prim.impl(xv)
+                ans = prim.impl(xv, **params) if params else prim.impl(xv)
             except (ValueError, IndexError) as err:
                 _fail(prim, (xv,), err)
             if xn is None:

@@ -71,6 +71,8 @@ class Step:
             if a[1][:1].isdigit() or a[1][:1] in "-−":  # a constant exponent
                 return power_label(a[0], a[1])
             return f"{a[0]} ** {a[1]}"
+        if self.op == "integer_pow" and len(a) == 1 and self.node is not None:
+            return power_label(a[0], str(self.node.params["y"]))  # (the Tensor face's x ** 3)
         if self.op == "constant":
             return "constant"
         if self.op in _UNARY and len(a) == 1:

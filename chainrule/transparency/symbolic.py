@@ -440,7 +440,7 @@ _NUMERIC = {
     "deg2rad": lambda x: x * sp.pi / 180, "rad2deg": lambda x: x * 180 / sp.pi,
 
     "add": lambda x, y: x + y, "sub": lambda x, y: x - y, "mul": lambda x, y: x * y,
-    "div": lambda x, y: x / y, "pow": lambda x, y: x**y,
+    "div": lambda x, y: x / y, "pow": lambda x, y: x**y, "integer_pow": lambda x, y: x**y,
     "maximum": lambda x, y: sp.Max(x, y), "minimum": lambda x, y: sp.Min(x, y),
     "fmax": lambda x, y: sp.Max(x, y), "fmin": lambda x, y: sp.Min(x, y),
     "arctan2": lambda x, y: sp.atan2(x, y), "hypot": lambda x, y: sp.sqrt(x**2 + y**2),
