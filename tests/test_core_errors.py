@@ -219,6 +219,9 @@ TRANSFORMS = ["grad", "jvp", "vmap", "eval_shape"]
 def test_leaked_tracer_in_later_grad(transform, mode):
     store = _leak(transform)
     arg = np.ones(2) if transform == "vmap" else 3.0
+    for order in (lambda y: y * store[0], lambda y: store[0] * y):  # either side
+        with pytest.raises(cr.errors.UnexpectedTracerError, match=transform):
+            cr.grad(lambda y: cnp.sum(order(y)))(arg)
     with pytest.raises(cr.errors.UnexpectedTracerError) as info:
         cr.grad(lambda y: cnp.sum(y * store[0]))(arg)
     msg = str(info.value)
@@ -234,6 +237,8 @@ def test_leaked_tracer_in_plain_operation(transform):
         cnp.sin(store[0])
     with pytest.raises(cr.errors.UnexpectedTracerError, match=transform):
         store[0] + 1.0
+    with pytest.raises(cr.errors.UnexpectedTracerError, match=transform):
+        1.0 - store[0]  # the leaked value second
 
 
 @pytest.mark.parametrize("transform", ["grad", "vmap"])

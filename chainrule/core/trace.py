@@ -175,6 +175,20 @@ def _fail(prim: Primitive, args: tuple, err: Exception) -> None:
     raise type(err)(f"{prim.name}: {err} (operand shapes {shapes})") from None
 
 
+def _top(args: tuple) -> Trace | None:
+    """The highest trace among the tracers in `args` (None: no tracer); a tracer of a
+    finished transformation is refused."""
+    top = None
+    for a in args:
+        if isinstance(a, Tracer):
+            t = a._trace
+            if not t.alive:
+                raise _leaked(a)
+            if top is None or t.level > top.level:
+                top = t
+    return top
+
+
 def bind(prim: Primitive, *args: Any, **params: Any) -> Any:
     """Apply `prim` to `args`: the highest live trace among them processes it, else its
     implementation runs. The only door: every operation of every face goes through here."""
@@ -183,35 +197,23 @@ def bind(prim: Primitive, *args: Any, **params: Any) -> Any:
 
 def bind_with(prim: Primitive, args: tuple, params: dict) -> Any:
     """`bind` with the operands and parameters already packed (what the operators call)."""
-    top = None
     n = len(args)
-    if n == 1:  # the common cases, unrolled
-        x = args[0]
-        if isinstance(x, Tracer):
-            top = x._trace
-            if not top.alive:
-                raise _leaked(x)
-    elif n == 2:
+    if n == 2:  # the common cases, unrolled
         x, y = args
         if isinstance(x, Tracer):
             top = x._trace
-            if not top.alive:
-                raise _leaked(x)
-        if isinstance(y, Tracer):
-            t = y._trace
-            if not t.alive:
-                raise _leaked(y)
-            if top is None or t.level > top.level:
-                top = t
+            if isinstance(y, Tracer) and y._trace is not top:
+                top = _top(args)
+        else:
+            top = y._trace if isinstance(y, Tracer) else None
+    elif n == 1:
+        x = args[0]
+        top = x._trace if isinstance(x, Tracer) else None
     else:
-        for a in args:
-            if isinstance(a, Tracer):
-                t = a._trace
-                if not t.alive:
-                    raise _leaked(a)
-                if top is None or t.level > top.level:
-                    top = t
+        top = _top(args)
     if top is not None:
+        if not top.alive:  # (every tracer's trace: those of other traces were checked)
+            raise _leaked(next(a for a in args if isinstance(a, Tracer) and a._trace is top))
         if STAGING[0] and (staging := _state.staging) and top.level < staging[-1].level:
             # a transformation enclosing the program being staged works on its own values:
             # what it binds on constants belongs to no program staged so far (only to those

@@ -706,7 +706,8 @@ def grad_call(fun: Callable, args: tuple, nums: tuple, has_aux: bool, what: str,
                     if trace.copies is None:
                         trace.copies = {}
                     trace.copies[id(a)] = (a, a)
-            elif k not in nums and (b := box_tree(a)) is not a:  # another namespace's arrays
+            elif k not in nums and type(a) not in _NUMBERS and (b := box_tree(a)) is not a:
+                # another namespace's arrays
                 ns = ns or namespace.find(tree_flatten(a)[0], what)
                 args[k] = b
         try:
@@ -725,6 +726,8 @@ def grad_call(fun: Callable, args: tuple, nums: tuple, has_aux: bool, what: str,
 
 
 _LOCK_MIN = 8192  # bytes: smaller arrays are copied (cheaper than flipping their flags)
+_NUMBERS = frozenset({float, int, bool, complex, np.float64, np.float32, np.float16,
+                      np.int64, np.int32, np.complex128, np.complex64})  # nothing to box
 
 
 def _guard(v: Any, locked: list) -> Any:
@@ -765,7 +768,7 @@ def _lock(v: Any, locked: list) -> None:
 
 def _finish_grad(trace, out, leaves_of, has_aux, what, holomorphic, elementwise) -> tuple:
     """The backward pass of `grad_call`."""
-    out, aux = split_aux(out, has_aux, what, trace.lower)
+    out, aux = split_aux(out, has_aux, what, trace.lower) if has_aux else (out, None)
     if elementwise and type(out) is not RTracer:
         out_leaves, out_tree = tree_flatten(out)
     else:
@@ -793,7 +796,7 @@ def _finish_grad(trace, out, leaves_of, has_aux, what, holomorphic, elementwise)
             n.ct = None
             cts.append(_zeros(n.shape, n.dtype) if c is None else c)
         grads.append(cts[0] if tree is _LEAF else tree_unflatten(tree, cts))
-    return tree_unflatten(out_tree, vals), aux, grads
+    return (vals[0] if out_tree is _LEAF else tree_unflatten(out_tree, vals)), aux, grads
 
 
 def split_aux(out: Any, has_aux: bool, what: str, lower: Callable) -> tuple[Any, Any]:
@@ -891,13 +894,14 @@ def value_and_grad(
     nums, single = _argnums(argnums)
     _check_argnums(argnums, max(nums) + 1 if min(nums) >= 0 else -min(nums), "grad")
     top = max(max(nums), -min(nums) - 1)
+    nonneg = min(nums) >= 0
 
     def vg(*args: Any, **kwargs: Any):
         f = (lambda *a: fun(*a, **kwargs)) if kwargs else fun
         n = len(args)
         if top >= n:
             _check_argnums(argnums, n, "grad")
-        ns = nums if min(nums) >= 0 else tuple(k % n for k in nums)
+        ns = nums if nonneg else tuple(k % n for k in nums)
         if holomorphic:
             for k in ns:
                 for x in tree_flatten(args[k])[0]:
