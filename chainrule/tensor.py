@@ -1397,7 +1397,7 @@ class Tensor(RTracer):
         # for bit (the gradient of x**3 too: g * (3 * (x*x))). x**2 is square, as both compute.
         if type(exponent) in _SCALAR_TYPES and (exponent == 3 or exponent == -2) and \
                 self._value.dtype in _POW_DTYPES:  # fmt: skip
-            return bind_with(_integer_pow_p, (self,), {"y": int(exponent)})
+            return bind_with(_integer_pow_p, (self,), _IPOW_PARAMS[exponent])
         return _tracer_pow(self, exponent)
 
     def __iadd__(self, other: Any) -> Tensor:
@@ -3117,6 +3117,7 @@ _ARRAYS = (np.ndarray, Tensor)
 _tracer_pow = Tracer.__pow__  # (NumPy's power; Tensor.__pow__ takes PyTorch's kernels first)
 _SCALAR_TYPES = frozenset({int, float, np.int64, np.float64, np.int32, np.float32})
 _POW_DTYPES = frozenset({np.dtype(np.float32), np.dtype(np.float64)})
+_IPOW_PARAMS = {3: {"y": 3}, -2: {"y": -2}}  # (shared, never changed: keyed as 3.0 and -2.0)
 
 
 class _HookHandle:

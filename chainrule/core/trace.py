@@ -74,7 +74,7 @@ class Trace:
     """One transformation in flight. Subclasses implement `process_primitive` and, when their
     tracers have concrete values, `concrete`."""
 
-    __slots__ = ("level", "alive", "name", "fun", "stack", "__weakref__")
+    __slots__ = ("level", "alive", "name", "fun", "stack", "copies", "__weakref__")
 
     def __init__(self, level: int, name: str = "a transformation", fun: Any = None):
         self.level = level
@@ -82,6 +82,7 @@ class Trace:
         self.name = name
         self.fun = fun
         self.stack = _stack() if config.debug_tracer_leaks else None
+        self.copies: dict | None = None  # id(a caller's array) -> (array, its protected copy)
 
     def process_primitive(self, prim: Primitive, args: tuple, params: dict) -> Any:
         raise NotImplementedError  # pragma: no cover

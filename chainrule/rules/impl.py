@@ -105,6 +105,10 @@ def integer_pow(x, y):
     >>> integer_pow(np.array([1.5, -2.0]), 3)
     array([ 3.375, -8.   ])
     """
+    if y == 3:  # (the Tensor face's x ** 3, and its derivative's x ** 2: no loop)
+        return x * x * x
+    if y == 2:
+        return x * x
     if y < 0 and getattr(x, "dtype", np.dtype(float)).kind in "biu":
         raise ValueError("integer_pow: integers to negative integer powers are not allowed")
     if y == 0:

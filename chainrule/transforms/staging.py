@@ -71,7 +71,7 @@ class StagingTracer(Tracer):
 class StagingTrace(Trace):
     """Records equations; its tracers have abstract values only."""
 
-    __slots__ = ("eqns", "keep", "copies", "constvars", "consts", "seen", "captured", "lines",
+    __slots__ = ("eqns", "keep", "constvars", "consts", "seen", "captured", "lines",
                  "arg_names", "inline", "snaps", "fixed", "locked")
     # `full` is offered to the engine while the trace is on `_state.staging` (`dynamic`)
 
@@ -80,7 +80,6 @@ class StagingTrace(Trace):
         super().__init__(level, name, fun)
         self.eqns: list[Eqn] = []
         self.keep = keep  # the program outlives the call: arrays are copied into it now
-        self.copies: dict | None = None
         self.constvars: dict[int, Var] = {}  # id(array or foreign tracer) -> its variable now
         self.consts: list = []  # (constant variable, the value it reads), in order
         self.seen: list = []  # the objects the constants stand for
