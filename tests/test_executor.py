@@ -521,6 +521,35 @@ def test_tensor_path_primitives_have_no_process_rule():
     assert not executor._FAST & set(reverse.process_rules)
 
 
+def test_the_one_frame_path_makes_its_results_as_wrap_does():
+    """`one_frame` makes its tracers itself (wrap, inlined): the fields `wrap` sets, and no
+    trace that runs it defines another wrap."""
+    import chainrule.transparency.graph  # noqa: F401  (subclasses of ReverseTrace)
+    from chainrule.tensor import EagerTrace
+
+    def subclasses(c):
+        return [c] + [s for k in c.__subclasses__() for s in subclasses(k)]
+
+    fast_paths = (executor.reverse_process, EagerTrace.__dict__["process_primitive"])
+    for cls in subclasses(reverse.ReverseTrace):
+        if cls.process_primitive in fast_paths:
+            assert cls.wrap in (reverse.ReverseTrace.wrap, EagerTrace.wrap), cls
+    fields = ("_trace", "_value", "_node", "_grad", "_ver")
+    x = cr.tensor(X101, requires_grad=True)
+    fast = x * 2.0
+    slow = EagerTrace.wrap(x._trace, X101 * 2.0, fast._node)
+    assert [getattr(fast, k) is None for k in fields] == [getattr(slow, k) is None
+                                                         for k in fields]  # fmt: skip
+    assert fast._ver == slow._ver == [0] and fast._trace is slow._trace
+    t = reverse.new_trace(reverse.ReverseTrace, "test")
+    try:
+        y = reverse.RTracer(t, X101, reverse.Node(None, None, (), X101.shape, X101.dtype))
+        out = executor.reverse_process(t, reverse.P.mul_p, (y, 2.0), {})
+        assert type(out) is reverse.RTracer and out._trace is t and out._node is not None
+    finally:
+        reverse.end_trace(t)
+
+
 def _fields(node):
     return {k: getattr(node, k) for k in reverse.Node.__slots__ if k != "__weakref__"}
 

@@ -71,7 +71,8 @@ def _count(shape: tuple, axis: tuple | None) -> int:
 
 def _mean_fast(x, axis, keepdims):
     if x.dtype.kind in "fc" and x.dtype.itemsize >= 4 and x.size:
-        return np.add.reduce(x, axis, keepdims=keepdims) / _count(x.shape, axis)
+        n = x.size if axis is None else _count(x.shape, axis)
+        return np.add.reduce(x, axis, keepdims=keepdims) / n
     return np.mean(x, axis=axis, keepdims=keepdims)
 
 

@@ -250,8 +250,9 @@ defvjp(P.device_put_p,   "",    lambda g, ans, x, device, src: cnp.move(g, src, 
 
 def _keep(g: Any, shape: tuple, axis: tuple | None) -> Any:
     """`g`, reduced over `axis` of `shape`, reshaped as if with keepdims=True."""
-    kept = tuple(1 if axis is None or i in axis else s for i, s in enumerate(shape))
-    return g.reshape(kept)
+    if axis is None:  # (all axes: the common case of a loss)
+        return g.reshape((1,) * len(shape))
+    return g.reshape(tuple(1 if i in axis else s for i, s in enumerate(shape)))
 
 
 def _expand(g: Any, shape: tuple, axis: tuple | None) -> Any:

@@ -255,8 +255,10 @@ def one_frame(general: Callable, tracer: type, constants: frozenset, versioned: 
                 yv = self.protect(yv)
             node.saved = (ans if mask[0] else None, xv if mask[1] else xn,
                           yv if mask[2] else yn)  # fmt: skip
-            out = self.wrap(ans, node)
+            out = _new(tracer)  # self.wrap(ans, node), inlined (a test checks that it is wrap)
+            out._trace, out._value, out._node = self, ans, node
             if versioned:
+                out._grad, out._ver = None, [0]
                 versions = [(out._ver, 0)] if mask[0] else []
                 if mask[1] and tx is tracer:
                     versions.append((x._ver, x._ver[0]))
@@ -285,8 +287,10 @@ def one_frame(general: Callable, tracer: type, constants: frozenset, versioned: 
             node.shape, node.dtype, node.ct, node.versions, node.meta = (
                 ans.shape, ans.dtype, None, None, None)  # fmt: skip
             node.saved = (ans if mask[0] else None, xv if mask[1] else xn)
-            out = self.wrap(ans, node)
+            out = _new(tracer)  # self.wrap(ans, node), inlined
+            out._trace, out._value, out._node = self, ans, node
             if versioned:
+                out._grad, out._ver = None, [0]
                 versions = [(out._ver, 0)] if mask[0] else []
                 if mask[1]:
                     versions.append((x._ver, x._ver[0]))
