@@ -637,7 +637,8 @@ def _vector_norm(x: Any, p: Any, axes: Any, keepdim: bool) -> Any:
         return cnp.sum(cnp.astype(a != 0, a.dtype), axis=axes, keepdims=keepdim)
     if p == 1:
         return cnp.sum(a, axis=axes, keepdims=keepdim)
-    return cnp.sum(a**p, axis=axes, keepdims=keepdim) ** (1.0 / p)
+    # (PyTorch's norm kernels call pow() for every other p, as NumPy's power: not a ** 3)
+    return cnp.power(cnp.sum(cnp.power(a, p), axis=axes, keepdims=keepdim), 1.0 / p)
 
 
 def norm(input: Any, p: Any = "fro", dim: Any = None, keepdim: bool = False,  # noqa: A002
