@@ -198,7 +198,7 @@ def test_each_jit_contender_agrees_with_its_peers(wid, name, capsys):
             pytest.importorskip(module)
     jit = StandIn()
     _, skipped, wrong = bench._prepare(w, name, v, _small(wid, w.setup()), _Lib(jit=jit))
-    assert skipped == {} and wrong == [], capsys.readouterr().out
+    assert skipped == {} and wrong == [], (skipped, capsys.readouterr().out)  # (the reasons)
     donated = {"W7": {"donate_argnums": 0}, "W14": {"donate_argnums": (0, 1)}}
     if name == "jit fusion off" or (wid, name) == ("W10", "jit"):
         assert {"fusion": False} in jit.keywords
