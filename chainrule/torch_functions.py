@@ -622,7 +622,11 @@ def log_softmax(input: Any, dim: Any = None, dtype: Any = None, *, axis: Any = N
         _norm_dim(_softmax_dim(_dim(dim, axis), 1), 1)
         return cnp.reshape(log_softmax(cnp.reshape(x, (1,)), 0), ())
     d = _softmax_dim(_dim(dim, axis), _ndim(x))
-    return x - logsumexp(x, d, keepdim=True)
+    # PyTorch's and JAX's formula: (x - max) - log(sum(exp(x - max))), the max held constant
+    # in the derivative (which does not depend on it); a row whose max is infinite is NaN
+    # throughout, as theirs (x - logsumexp(x) gave -inf beside a +inf)
+    s = x - _stop_gradient(cnp.max(x, axis=d, keepdims=True))
+    return s - cnp.log(cnp.sum(cnp.exp(s), axis=d, keepdims=True))
 
 
 def _vector_norm(x: Any, p: Any, axes: Any, keepdim: bool) -> Any:

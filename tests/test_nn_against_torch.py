@@ -152,12 +152,17 @@ def test_cross_entropy_with_minus_inf_logits():
                 _close(cx.grad, tx.grad)
 
 
-@pytest.mark.parametrize("v", [[-np.inf, -np.inf], [-np.inf, 1.0, 2.0], [np.nan, 1.0]])
+@pytest.mark.parametrize("v", [[-np.inf, -np.inf], [-np.inf, 1.0, 2.0], [np.nan, 1.0],
+                               [np.inf, 1.0, 2.0], [np.inf, np.inf], [np.inf, -np.inf]])
 def test_softmax_family_with_non_finite_entries(v):
     v = np.array(v)
     with np.errstate(all="ignore"):
         _close(F.softmax(v, 0), TF.softmax(torch.tensor(v), 0))
+        # NaN throughout where the max is +inf (log_softmax gave -inf beside it)
         _close(F.log_softmax(v, 0), TF.log_softmax(torch.tensor(v), 0))
+        for k in range(len(v)):  # each class as the target: NaN where torch's is
+            _close(F.cross_entropy(v[None], np.array([k])),
+                   TF.cross_entropy(torch.tensor(v[None]), torch.tensor([k])))
         cx, tx = _both(v)
         a, b = F.logsumexp(cx, 0), torch.logsumexp(tx, 0)
         _close(a, b)
