@@ -647,3 +647,46 @@ def test_adamw_needs_params():
     opt = optim.adamw(0.1)
     with pytest.raises(ValueError, match="parameters"):
         opt.update(np.ones(1), opt.init(np.zeros(1)))
+
+
+@pytest.mark.parametrize("kw", [{}, {"amsgrad": True, "weight_decay": 0.1},
+                                {"maximize": True}, {"decoupled_weight_decay": True,
+                                                     "weight_decay": 0.01}])  # fmt: skip
+def test_adam_on_large_parameters_is_split_among_threads_bit_for_bit(monkeypatch, kw):
+    """A large parameter's update runs in parts on the pool's threads: the same result, bit
+    for bit, as the whole update (a transposed, non-contiguous gradient: whole)."""
+    from chainrule.optim import optimizers
+
+    rng = np.random.default_rng(3)
+    shapes = [(600, 500), (500,), (700, 300)]
+    init = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    grads = [[rng.standard_normal(s).astype(np.float32) for s in shapes] for _ in range(3)]
+    grads[1][2] = np.ascontiguousarray(grads[1][2].T).T  # F-ordered: not split
+
+    calls = []
+    original = optimizers.blocked.map_blocks
+    monkeypatch.setattr(optimizers.blocked, "WORKERS", 2)  # (split on one core too)
+    monkeypatch.setattr(optimizers.blocked, "map_blocks",
+                        lambda fn, items: calls.append(len(items)) or original(fn, items))
+
+    def run(split):
+        monkeypatch.setattr(optimizers, "_SPLIT", split)
+        ps = [cr.tensor(a, requires_grad=True) for a in init]
+        opt = optim.Adam(ps, lr=1e-2, **kw)
+        for gs in grads:
+            for p, g in zip(ps, gs):
+                p.grad = cr.tensor(g)
+            opt.step()
+        return [p.detach().numpy().copy() for p in ps] + [
+            opt.state[p][k].copy() for p in ps for k in ("exp_avg", "exp_avg_sq")]
+
+    parts = run(1 << 10)
+    # two large parameters, three steps, less the F-ordered gradient (which L2 weight decay
+    # replaces by a new, C-ordered one)
+    n = 6 if kw.get("weight_decay") and not kw.get("decoupled_weight_decay") else 5
+    assert calls == [2] * n
+    whole = run(1 << 40)
+    assert calls == [2] * n
+    for a, b in zip(parts, whole):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(parts[0], init[0])  # (it did update)

@@ -33,6 +33,7 @@ import numpy as np
 
 from chainrule.core.trace import ForeignTracer
 from chainrule.tensor import Tensor, enable_grad, no_grad
+from chainrule.transforms import blocked
 
 __all__ = ["Adam", "AdamW", "LBFGS", "Optimizer", "RMSprop", "SGD"]
 
@@ -369,6 +370,26 @@ def _lerp_(a: np.ndarray, b: np.ndarray, w: float, tmp: np.ndarray) -> None:
         np.subtract(b, tmp, out=a)
 
 
+_SPLIT = 1 << 17  # elements: a larger update is shared among the pool's threads
+
+
+def _in_parts(update: Callable, *arrays: Any) -> None:
+    """``update(*arrays)``, on large C-contiguous NumPy arrays of one size split into one part
+    per core, run on the pool's threads (NumPy's ufuncs release the GIL): the same operations
+    on the same elements, so the same result, bit for bit. (Adam on W7's MLP: 1.2 ms a step
+    on two cores, 2.0 ms whole; smaller blocks, kept in cache, lost more to the GIL.)"""
+    n = arrays[0].size
+    if n < _SPLIT or blocked.WORKERS == 1 or any(
+            type(a) is not np.ndarray or a.size != n or not a.flags.c_contiguous
+            for a in arrays):  # fmt: skip
+        update(*arrays)
+        return
+    flat = [a.reshape(-1) for a in arrays]
+    step = -(-n // blocked.WORKERS)
+    blocked.map_blocks(lambda s: update(*[f[s] for f in flat]),
+                       [slice(i, i + step) for i in range(0, n, step)])
+
+
 def _step_count(st: dict[str, Any]) -> float:
     st["step"] += 1
     return float(st["step"])
@@ -501,27 +522,27 @@ class Adam(Optimizer):
                         else:
                             g = g + wd * pv
                     m, v = _real(st["exp_avg"]), _real(st["exp_avg_sq"])
-                    tmp = self._buffer(pv)
-                    _lerp_(m, g, 1 - b1, tmp)
-                    np.multiply(g, 1 - b2, out=tmp)
-                    tmp *= g
-                    v *= b2
-                    v += tmp
-                    bias_correction1 = 1 - b1**step
-                    bias_correction2 = 1 - b2**step
-                    step_size = lr / bias_correction1
-                    bias_correction2_sqrt = bias_correction2**0.5
-                    if amsgrad:
-                        vmax = _real(st["max_exp_avg_sq"])
-                        np.maximum(vmax, v, out=vmax)
-                        v = vmax
-                    np.sqrt(v, out=tmp)
-                    tmp /= bias_correction2_sqrt
-                    tmp += eps  # the denominator
-                    num = self._buffer(pv, 1)
-                    np.multiply(m, -step_size, out=num)
-                    num /= tmp
-                    pv += num
+                    step_size = lr / (1 - b1**step)
+                    bias_correction2_sqrt = (1 - b2**step) ** 0.5
+
+                    def update(pv, g, m, v, tmp, num, *vmax):
+                        _lerp_(m, g, 1 - b1, tmp)
+                        np.multiply(g, 1 - b2, out=tmp)
+                        tmp *= g
+                        v *= b2
+                        v += tmp
+                        if vmax:  # amsgrad
+                            np.maximum(vmax[0], v, out=vmax[0])
+                            v = vmax[0]
+                        np.sqrt(v, out=tmp)
+                        tmp /= bias_correction2_sqrt
+                        tmp += eps  # the denominator
+                        np.multiply(m, -step_size, out=num)
+                        num /= tmp
+                        pv += num
+
+                    _in_parts(update, pv, g, m, v, self._buffer(pv), self._buffer(pv, 1),
+                               *([_real(st["max_exp_avg_sq"])] if amsgrad else []))
                     p._ver[0] += 1
         return loss
 

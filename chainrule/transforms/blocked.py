@@ -71,8 +71,13 @@ def empty(shape: tuple, dtype: Any) -> np.ndarray:
     return np.frombuffer(view, dtype).reshape(shape)
 
 
-def _map(fn: Any, items: list) -> list:
-    """``[fn(x) for x in items]``, shared by the caller and the pool's threads."""
+def map_blocks(fn: Any, items: list) -> list:
+    """``[fn(x) for x in items]``, the items shared among the caller and the pool's threads
+    (`fn` releasing the GIL: NumPy's ufuncs on blocks of large arrays).
+
+    >>> map_blocks(abs, [-1, 2])
+    [1, 2]
+    """
     global _pool
     if WORKERS == 1 or len(items) == 1:
         return [fn(i) for i in items]
@@ -117,7 +122,7 @@ def elementwise(ufunc: np.ufunc, args: tuple, shape: tuple) -> np.ndarray | None
     def part(s: slice) -> None:
         ufunc(*[f[s] if type(f) is np.ndarray and f.ndim else f for f in flat], out=of[s])
 
-    _map(part, _slices(of.size, WORKERS))
+    map_blocks(part, _slices(of.size, WORKERS))
     return out
 
 
@@ -204,7 +209,7 @@ def run_region(nodes: list, rules_of: dict, cast: Any) -> dict | None:
                 else:
                     outs[p][s] += ct
 
-    _map(block, _slices(size, max(1, size // BLOCK)))
+    map_blocks(block, _slices(size, max(1, size // BLOCK)))
     for n in nodes:
         n.ct = None
     return {p: o.reshape(shape) for p, o in outs.items()}
