@@ -463,6 +463,22 @@ def test_state_dict_shares_memory_and_load_options_as_torch():
     assert isinstance(ours.weight, nn.Parameter) and isinstance(theirs.weight, torch.nn.Parameter)
     assert ours.weight.dtype == np.float32 and theirs.weight.dtype == torch.float32
     assert ours.weight.requires_grad is theirs.weight.requires_grad is False
+    # assign shares the given tensor's memory (a Parameter: the object itself), as torch's
+    for L, m in ((cr, ours), (torch, theirs)):
+        w = L.tensor([[1.0, 2.0]], dtype=L.float32)
+        b = (nn.Parameter if L is cr else torch.nn.Parameter)(L.tensor([3.0], dtype=L.float32))
+        m.load_state_dict({"weight": w, "bias": b}, assign=True)
+        with L.no_grad():
+            w[0, 0] = 5.0
+        assert m.bias is b and m.weight.requires_grad is b.requires_grad is False
+    _close(ours.weight, theirs.weight)
+    arr = np.array([[7.0, 8.0]])  # an array: a tensor on its memory (torch.from_numpy's)
+    ours.load_state_dict({"weight": arr, "bias": np.zeros(1)}, assign=True)
+    theirs.load_state_dict({"weight": torch.from_numpy(arr), "bias": torch.zeros(1)},
+                           assign=True)
+    arr[0, 1] = -1.0
+    _close(ours.weight, theirs.weight)
+    assert ours.weight.detach().numpy()[0, 1] == -1.0
 
 
 def test_load_state_dict_not_strict_reports_keys_as_torch():

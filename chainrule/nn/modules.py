@@ -37,6 +37,7 @@ import numpy as np
 
 from chainrule.nn import functional as F
 from chainrule.nn import init
+from chainrule import torch_functions as _F
 from chainrule.nn.parameter import Parameter
 from chainrule.tensor import Tensor, _check_device, no_grad, tensor, to_arguments
 
@@ -418,7 +419,9 @@ class Module:
         parameters and buffers of the same names, cast to their dtypes. With `strict`,
         missing and unexpected keys are errors; a shape mismatch always is. The errors are
         PyTorch's, all of them in one RuntimeError; nothing is copied when one is raised.
-        With `assign`, the values replace the tensors instead of being copied into them.
+        With `assign`, the given tensors replace the module's (a Parameter stays the same
+        object; an array or a PyTorch tensor becomes a tensor on its memory, as PyTorch's
+        `assign` shares storage), keeping their dtypes and the module's `requires_grad`.
         Returns the missing and unexpected keys.
 
         >>> import numpy as np
@@ -451,7 +454,7 @@ class Module:
                               f"{tuple(np.shape(v))} from checkpoint, the shape in current "
                               f"model is {tuple(cur.shape)}.")  # fmt: skip
                 continue
-            todo.append((mod, table, name, cur, v))
+            todo.append((mod, table, name, cur, v, state_dict[key]))
         if strict:
             if unexpected:
                 errors.insert(0, "Unexpected key(s) in state_dict: {}. ".format(
@@ -463,11 +466,15 @@ class Module:
             raise RuntimeError("Error(s) in loading state_dict for {}:\n\t{}".format(
                 type(self).__name__, "\n\t".join(errors)))
         with no_grad():
-            for mod, table, name, cur, v in todo:
-                if assign:
-                    new = tensor(np.array(v.numpy() if isinstance(v, Tensor) else v))
+            for mod, table, name, cur, v, given in todo:
+                if assign:  # the given tensor itself (an array: a tensor on its memory)
+                    new = given if isinstance(given, Tensor) else _F.from_numpy(
+                        v if type(v) is np.ndarray else np.asarray(v))  # fmt: skip
                     if table == "_parameters":
-                        new = Parameter(new, requires_grad=cur.requires_grad)
+                        if isinstance(new, Parameter):
+                            new.requires_grad_(cur.requires_grad)
+                        else:  # (sharing its memory and version counter)
+                            new = Parameter(new, requires_grad=cur.requires_grad)
                     getattr(mod, table)[name] = new
                 else:
                     cur.copy_(v)
