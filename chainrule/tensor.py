@@ -2373,24 +2373,24 @@ class Tensor(RTracer):
         return cnp.logaddexp(self, other)
 
     def fmax(self, other: Any) -> Tensor:
-        """The elementwise maximum, ignoring NaN (NaN only where both are). Ties share the
-        gradient (PyTorch gives it to self).
+        """The elementwise maximum, ignoring NaN (NaN only where both are). As PyTorch's, a
+        tie gives the gradient to self (`cnp.fmax`, JAX's, shares it).
 
         >>> import chainrule as cr
         >>> cr.tensor([1.0, float("nan")]).fmax(cr.tensor([2.0, 3.0]))
         tensor([2., 3.])
         """
-        return cnp.fmax(self, other)
+        return cnp.where((self >= other) | cnp.isnan(other), self, other)
 
     def fmin(self, other: Any) -> Tensor:
-        """The elementwise minimum, ignoring NaN (NaN only where both are). Ties share the
-        gradient (PyTorch gives it to self).
+        """The elementwise minimum, ignoring NaN (NaN only where both are). As PyTorch's, a
+        tie gives the gradient to self (`cnp.fmin`, JAX's, shares it).
 
         >>> import chainrule as cr
         >>> cr.tensor([1.0, float("nan")]).fmin(cr.tensor([2.0, 3.0]))
         tensor([1., 3.])
         """
-        return cnp.fmin(self, other)
+        return cnp.where((self <= other) | cnp.isnan(other), self, other)
 
     def remainder(self, other: Any) -> Tensor:
         """The elementwise remainder of self / other, with the sign of `other` (Python's %).

@@ -806,3 +806,23 @@ def test_other_powers_and_the_functional_face_keep_numpys_power():
     traced = []
     cr.grad(lambda x: traced.append(cr.stop_gradient(x**3)) or (x**3).sum())(values)
     np.testing.assert_array_equal(np.asarray(traced[0]), np.power(values, 3))
+
+
+@pytest.mark.parametrize("name", ["fmax", "fmin"])
+def test_fmax_fmin_ties_nans_and_signed_zeros_as_torch(name):
+    # PyTorch gives a tie's gradient to self (chainrule shared it); NaN is ignored, and a
+    # tie of zeros keeps self's sign
+    nan = float("nan")
+    xs, ys = [1.0, 2.0, nan, nan, 3.0, -0.0, 0.0], [1.0, 3.0, 1.0, nan, nan, 0.0, -0.0]
+    out = []
+    for lib in (cr, torch):
+        x, y = lib.tensor(xs, requires_grad=True), lib.tensor(ys, requires_grad=True)
+        z = getattr(x, name)(y)
+        (z * lib.tensor([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0])).sum().backward()
+        out.append([z.detach().numpy(), x.grad.numpy(), y.grad.numpy()])
+    for a, b in zip(*out):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(np.signbit(a), np.signbit(b))
+    # the functional face keeps JAX's convention: a tie shares the gradient
+    g = cr.grad(lambda x, y: getattr(cr.numpy, name)(x, y), argnums=(0, 1))(1.0, 1.0)
+    assert g == (0.5, 0.5)
