@@ -2549,8 +2549,10 @@ class Tensor(RTracer):
         >>> cr.tensor([1j, -1.0 + 0j]).angle(), cr.tensor([-2.0, 3.0]).angle()
         (tensor([1.570796, 3.141593]), tensor([3.141593, 0.      ]))
         """
-        if self.dtype.kind == "c":
-            return cnp.angle(self)
+        if self.dtype.kind == "c":  # PyTorch's gradient at 0 is 0 (JAX's, cnp.angle's, NaN)
+            zero = self.detach() == 0
+            return cnp.where(zero, cnp.angle(self.detach()),
+                             cnp.angle(cnp.where(zero, 1.0, self)))  # fmt: skip
         d = self.detach()
         value = cnp.where(d < 0, np.pi, cnp.where(cnp.isnan(d), d, 0.0))
         return cnp._recorded_constant(self, value)

@@ -826,3 +826,18 @@ def test_fmax_fmin_ties_nans_and_signed_zeros_as_torch(name):
     # the functional face keeps JAX's convention: a tie shares the gradient
     g = cr.grad(lambda x, y: getattr(cr.numpy, name)(x, y), argnums=(0, 1))(1.0, 1.0)
     assert g == (0.5, 0.5)
+
+
+def test_angle_of_complex_zero_has_pytorchs_zero_gradient():
+    # PyTorch's gradient of angle at 0 is 0; chainrule's was NaN (arctan2 at the origin), which
+    # poisons a training loop. Values at ±0 keep their angles (0, π, -0).
+    vals = [0j, complex(-0.0, 0.0), complex(0.0, -0.0), 1 + 1j, -2 + 0.5j, complex(-3, -0.0)]
+    out = []
+    for lib in (cr, torch):
+        z = lib.tensor(vals, dtype=lib.complex128, requires_grad=True)
+        a = z.angle()
+        (a * lib.tensor(np.arange(1.0, 7.0))).sum().backward()
+        out.append((a.detach().numpy(), z.grad.numpy()))
+    np.testing.assert_array_equal(out[0][0], out[1][0])
+    np.testing.assert_allclose(out[0][1], out[1][1], rtol=1e-15, atol=0)
+    assert np.isfinite(out[0][1]).all()
