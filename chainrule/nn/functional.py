@@ -18,6 +18,10 @@ same values and gradients, the compositions run 20-30% faster in reverse mode (a
 rule also evaluates its tangent map in the forward pass), and a custom rule's backward is
 not itself recorded on Tensors (no double backward there).
 
+`layer_norm` is such a composition too (mean, biased variance, scale and shift), so it has
+second derivatives and works under every transformation; `embedding` is indexing, whose
+gradient scatter-adds (repeated indices accumulate).
+
 `softmax`, `log_softmax`, `logsumexp`, `relu` and `sigmoid` are the PyTorch face's own
 functions (`cr.softmax`, ...): one implementation each.
 
@@ -42,11 +46,12 @@ import chainrule.numpy as cnp
 from chainrule import torch_functions as _tf
 from chainrule.core.trace import Tracer
 from chainrule.numpy import random as _random
-from chainrule.tensor import Tensor
+from chainrule.tensor import Tensor, no_grad
+from chainrule.transforms.reverse import stop_gradient as _stop_gradient
 
 __all__ = [
     "softmax", "log_softmax", "logsumexp", "cross_entropy", "nll_loss", "mse_loss", "relu",
-    "gelu", "sigmoid", "tanh", "one_hot", "linear", "dropout",
+    "gelu", "sigmoid", "tanh", "one_hot", "linear", "dropout", "layer_norm", "embedding",
 ]  # fmt: skip
 
 # PyTorch's functions of the Tensor face (the same objects as cr.relu, cr.sigmoid, ...)
@@ -440,3 +445,129 @@ def dropout(input: Any, p: float = 0.5, training: bool = True, inplace: bool = F
     if inplace and isinstance(input, Tensor):
         return input.copy_(out)
     return out
+
+
+def layer_norm(input: Any, normalized_shape: int | tuple[int, ...] | list[int],  # noqa: A002
+               weight: Any = None, bias: Any = None, eps: float = 1e-5) -> Any:  # fmt: skip
+    """Normalise over the last ``len(normalized_shape)`` dimensions, as PyTorch's: (x - mean)
+    / sqrt(var + eps) with the biased variance (the mean of the squared deviations), then
+    ``* weight + bias`` where they are given (each of shape `normalized_shape`). A
+    composition of differentiable operations: gradients of any order, under `cr.grad`,
+    `cr.vmap` and `cr.jit` alike. `normalized_shape` may be an int (PyTorch's function wants
+    a sequence; its module takes an int too).
+
+    >>> import numpy as np, chainrule.nn.functional as F
+    >>> F.layer_norm(np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 6.0]]), [3], eps=0.0)
+    array([[-1.22474487,  0.        ,  1.22474487],
+           [-0.70710678, -0.70710678,  1.41421356]])
+    >>> F.layer_norm(np.array([1.0, 3.0]), (2,), np.array([2.0, 2.0]), np.array([0.0, 1.0]), 0.0)
+    array([-2.,  3.])
+    """
+    shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else \
+        tuple(int(n) for n in normalized_shape)  # fmt: skip
+    if not shape:
+        raise RuntimeError("layer_norm: normalized_shape must have at least one dimension, "
+                           "got []")  # fmt: skip
+    x = _array(input)
+    x_shape = _shape(x)
+    if len(x_shape) < len(shape) or x_shape[len(x_shape) - len(shape):] != shape:
+        raise RuntimeError(f"layer_norm: normalized_shape={list(shape)} must be the input's "
+                           f"last dimensions: expected an input of shape [*, "
+                           f"{', '.join(map(str, shape))}], got one of shape {list(x_shape)}")
+    w, b = (None if p is None else _array(p) for p in (weight, bias))
+    for name, p in (("weight", w), ("bias", b)):
+        if p is not None and _shape(p) != shape:
+            raise RuntimeError(f"layer_norm: {name} must have the shape normalized_shape="
+                               f"{list(shape)}, got {list(_shape(p))}")  # fmt: skip
+    axes = tuple(range(-len(shape), 0))
+    d = x - cnp.mean(x, axis=axes, keepdims=True)
+    out = d / cnp.sqrt(cnp.mean(d * d, axis=axes, keepdims=True) + eps)
+    if w is not None:
+        out = out * w
+    return out if b is None else out + b
+
+
+def _renorm_(weight: Any, indices: Any, max_norm: float, norm_type: float) -> None:
+    """PyTorch's `embedding_renorm_`: each row of `weight` that `indices` looks up and whose
+    `norm_type`-norm exceeds `max_norm` is scaled, in place and outside any graph, by
+    max_norm / (norm + 1e-7)."""
+    w, v = _concrete(weight), _concrete(indices)
+    if w is None or v is None:
+        raise NotImplementedError(
+            "embedding(max_norm=...) rescales rows of the weight in place, as PyTorch's, which "
+            "needs a concrete weight and concrete indices: not values traced by cr.grad, "
+            "cr.vmap or cr.jit (leave max_norm out there, or renormalise beforehand)")
+    if not isinstance(weight, (Tensor, np.ndarray)):
+        raise TypeError(f"embedding(max_norm=...) rescales the weight in place: it must be a "
+                        f"Tensor or a NumPy array, got {type(weight).__name__}")  # fmt: skip
+    rows = np.unique(v)
+    norms = np.linalg.norm(w[rows], ord=norm_type, axis=1).astype(np.float64)
+    big = norms > max_norm
+    if not big.any():
+        return
+    new = np.array(w)
+    new[rows[big]] *= (max_norm / (norms[big] + 1e-7)).astype(w.dtype)[:, None]
+    if isinstance(weight, Tensor):
+        with no_grad():
+            weight.copy_(new)
+    else:
+        weight[...] = new  # an array too is changed in place, as PyTorch changes its weight
+
+
+def embedding(input: Any, weight: Any, padding_idx: int | None = None,  # noqa: A002
+              max_norm: float | None = None, norm_type: float = 2.0,
+              scale_grad_by_freq: bool = False, sparse: bool = False) -> Any:  # fmt: skip
+    """The rows of `weight` (num_embeddings, embedding_dim) at the integer indices `input`
+    (any shape): ``weight[input]``, of shape ``input.shape + (embedding_dim,)``. The
+    gradient of `weight` scatter-adds the incoming gradient (repeated indices accumulate);
+    the row `padding_idx` (negative: counted from the end) gets none, as PyTorch's.
+    Indices must lie in [0, num_embeddings), checked where their values are known.
+
+    `max_norm` first rescales, in place and outside the graph, each looked-up row whose
+    `norm_type`-norm exceeds it to that norm (PyTorch's `embedding_renorm_`): only for a
+    weight and indices with concrete values. `scale_grad_by_freq` and `sparse` (sparse
+    gradients) are not supported.
+
+    >>> import numpy as np, chainrule as cr, chainrule.nn.functional as F
+    >>> w = np.arange(6.0).reshape(3, 2)
+    >>> F.embedding(np.array([[2, 0], [2, 2]]), w)
+    array([[[4., 5.],
+            [0., 1.]],
+    <BLANKLINE>
+           [[4., 5.],
+            [4., 5.]]])
+    >>> cr.grad(lambda w: cr.numpy.sum(F.embedding(np.array([2, 0, 2]), w, padding_idx=0)))(w)
+    array([[0., 0.],
+           [0., 0.],
+           [2., 2.]])
+    """
+    if scale_grad_by_freq or sparse:
+        raise NotImplementedError("embedding: scale_grad_by_freq=True and sparse=True are not "
+                                  "supported (chainrule's gradients are dense and unscaled)")
+    w = _array(weight)
+    if len(_shape(w)) != 2:
+        raise RuntimeError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), "
+                           f"got shape {list(_shape(w))}")  # fmt: skip
+    n = _shape(w)[0]
+    if padding_idx is not None:
+        if not -n <= padding_idx < n:
+            raise AssertionError(f"Padding_idx must be within num_embeddings: got "
+                                 f"padding_idx={padding_idx} for {n} embeddings")  # fmt: skip
+        padding_idx %= n
+    t = _array(input)
+    if np.dtype(t.dtype).kind not in "iu":
+        raise RuntimeError(f"embedding: expected integer indices, got {t.dtype}")
+    v = _concrete(t)
+    if v is not None and v.size:
+        bad = (v < 0) | (v >= n)
+        if bad.any():
+            raise IndexError(f"embedding: index {int(v[bad].flat[0])} is out of range for "
+                             f"{n} embeddings (indices must lie in [0, {n}))")  # fmt: skip
+    if max_norm is not None:
+        _renorm_(weight, t, max_norm, norm_type)
+    out = cnp.take(w, t, axis=0)
+    if padding_idx is None:
+        return out
+    # the padding row's value, seen as a constant: no gradient reaches it
+    pad = cnp.expand_dims(t == padding_idx, -1)
+    return cnp.where(pad, _stop_gradient(out), out)

@@ -43,8 +43,8 @@ from chainrule.tensor import Tensor, _check_device, no_grad, tensor, to_argument
 
 __all__ = [
     "Module", "Sequential", "ModuleList", "Identity", "Linear", "ReLU", "Tanh", "Sigmoid",
-    "GELU", "Softmax", "LogSoftmax", "Flatten", "Dropout", "MSELoss", "CrossEntropyLoss",
-    "NLLLoss", "functional_call",
+    "GELU", "Softmax", "LogSoftmax", "Flatten", "Dropout", "LayerNorm", "Embedding", "MSELoss",
+    "CrossEntropyLoss", "NLLLoss", "functional_call",
 ]  # fmt: skip
 
 
@@ -970,6 +970,178 @@ class Dropout(Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"
+
+
+class LayerNorm(Module):
+    """`F.layer_norm` over the last dimensions, `normalized_shape` (an int or a tuple), with
+    learnt `weight` (ones) and `bias` (zeros) of that shape while `elementwise_affine`
+    (`bias=False`: no bias). float64 unless `dtype` says otherwise.
+
+    >>> import numpy as np
+    >>> from chainrule import nn
+    >>> ln = nn.LayerNorm(3)
+    >>> ln
+    LayerNorm((3,), eps=1e-05, elementwise_affine=True, bias=True)
+    >>> [(n, tuple(p.shape)) for n, p in ln.named_parameters()]
+    [('weight', (3,)), ('bias', (3,))]
+    >>> ln(np.array([[1.0, 2.0, 3.0]])).detach().numpy()
+    array([[-1.22473569,  0.        ,  1.22473569]])
+    """
+
+    def __init__(self, normalized_shape: int | tuple[int, ...] | list[int], eps: float = 1e-5,
+                 elementwise_affine: bool = True, bias: bool = True, device: Any = None,
+                 dtype: Any = None) -> None:  # fmt: skip
+        super().__init__()
+        _check_device(device)
+        if isinstance(normalized_shape, (int, np.integer)):
+            normalized_shape = (normalized_shape,)
+        self.normalized_shape = tuple(int(n) for n in normalized_shape)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        dt = np.dtype(np.float64 if dtype is None else dtype)
+        if elementwise_affine:
+            self.weight = Parameter(np.empty(self.normalized_shape, dt))
+            if bias:
+                self.bias = Parameter(np.empty(self.normalized_shape, dt))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+        if device is not None:
+            self.to(device)
+
+    def reset_parameters(self) -> None:
+        """Set the weight to ones and the bias to zeros.
+
+        >>> from chainrule import nn
+        >>> ln = nn.LayerNorm(2); ln.reset_parameters(); ln.weight
+        Parameter containing:
+        tensor([1., 1.], requires_grad=True)
+        """
+        if self.weight is not None:
+            init.ones_(self.weight)
+        if self.bias is not None:
+            init.zeros_(self.bias)
+
+    def forward(self, input: Any) -> Any:  # noqa: A002
+        return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}, "
+                f"bias={self.bias is not None}")  # fmt: skip
+
+
+class Embedding(Module):
+    """A table of `num_embeddings` vectors of size `embedding_dim`, looked up by integer
+    indices (`F.embedding`): `weight` is drawn from N(0, 1) (chainrule's generator,
+    `cr.manual_seed`), with the row `padding_idx` (negative: counted from the end) zeroed;
+    that row gets no gradient. `_weight` gives the initial table instead (a Tensor is
+    shared, an array copied; the padding row is kept as it is), `_freeze` makes it not
+    require grad. float64 unless `dtype` says otherwise. `max_norm` renormalises looked-up
+    rows in place, as PyTorch's; `scale_grad_by_freq` and `sparse` are kept for the repr,
+    but `forward` refuses them (`F.embedding`).
+
+    >>> import numpy as np, chainrule as cr
+    >>> from chainrule import nn
+    >>> _ = cr.manual_seed(0)
+    >>> emb = nn.Embedding(10, 3, padding_idx=-10)
+    >>> emb
+    Embedding(10, 3, padding_idx=0)
+    >>> emb(cr.tensor([[0, 4], [4, 9]])).shape
+    (2, 2, 3)
+    >>> emb.weight[0].detach()
+    tensor([0., 0., 0.])
+    """
+
+    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
+                 max_norm: float | None = None, norm_type: float = 2.0,
+                 scale_grad_by_freq: bool = False, sparse: bool = False, _weight: Any = None,
+                 _freeze: bool = False, device: Any = None, dtype: Any = None) -> None:  # fmt: skip
+        super().__init__()
+        _check_device(device)
+        self.num_embeddings = num_embeddings
+        self.embedding_dim = embedding_dim
+        if padding_idx is not None:
+            if not -num_embeddings <= padding_idx < num_embeddings:
+                raise AssertionError(f"Padding_idx must be within num_embeddings: got "
+                                     f"padding_idx={padding_idx} for {num_embeddings} "
+                                     "embeddings")  # fmt: skip
+            padding_idx %= num_embeddings
+        self.padding_idx = padding_idx
+        self.max_norm = max_norm
+        self.norm_type = norm_type
+        self.scale_grad_by_freq = scale_grad_by_freq
+        if _weight is None:
+            dt = np.dtype(np.float64 if dtype is None else dtype)
+            self.weight = Parameter(np.empty((num_embeddings, embedding_dim), dt),
+                                    requires_grad=not _freeze)  # fmt: skip
+            self.reset_parameters()
+        else:
+            if tuple(np.shape(_weight)) != (num_embeddings, embedding_dim):
+                raise AssertionError(f"Shape of weight does not match num_embeddings and "
+                                     f"embedding_dim: got {tuple(np.shape(_weight))}, expected "
+                                     f"{(num_embeddings, embedding_dim)}")  # fmt: skip
+            self.weight = Parameter(_weight, requires_grad=not _freeze)
+        self.sparse = sparse
+        if device is not None:
+            self.to(device)
+
+    def reset_parameters(self) -> None:
+        """Draw the weight again from N(0, 1), the row `padding_idx` zeroed.
+
+        >>> from chainrule import nn
+        >>> emb = nn.Embedding(3, 2, padding_idx=1); emb.reset_parameters(); emb.weight[1].detach()
+        tensor([0., 0.])
+        """
+        init.normal_(self.weight)
+        if self.padding_idx is not None:
+            with no_grad():
+                self.weight[self.padding_idx] = 0.0
+
+    def forward(self, input: Any) -> Any:  # noqa: A002
+        return F.embedding(input, self.weight, self.padding_idx, self.max_norm,
+                           self.norm_type, self.scale_grad_by_freq, self.sparse)  # fmt: skip
+
+    def extra_repr(self) -> str:
+        s = f"{self.num_embeddings}, {self.embedding_dim}"
+        if self.padding_idx is not None:
+            s += f", padding_idx={self.padding_idx}"
+        if self.max_norm is not None:
+            s += f", max_norm={self.max_norm}"
+        if self.norm_type != 2:
+            s += f", norm_type={self.norm_type}"
+        if self.scale_grad_by_freq is not False:
+            s += f", scale_grad_by_freq={self.scale_grad_by_freq}"
+        if self.sparse is not False:
+            s += ", sparse=True"
+        return s
+
+    @classmethod
+    def from_pretrained(cls, embeddings: Any, freeze: bool = True,
+                        padding_idx: int | None = None, max_norm: float | None = None,
+                        norm_type: float = 2.0, scale_grad_by_freq: bool = False,
+                        sparse: bool = False) -> Embedding:  # fmt: skip
+        """An Embedding whose table is `embeddings` (2-D: a Tensor is shared, an array
+        copied), not trained while `freeze`; the row `padding_idx` keeps its values.
+
+        >>> import numpy as np
+        >>> from chainrule import nn
+        >>> emb = nn.Embedding.from_pretrained(np.array([[1.0, 2.0], [3.0, 4.0]]))
+        >>> emb, emb.weight.requires_grad
+        (Embedding(2, 2), False)
+        >>> emb(np.array([1, 1]))
+        tensor([[3., 4.],
+                [3., 4.]])
+        """
+        if len(np.shape(embeddings)) != 2:
+            raise AssertionError(f"Embeddings parameter is expected to be 2-dimensional, got "
+                                 f"shape {tuple(np.shape(embeddings))}")  # fmt: skip
+        rows, cols = np.shape(embeddings)
+        return cls(rows, cols, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse,
+                   _weight=embeddings, _freeze=freeze)  # fmt: skip
 
 
 # --- losses ------------------------------------------------------------------------------------
