@@ -1,12 +1,12 @@
 """`chainrule.nn`: PyTorch's `torch.nn` kit for training on chainrule's Tensors.
 
 - `chainrule.nn.functional` (softmax, log_softmax, logsumexp, cross_entropy, nll_loss,
-  mse_loss, relu, gelu, sigmoid, tanh, one_hot, linear, dropout, layer_norm, embedding), on
-  Tensors, traced values and NumPy arrays;
+  mse_loss, relu, gelu, sigmoid, tanh, one_hot, linear, dropout, layer_norm, batch_norm,
+  embedding), on Tensors, traced values and NumPy arrays;
 - `Module`, `Parameter`, the containers `Sequential` and `ModuleList`, the layers `Linear`,
-  `Identity`, `Flatten`, `Dropout`, `LayerNorm`, `Embedding`, the activations `ReLU`, `Tanh`,
-  `Sigmoid`, `GELU`, `Softmax`, `LogSoftmax`, the losses `MSELoss`, `CrossEntropyLoss`,
-  `NLLLoss`;
+  `Identity`, `Flatten`, `Dropout`, `LayerNorm`, `BatchNorm1d`, `BatchNorm2d`, `Embedding`,
+  the activations `ReLU`, `Tanh`, `Sigmoid`, `GELU`, `Softmax`, `LogSoftmax`, the losses
+  `MSELoss`, `CrossEntropyLoss`, `NLLLoss`;
 - `init` (PyTorch's initialisations) and `utils` (`clip_grad_norm_`, `clip_grad_value_`);
 - `functional_call(module, params, args)`: a module as a function of a pytree of
   parameters, for `cr.grad`, `cr.jit` and `cr.vmap`.
@@ -34,15 +34,15 @@ so they have PyTorch's distributions, not its numbers.
 
 from chainrule.nn import functional, init, utils  # noqa: F401
 from chainrule.nn.modules import (
-    GELU, CrossEntropyLoss, Dropout, Embedding, Flatten, Identity, LayerNorm, Linear, LogSoftmax,
-    Module, ModuleList, MSELoss, NLLLoss, ReLU, Sequential, Sigmoid, Softmax, Tanh,
-    functional_call,
+    GELU, BatchNorm1d, BatchNorm2d, CrossEntropyLoss, Dropout, Embedding, Flatten, Identity,
+    LayerNorm, Linear, LogSoftmax, Module, ModuleList, MSELoss, NLLLoss, ReLU, Sequential,
+    Sigmoid, Softmax, Tanh, functional_call,
 )  # fmt: skip
 from chainrule.nn.parameter import Parameter
 
 __all__ = [
     "functional", "init", "utils", "Parameter", "Module", "Sequential", "ModuleList",
     "Identity", "Linear", "ReLU", "Tanh", "Sigmoid", "GELU", "Softmax", "LogSoftmax", "Flatten",
-    "Dropout", "LayerNorm", "Embedding", "MSELoss", "CrossEntropyLoss", "NLLLoss",
-    "functional_call",
+    "Dropout", "LayerNorm", "BatchNorm1d", "BatchNorm2d", "Embedding", "MSELoss",
+    "CrossEntropyLoss", "NLLLoss", "functional_call",
 ]  # fmt: skip

@@ -18,8 +18,9 @@ same values and gradients, the compositions run 20-30% faster in reverse mode (a
 rule also evaluates its tangent map in the forward pass), and a custom rule's backward is
 not itself recorded on Tensors (no double backward there).
 
-`layer_norm` is such a composition too (mean, biased variance, scale and shift), so it has
-second derivatives and works under every transformation; `embedding` is indexing, whose
+`layer_norm` and `batch_norm` are such compositions too (mean, biased variance, scale and
+shift), so they have second derivatives and work under every transformation (`batch_norm`'s
+in-place update of running statistics needs their values: see it); `embedding` is indexing, whose
 gradient scatter-adds (repeated indices accumulate).
 
 `softmax`, `log_softmax`, `logsumexp`, `relu` and `sigmoid` are the PyTorch face's own
@@ -51,7 +52,8 @@ from chainrule.transforms.reverse import stop_gradient as _stop_gradient
 
 __all__ = [
     "softmax", "log_softmax", "logsumexp", "cross_entropy", "nll_loss", "mse_loss", "relu",
-    "gelu", "sigmoid", "tanh", "one_hot", "linear", "dropout", "layer_norm", "embedding",
+    "gelu", "sigmoid", "tanh", "one_hot", "linear", "dropout", "layer_norm", "batch_norm",
+    "embedding",
 ]  # fmt: skip
 
 # PyTorch's functions of the Tensor face (the same objects as cr.relu, cr.sigmoid, ...)
@@ -485,6 +487,129 @@ def layer_norm(input: Any, normalized_shape: int | tuple[int, ...] | list[int], 
     if w is not None:
         out = out * w
     return out if b is None else out + b
+
+
+def _primal(v: Any) -> np.ndarray | None:
+    """The values of `v` as a NumPy array, through the tracers of `cr.grad` and forward mode
+    (whose values are concrete), or None where they are known only abstractly (`cr.jit`,
+    `cr.vmap`, a Tensor staged by `jit`)."""
+    c = _concrete(v)
+    while c is None and isinstance(v, Tracer):
+        try:
+            v = v._concrete("batch_norm's update of the running statistics")
+        except TypeError:  # (ConcretizationError): abstract here
+            return None
+        c = _concrete(v)
+    return c
+
+
+def _update_running_(stat: Any, batch: Any, momentum: float, name: str) -> None:
+    """stat = (1 - momentum) * stat + momentum * batch, in place and outside any graph, as
+    PyTorch updates its running statistics. `stat` is a Tensor or a NumPy array; `batch`
+    (the batch's statistic, of the channels' shape) may be traced: its values are used where
+    they are known (under `cr.grad` too), and a Tensor staged by `cr.jit` takes the traced
+    value (jit writes it back after the call)."""
+    src = _primal(batch)
+    if isinstance(stat, Tensor):
+        with no_grad():
+            if src is not None:
+                stat.copy_((1 - momentum) * stat.detach() + momentum * src.astype(stat.dtype))
+                return
+            if isinstance(stat._value, Tracer):  # staged by jit: a staged update
+                stat.copy_((1 - momentum) * stat.detach() + momentum * _stop_gradient(batch))
+                return
+    elif isinstance(stat, np.ndarray) and src is not None:
+        stat[...] = (1 - momentum) * stat + momentum * src
+        return
+    elif not isinstance(stat, (np.ndarray, Tracer)):
+        raise TypeError(f"batch_norm: {name} is updated in place while training: it must be a "
+                        f"Tensor or a NumPy array, got {type(stat).__name__}")  # fmt: skip
+    raise NotImplementedError(
+        f"batch_norm(training=True) updates {name} in place, which needs the batch's "
+        "statistics and the running ones as concrete values (or as Tensors staged by cr.jit): "
+        "not values traced by cr.jit or cr.vmap, nor running statistics traced by cr.grad "
+        "(pass running_mean=running_var=None there, or give functional_call only the "
+        "parameters, so that the module's own buffers are updated)")
+
+
+def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = None,  # noqa: A002
+               bias: Any = None, training: bool = False, momentum: float = 0.1,
+               eps: float = 1e-5) -> Any:  # fmt: skip
+    """Normalise each channel (dimension 1 of an input of shape (N, C), (N, C, L),
+    (N, C, H, W), ...) as PyTorch's: (x - mean) / sqrt(var + eps), then ``* weight + bias``
+    where they are given (each of shape (C,)).
+
+    While `training`, mean and var are the batch's (over every dimension but 1; the biased
+    variance), and the running statistics, when given (Tensors or NumPy arrays), are updated
+    in place outside the graph: ``running_mean = (1 - momentum) * running_mean + momentum *
+    mean`` and the same for `running_var` with the unbiased variance (n / (n - 1) times the
+    biased one, n the values per channel). Otherwise (evaluation) `running_mean` and
+    `running_var` normalise, as constants (no gradient reaches them). The normalisation is a
+    composition of differentiable operations: gradients of any order, under `cr.grad`,
+    `cr.vmap` and `cr.jit` alike (the in-place update needs the batch's statistics as
+    values: under `cr.grad`, or Tensors staged by `cr.jit`; pass None for the running
+    statistics elsewhere).
+
+    >>> import numpy as np, chainrule.nn.functional as F
+    >>> x = np.array([[1.0, 0.0], [3.0, 4.0]])
+    >>> mean, var = np.zeros(2), np.ones(2)
+    >>> F.batch_norm(x, mean, var, training=True)
+    array([[-0.999995  , -0.99999875],
+           [ 0.999995  ,  0.99999875]])
+    >>> mean, var  # updated in place: 0.9 * old + 0.1 * (batch mean, unbiased variance)
+    (array([0.2, 0.2]), array([1.1, 1.7]))
+    >>> F.batch_norm(x, mean, var, np.array([2.0, 1.0]), np.array([0.0, 1.0]))
+    array([[1.52553321, 0.84660745],
+           [5.33936623, 3.91445839]])
+    """
+    x = _array(input)
+    shape = _shape(x)
+    if len(shape) < 2:
+        raise ValueError(f"batch_norm: expected an input of shape (N, C, *) (channels on "
+                         f"dimension 1), got one of shape {list(shape)}")  # fmt: skip
+    c = shape[1]
+    n = shape[0] * math.prod(shape[2:])  # the values of each channel
+    if training and n == 1:
+        raise ValueError(f"Expected more than 1 value per channel when training, got input "
+                         f"size {list(shape)}")  # fmt: skip
+    # (0 would divide by zero: the batch's variance, or a zero running variance)
+    if training and eps <= 0.0:
+        raise ValueError(f"batch_norm eps must be positive during training, but got {eps}")
+    if eps < 0.0:
+        raise ValueError(f"batch_norm eps must be non-negative, but got {eps}")
+    if (running_mean is None) != (running_var is None):
+        raise ValueError("running_mean and running_var must either both be None or neither "
+                         "be None")  # fmt: skip
+    if not training and running_mean is None:
+        raise RuntimeError("running_mean must be defined in evaluation mode (batch_norm with "
+                           "training=False normalises with the running statistics)")
+    for name, p in (("running_mean", running_mean), ("running_var", running_var),
+                    ("weight", weight), ("bias", bias)):  # fmt: skip
+        if p is not None and _shape(p) != (c,):
+            raise RuntimeError(f"{name} should contain {c} elements not "
+                               f"{math.prod(_shape(p))}: batch_norm needs one value per channel "
+                               f"(dimension 1 of the input, of shape {list(shape)}), got "
+                               f"{name} of shape {list(_shape(p))}")  # fmt: skip
+    # the per-channel values, shaped (1, C, 1, ...) to broadcast along dimension 1
+    along = (1, c) + (1,) * (len(shape) - 2)
+    if training:
+        axes = (0,) + tuple(range(2, len(shape)))
+        mean = cnp.mean(x, axis=axes, keepdims=True)
+        d = x - mean
+        var = cnp.mean(d * d, axis=axes, keepdims=True)
+        out = d / cnp.sqrt(var + eps)
+        if running_mean is not None:
+            _update_running_(running_mean, cnp.reshape(mean, (c,)), momentum, "running_mean")
+            _update_running_(running_var, cnp.reshape(var, (c,)) * (n / (n - 1)), momentum,
+                             "running_var")  # fmt: skip
+    else:
+        # the running statistics are constants here, as PyTorch's (they get no gradient)
+        rm = cnp.reshape(_stop_gradient(_array(running_mean)), along)
+        rv = cnp.reshape(_stop_gradient(_array(running_var)), along)
+        out = (x - rm) / cnp.sqrt(rv + eps)
+    if weight is not None:
+        out = out * cnp.reshape(_array(weight), along)
+    return out if bias is None else out + cnp.reshape(_array(bias), along)
 
 
 def _renorm_(weight: Any, indices: Any, max_norm: float, norm_type: float) -> None:

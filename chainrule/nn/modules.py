@@ -43,8 +43,8 @@ from chainrule.tensor import Tensor, _check_device, no_grad, tensor, to_argument
 
 __all__ = [
     "Module", "Sequential", "ModuleList", "Identity", "Linear", "ReLU", "Tanh", "Sigmoid",
-    "GELU", "Softmax", "LogSoftmax", "Flatten", "Dropout", "LayerNorm", "Embedding", "MSELoss",
-    "CrossEntropyLoss", "NLLLoss", "functional_call",
+    "GELU", "Softmax", "LogSoftmax", "Flatten", "Dropout", "LayerNorm", "BatchNorm1d",
+    "BatchNorm2d", "Embedding", "MSELoss", "CrossEntropyLoss", "NLLLoss", "functional_call",
 ]  # fmt: skip
 
 
@@ -1032,6 +1032,167 @@ class LayerNorm(Module):
         return (f"{self.normalized_shape}, eps={self.eps}, "
                 f"elementwise_affine={self.elementwise_affine}, "
                 f"bias={self.bias is not None}")  # fmt: skip
+
+
+class _BatchNorm(Module):
+    """What `BatchNorm1d` and `BatchNorm2d` share (PyTorch's `_BatchNorm`): the parameters,
+    the running statistics and `forward`; a subclass checks the input's dimensions."""
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
+                 affine: bool = True, track_running_stats: bool = True, device: Any = None,
+                 dtype: Any = None, *, bias: bool = True) -> None:  # fmt: skip
+        super().__init__()
+        _check_device(device)
+        self.num_features = num_features
+        self.eps = eps
+        self.momentum = momentum
+        self.affine = affine
+        self.track_running_stats = track_running_stats
+        dt = np.dtype(np.float64 if dtype is None else dtype)
+        # registered in PyTorch's order, so that state_dict has its keys in its order
+        if affine:
+            self.weight = Parameter(np.empty(num_features, dt))
+            if bias:
+                self.bias = Parameter(np.empty(num_features, dt))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", tensor(np.zeros(num_features, dt)))
+            self.register_buffer("running_var", tensor(np.ones(num_features, dt)))
+            self.register_buffer("num_batches_tracked", tensor(np.array(0, np.int64)))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+        self.reset_parameters()
+        if device is not None:
+            self.to(device)
+
+    def reset_running_stats(self) -> None:
+        """Running mean zeros, running variance ones, `num_batches_tracked` 0 (where the
+        running statistics are tracked).
+
+        >>> import numpy as np
+        >>> from chainrule import nn
+        >>> bn = nn.BatchNorm1d(2)
+        >>> _ = bn(np.array([[1.0, 2.0], [3.0, 5.0]]))
+        >>> bn.running_mean, bn.num_batches_tracked
+        (tensor([0.2 , 0.35]), tensor(1, dtype=int64))
+        >>> bn.reset_running_stats(); bn.running_mean, bn.num_batches_tracked
+        (tensor([0., 0.]), tensor(0, dtype=int64))
+        """
+        if self.track_running_stats:
+            with no_grad():  # in place: the same buffers (a state_dict holding them sees it)
+                self.running_mean.zero_()
+                self.running_var.fill_(1)
+                self.num_batches_tracked.zero_()
+
+    def reset_parameters(self) -> None:
+        """`reset_running_stats`, then the weight to ones and the bias to zeros.
+
+        >>> from chainrule import nn
+        >>> bn = nn.BatchNorm2d(2); bn.reset_parameters(); bn.weight
+        Parameter containing:
+        tensor([1., 1.], requires_grad=True)
+        """
+        self.reset_running_stats()
+        if self.affine:
+            init.ones_(self.weight)
+            if self.bias is not None:
+                init.zeros_(self.bias)
+
+    def _check_input_dim(self, input: Any) -> None:  # noqa: A002
+        raise NotImplementedError
+
+    def forward(self, input: Any) -> Any:  # noqa: A002
+        self._check_input_dim(input)
+        # PyTorch's logic: the factor of the running average (momentum, or 1 / the number of
+        # batches seen for a cumulative average) and which statistics normalise
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats and self.num_batches_tracked is not None:
+            count = self.num_batches_tracked
+            if isinstance(count, Tensor):
+                with no_grad():
+                    count.add_(1)
+            elif isinstance(count, np.ndarray):  # given as an array (functional_call)
+                count += 1
+            else:  # traced (functional_call under a transformation): not counted
+                count = count + 1
+            if self.momentum is None:
+                factor = 1.0 / float(np.asarray(count.detach().numpy() if
+                                                isinstance(count, Tensor) else count))  # fmt: skip
+        # eval mode without running statistics normalises with the batch's, as PyTorch
+        batch_stats = self.training or (self.running_mean is None and self.running_var is None)
+        use_running = not self.training or self.track_running_stats
+        return F.batch_norm(input, self.running_mean if use_running else None,
+                            self.running_var if use_running else None, self.weight, self.bias,
+                            batch_stats, factor, self.eps)  # fmt: skip
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}, bias={self.bias is not None}, "
+                f"track_running_stats={self.track_running_stats}")
+
+
+def _ndim(input: Any) -> int:  # noqa: A002
+    return len(input.shape) if hasattr(input, "shape") else np.ndim(input)
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalisation (`F.batch_norm`) of an input of shape (N, C) or (N, C, L), C =
+    `num_features`, PyTorch's: while training, each channel is normalised with the batch's
+    mean and biased variance, and the running statistics (buffers `running_mean`, zeros, and
+    `running_var`, ones) move towards the batch's mean and unbiased variance by `momentum`
+    (None: a cumulative average, 1 / `num_batches_tracked`); in eval mode the running
+    statistics normalise. Then ``* weight + bias`` (ones and zeros) while `affine` (with
+    ``bias=False``, a keyword as in PyTorch 2.13: no bias). With
+    ``track_running_stats=False`` there are no buffers and the batch's statistics normalise
+    in both modes. float64 unless `dtype` says otherwise.
+
+    >>> import numpy as np
+    >>> from chainrule import nn
+    >>> bn = nn.BatchNorm1d(2)
+    >>> bn
+    BatchNorm1d(2, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=True)
+    >>> list(bn.state_dict())
+    ['weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked']
+    >>> x = np.array([[1.0, 2.0], [3.0, 6.0]])
+    >>> bn(x).detach().numpy()
+    array([[-0.999995  , -0.99999875],
+           [ 0.999995  ,  0.99999875]])
+    >>> bn.running_mean, bn.running_var
+    (tensor([0.2000, 0.4000]), tensor([1.1000, 1.7000]))
+    >>> bn.eval()(x).detach().numpy()
+    array([[0.7627666 , 1.22714037],
+           [2.66968311, 4.29499131]])
+    """
+
+    def _check_input_dim(self, input: Any) -> None:  # noqa: A002
+        nd = _ndim(input)
+        if nd != 2 and nd != 3:
+            raise ValueError(f"expected 2D or 3D input (got {nd}D input)")
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalisation (`F.batch_norm`) of an input of shape (N, C, H, W), C =
+    `num_features`, over N, H and W for each channel: as `BatchNorm1d` otherwise.
+
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> bn = nn.BatchNorm2d(3, momentum=None)
+    >>> _ = cr.manual_seed(0)
+    >>> y = bn(cr.randn(8, 3, 4, 4))
+    >>> y.shape, bool(abs(y.mean(dim=(0, 2, 3))).max() < 1e-12), bn.num_batches_tracked
+    ((8, 3, 4, 4), True, tensor(1, dtype=int64))
+    """
+
+    def _check_input_dim(self, input: Any) -> None:  # noqa: A002
+        nd = _ndim(input)
+        if nd != 4:
+            raise ValueError(f"expected 4D input (got {nd}D input)")
 
 
 class Embedding(Module):
