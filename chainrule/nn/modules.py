@@ -972,6 +972,15 @@ class Dropout(Module):
         return f"p={self.p}, inplace={self.inplace}"
 
 
+def _affine(m: Module, on: bool, bias: bool, shape: tuple, dtype: Any) -> None:
+    """Register `m`'s `weight` and `bias` Parameters of `shape` (float64 unless `dtype`; their
+    values set by `reset_parameters`), in PyTorch's order; None where `on` (or `bias`) is
+    off, as PyTorch registers them."""
+    dt = np.dtype(np.float64 if dtype is None else dtype)
+    m.register_parameter("weight", Parameter(np.empty(shape, dt)) if on else None)
+    m.register_parameter("bias", Parameter(np.empty(shape, dt)) if on and bias else None)
+
+
 class LayerNorm(Module):
     """`F.layer_norm` over the last dimensions, `normalized_shape` (an int or a tuple), with
     learnt `weight` (ones) and `bias` (zeros) of that shape while `elementwise_affine`
@@ -998,16 +1007,7 @@ class LayerNorm(Module):
         self.normalized_shape = tuple(int(n) for n in normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
-        dt = np.dtype(np.float64 if dtype is None else dtype)
-        if elementwise_affine:
-            self.weight = Parameter(np.empty(self.normalized_shape, dt))
-            if bias:
-                self.bias = Parameter(np.empty(self.normalized_shape, dt))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine(self, elementwise_affine, bias, self.normalized_shape, dtype)
         self.reset_parameters()
         if device is not None:
             self.to(device)
@@ -1050,15 +1050,7 @@ class _BatchNorm(Module):
         self.track_running_stats = track_running_stats
         dt = np.dtype(np.float64 if dtype is None else dtype)
         # registered in PyTorch's order, so that state_dict has its keys in its order
-        if affine:
-            self.weight = Parameter(np.empty(num_features, dt))
-            if bias:
-                self.bias = Parameter(np.empty(num_features, dt))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine(self, affine, bias, (num_features,), dtype)
         if track_running_stats:
             self.register_buffer("running_mean", tensor(np.zeros(num_features, dt)))
             self.register_buffer("running_var", tensor(np.ones(num_features, dt)))
