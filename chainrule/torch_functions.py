@@ -589,6 +589,32 @@ def _softmax_dim(dim: Any, nd: int) -> int:
     return _norm_dim(dim, nd)
 
 
+def _shifted(normalise: Any, input: Any, dim: Any, dtype: Any, axis: Any) -> Any:  # noqa: A002
+    """``normalise(x - max, d)``, `x` the input (cast to `dtype`), `d` its softmax dimension:
+    the max held constant in the derivative (which does not depend on it), so that a row
+    whose max is +inf is NaN throughout, as PyTorch's and JAX's. A 0-d input is one element
+    along dim 0 or -1, as in PyTorch."""
+    x = _array(input)
+    if dtype is not None:
+        x = cnp.astype(x, dtype)
+    if _ndim(x) == 0:
+        _norm_dim(_softmax_dim(_dim(dim, axis), 1), 1)
+        return cnp.reshape(_shifted(normalise, cnp.reshape(x, (1,)), 0, None, None), ())
+    d = _softmax_dim(_dim(dim, axis), _ndim(x))
+    return normalise(x - _stop_gradient(cnp.max(x, axis=d, keepdims=True)), d)
+
+
+def _softmax_of(s: Any, d: int) -> Any:
+    e = cnp.exp(s)
+    return e / cnp.sum(e, axis=d, keepdims=True)
+
+
+def _log_softmax_of(s: Any, d: int) -> Any:
+    # PyTorch's and JAX's formula, (x - max) - log(sum(exp(x - max))): x - logsumexp(x) gave
+    # -inf beside a +inf
+    return s - cnp.log(cnp.sum(cnp.exp(s), axis=d, keepdims=True))
+
+
 def softmax(input: Any, dim: Any = None, dtype: Any = None, *, axis: Any = None) -> Any:  # noqa: A002
     """exp(input) normalised to sum 1 along `dim`, computed stably.
 
@@ -596,16 +622,7 @@ def softmax(input: Any, dim: Any = None, dtype: Any = None, *, axis: Any = None)
     >>> cr.softmax(cr.tensor([0.0, 0.0]), dim=0)
     tensor([0.5, 0.5])
     """
-    x = _array(input)
-    if dtype is not None:
-        x = cnp.astype(x, dtype)
-    if _ndim(x) == 0:  # a 0-d tensor is one element along dim 0 or -1, as in PyTorch
-        _norm_dim(_softmax_dim(_dim(dim, axis), 1), 1)
-        return cnp.reshape(softmax(cnp.reshape(x, (1,)), 0), ())
-    d = _softmax_dim(_dim(dim, axis), _ndim(x))
-    m = _stop_gradient(cnp.max(x, axis=d, keepdims=True))  # (+inf: NaN, as PyTorch's)
-    e = cnp.exp(x - m)
-    return e / cnp.sum(e, axis=d, keepdims=True)
+    return _shifted(_softmax_of, input, dim, dtype, axis)
 
 
 def log_softmax(input: Any, dim: Any = None, dtype: Any = None, *, axis: Any = None) -> Any:  # noqa: A002
@@ -615,18 +632,7 @@ def log_softmax(input: Any, dim: Any = None, dtype: Any = None, *, axis: Any = N
     >>> cr.log_softmax(cr.tensor([0.0, 0.0]), dim=0)
     tensor([-0.693147, -0.693147])
     """
-    x = _array(input)
-    if dtype is not None:
-        x = cnp.astype(x, dtype)
-    if _ndim(x) == 0:  # a 0-d tensor is one element along dim 0 or -1, as in PyTorch
-        _norm_dim(_softmax_dim(_dim(dim, axis), 1), 1)
-        return cnp.reshape(log_softmax(cnp.reshape(x, (1,)), 0), ())
-    d = _softmax_dim(_dim(dim, axis), _ndim(x))
-    # PyTorch's and JAX's formula: (x - max) - log(sum(exp(x - max))), the max held constant
-    # in the derivative (which does not depend on it); a row whose max is infinite is NaN
-    # throughout, as theirs (x - logsumexp(x) gave -inf beside a +inf)
-    s = x - _stop_gradient(cnp.max(x, axis=d, keepdims=True))
-    return s - cnp.log(cnp.sum(cnp.exp(s), axis=d, keepdims=True))
+    return _shifted(_log_softmax_of, input, dim, dtype, axis)
 
 
 def _vector_norm(x: Any, p: Any, axes: Any, keepdim: bool) -> Any:
