@@ -385,9 +385,8 @@ def _in_parts(update: Callable, *arrays: Any) -> None:
         update(*arrays)
         return
     flat = [a.reshape(-1) for a in arrays]
-    step = -(-n // blocked.WORKERS)
     blocked.map_blocks(lambda s: update(*[f[s] for f in flat]),
-                       [slice(i, i + step) for i in range(0, n, step)])
+                       blocked.slices(n, blocked.WORKERS))
 
 
 def _step_count(st: dict[str, Any]) -> float:

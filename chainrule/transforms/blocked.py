@@ -88,7 +88,13 @@ def map_blocks(fn: Any, items: list) -> list:
     return shared(lambda i: fn(items[i]), len(items), _pool, WORKERS - 1)
 
 
-def _slices(n: int, parts: int) -> list:
+def slices(n: int, parts: int) -> list:
+    """`range(n)` cut into at most `parts` consecutive slices of equal length (the last one
+    shorter).
+
+    >>> slices(5, 2)
+    [slice(0, 3, None), slice(3, 5, None)]
+    """
     step = -(-n // parts)
     return [slice(i, min(i + step, n)) for i in range(0, n, step)]
 
@@ -122,7 +128,7 @@ def elementwise(ufunc: np.ufunc, args: tuple, shape: tuple) -> np.ndarray | None
     def part(s: slice) -> None:
         ufunc(*[f[s] if type(f) is np.ndarray and f.ndim else f for f in flat], out=of[s])
 
-    map_blocks(part, _slices(of.size, WORKERS))
+    map_blocks(part, slices(of.size, WORKERS))
     return out
 
 
@@ -209,7 +215,7 @@ def run_region(nodes: list, rules_of: dict, cast: Any) -> dict | None:
                 else:
                     outs[p][s] += ct
 
-    map_blocks(block, _slices(size, max(1, size // BLOCK)))
+    map_blocks(block, slices(size, max(1, size // BLOCK)))
     for n in nodes:
         n.ct = None
     return {p: o.reshape(shape) for p, o in outs.items()}
