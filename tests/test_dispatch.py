@@ -8,18 +8,10 @@ import pytest
 import chainrule as cr
 import chainrule.numpy as cnp
 from chainrule.testing import check_grads
+from finite_differences import central_gradient
 
 rng = np.random.default_rng(8)
 X = rng.normal(size=(3, 4))
-
-
-def numeric_grad(f, x, eps=1e-6):
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        d = np.zeros_like(x)
-        d[i] = eps
-        g[i] = (f(x + d) - f(x - d)) / (2 * eps)
-    return g
 
 
 @pytest.mark.parametrize(
@@ -39,7 +31,7 @@ def test_ufunc_reduce_and_accumulate_match_numpy_and_differentiate(method, ufunc
     traced = cr.vjp(f, X)[0]
     np.testing.assert_allclose(traced, value)
     g = cr.grad(lambda x: cnp.sum(f(x) ** 2))(X)
-    np.testing.assert_allclose(g, numeric_grad(lambda x: np.sum(f(x) ** 2), X), rtol=1e-6,
+    np.testing.assert_allclose(g, central_gradient(lambda x: np.sum(f(x) ** 2), X), rtol=1e-6,
                                atol=1e-8)  # fmt: skip
 
 
@@ -133,7 +125,7 @@ def test_max_min_initial_and_where_match_numpy(fn):
 
     g = cr.grad(loss)(x)
     np.testing.assert_allclose(
-        g, numeric_grad(lambda x: np.sum(npf(x, axis=1, where=mask, initial=init)), x),
+        g, central_gradient(lambda x: np.sum(npf(x, axis=1, where=mask, initial=init)), x),
         atol=1e-6,
     )
 
